@@ -1,0 +1,92 @@
+"""The record of one SMTP session: every line sent and received, in order.
+
+Secrets are masked before a line is recorded, so nothing downstream (reports,
+JUnit XML, logs, xdist) ever holds them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+MASK = "****"
+
+SENT = "C"  # client to server
+RECEIVED = "S"  # server to client
+EVENT = "*"  # connect, TLS established, close, failure
+
+
+@dataclass(frozen=True)
+class Entry:
+    direction: str
+    text: str
+    at: float  # seconds since the session started
+    tls: bool
+
+
+@dataclass
+class Transcript:
+    """Lines of one session; `mismatch` is the index of the entry a failed expectation points at."""
+
+    target: str = ""
+    started: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    entries: list[Entry] = field(default_factory=list)
+    mismatch: int | None = None
+    _secrets: list[str] = field(default_factory=list, repr=False)
+    _t0: float = field(default_factory=time.monotonic, repr=False)
+
+    def add_secret(self, *values: str) -> None:
+        """Mask these values (and nothing shorter than 3 characters, to keep transcripts readable)."""
+        for value in values:
+            if value and len(value) >= 3 and value not in self._secrets:
+                self._secrets.append(value)
+        self._secrets.sort(key=len, reverse=True)
+
+    def mask(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+    def record(self, direction: str, text: str, *, tls: bool) -> int:
+        self.entries.append(Entry(direction, self.mask(text), round(time.monotonic() - self._t0, 4), tls))
+        return len(self.entries) - 1
+
+    def mark_last_reply(self) -> None:
+        """Point the mismatch marker at the last line the server sent."""
+        for index in range(len(self.entries) - 1, -1, -1):
+            if self.entries[index].direction == RECEIVED:
+                self.mismatch = index
+                return
+
+    def render(self, *, tail: int | None = None, times: bool = True) -> str:
+        """A telnet-like text: `C:` lines sent, `S:` lines received, `*` events; `>>` marks the mismatch."""
+        entries = list(enumerate(self.entries))
+        skipped = 0
+        if tail is not None and len(entries) > tail:
+            end = len(entries) if self.mismatch is None else min(len(entries), self.mismatch + 3)
+            start = max(0, end - tail)
+            skipped = start
+            entries = entries[start:end]
+        lines = [f"... {skipped} earlier lines" ] if skipped else []
+        for index, entry in entries:
+            marker = ">>" if index == self.mismatch else "  "
+            stamp = f"{entry.at:8.3f}s " if times else ""
+            lock = "tls " if entry.tls and entry.direction != EVENT else ""
+            lines.append(f"{marker}{stamp}{lock}{entry.direction}: {entry.text}".rstrip())
+        return "\n".join(lines)
+
+    def to_data(self) -> dict:
+        """Builtins only, so the transcript can travel in a test report between xdist processes."""
+        return {
+            "target": self.target,
+            "started": self.started,
+            "mismatch": self.mismatch,
+            "entries": [asdict(entry) for entry in self.entries],
+        }
+
+    @classmethod
+    def from_data(cls, data: dict) -> Transcript:
+        transcript = cls(target=data["target"], started=data["started"], mismatch=data["mismatch"])
+        transcript.entries = [Entry(**entry) for entry in data["entries"]]
+        return transcript

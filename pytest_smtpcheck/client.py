@@ -172,8 +172,9 @@ class SMTPSession:
         """Send a raw line without reading a reply; pair with :meth:`read_reply`."""
         self._send([(line, line)])
 
-    def read_reply(self) -> Reply:
-        return self._read_reply(None)
+    def read_reply(self, command: str | None = None) -> Reply:
+        """Read one reply; *command* names what it answers in the reply and in error messages."""
+        return self._read_reply(command)
 
     def pipeline(self, lines: Sequence[str]) -> list[Reply]:
         """Send several commands in one write (RFC 2920), then read their replies in order."""
@@ -312,7 +313,8 @@ class SMTPSession:
             if "\r" in line or "\n" in line:
                 raise ValueError(f"a command line cannot contain CR or LF: {line!r}; send lines one by one")
         payload = b"".join(line.encode("utf-8") + b"\r\n" for line, _ in lines)
-        self._send_bytes(payload, lines[0][1], record=[shown for _, shown in lines])
+        shown = [_mask_auth(text) for _, text in lines]
+        self._send_bytes(payload, shown[0], record=shown)
 
     def _send_bytes(self, payload: bytes, what: str, *, record: str | list[str]) -> None:
         sock = self._require_socket(what)
@@ -476,6 +478,14 @@ class SMTPSession:
             finally:
                 self._sock = None
                 self._closed = True
+
+
+def _mask_auth(line: str) -> str:
+    """A hand-written `AUTH MECH initial-response` line carries credentials: keep only the mechanism."""
+    words = line.split()
+    if len(words) > 2 and words[0].upper() == "AUTH":
+        return f"{words[0]} {words[1]} {MASK}"
+    return line
 
 
 def _angle(address: str) -> str:

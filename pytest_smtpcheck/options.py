@@ -116,7 +116,7 @@ def read_settings(config: pytest.Config) -> Settings:
         verify=not value("smtp_no_verify"),
         tls_name=value("smtp_tls_name") or None,
         user=value("smtp_user") or None,
-        password=os.environ.get(PASSWORD_ENV) or None,
+        password=_secret(os.environ.get(PASSWORD_ENV)),
         vars=dict(parse_assignments(value("smtp_vars") or [], "--smtp-var", _var_value)),
         sandbox=sandbox,
     )
@@ -164,6 +164,12 @@ def parse_assignments(items: list[str], option: str, convert) -> list[tuple[str,
             raise pytest.UsageError(f"{option}: expected NAME=VALUE, got {item!r}")
         pairs.append(convert(name.strip(), raw.strip(), option))
     return pairs
+
+
+def _secret(value: str | None):
+    from .transcript import Secret
+
+    return Secret(value) if value else None
 
 
 def _listener_port(name: str, raw: str, option: str) -> tuple[str, int]:

@@ -14,7 +14,7 @@ import pytest
 
 from .client import TLS_MODES, SMTPSession
 from .options import LISTENERS, STANDARD_PORTS, Settings
-from .transcript import Transcript
+from .transcript import Secret, Transcript
 
 if TYPE_CHECKING:
     from .sandbox import Sandbox
@@ -35,7 +35,7 @@ class Target:
     tls_name: str | None = None
     username: str | None = None
     password: str | None = field(default=None, repr=False)
-    vars: Mapping[str, str] = field(default_factory=dict)
+    vars: Mapping[str, str] = field(default_factory=dict, repr=False)
     sandbox: bool = False
 
     @property
@@ -107,6 +107,16 @@ class Targets:
             self._target = self._given() if self.settings.host else self._start_sandbox()
         return self._target
 
+    def variables(self) -> dict[str, str]:
+        """The target's variables, known without connecting or starting the sandbox (for collection)."""
+        if self._target is not None:
+            return dict(self._target.vars)
+        if self.settings.host:
+            return dict(self._given().vars)
+        from .sandbox import Sandbox
+
+        return _sandbox_vars(Sandbox, self.settings)
+
     @property
     def resolved(self) -> Target | None:
         return self._target
@@ -138,12 +148,20 @@ class Targets:
         return Target(
             host=sandbox.host, ports=dict(sandbox.ports), tls=s.tls, helo=s.helo, timeout=s.timeout,
             deadline=s.deadline, ca_file=sandbox.ca_file, verify=s.verify, tls_name=s.tls_name,
-            username=sandbox.username, password=sandbox.password,
-            vars={"SMTP_DOMAIN": sandbox.domain, **_credential_vars(sandbox.username, sandbox.password), **s.vars},
+            username=sandbox.username, password=Secret(sandbox.password),
+            vars=_sandbox_vars(sandbox, s),
             sandbox=True,
         )
 
 
+def _sandbox_vars(sandbox, settings: Settings) -> dict[str, str]:
+    return {
+        "SMTP_DOMAIN": sandbox.domain,
+        **_credential_vars(sandbox.username, sandbox.password),
+        **settings.vars,
+    }
+
+
 def _credential_vars(user: str | None, password: str | None) -> dict[str, str]:
-    found = {"SMTP_USER": user, "SMTP_PASSWORD": password}
+    found = {"SMTP_USER": user, "SMTP_PASSWORD": Secret(password) if password else None}
     return {name: value for name, value in found.items() if value}

@@ -17,6 +17,13 @@ RECEIVED = "S"  # server to client
 EVENT = "*"  # connect, TLS established, close, failure
 
 
+class Secret(str):
+    """A password: sent as itself, shown as ``****`` by repr (so pytest's assertion output never prints it)."""
+
+    def __repr__(self) -> str:
+        return repr(MASK)
+
+
 @dataclass(frozen=True)
 class Entry:
     direction: str

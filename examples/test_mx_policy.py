@@ -1,0 +1,42 @@
+"""What an infra team checks on its inbound MX, written as plain pytest tests.
+
+Run against the embedded sandbox: `pytest examples`; against a real server:
+`pytest examples --smtp-target=mx.example.com --smtp-var SMTP_DOMAIN=example.com`.
+No test here sends a message: each stops before DATA.
+"""
+
+import pytest
+
+OUTSIDE_SENDER = "probe@example.net"
+
+
+def test_relay_denied(smtp_session):
+    smtp_session.ehlo()
+    smtp_session.mail(OUTSIDE_SENDER)
+    reply = smtp_session.rcpt("victim@elsewhere.example")
+    assert reply.code in (550, 554)
+    assert reply.enhanced == "5.7.1"
+
+
+def test_unknown_user_rejected(smtp_session, smtp_server):
+    smtp_session.ehlo()
+    smtp_session.mail(OUTSIDE_SENDER)
+    reply = smtp_session.rcpt(f"no-such-user-smtpcheck@{smtp_server.var('SMTP_DOMAIN')}")
+    assert reply.code == 550
+    assert reply.enhanced == "5.1.1"
+
+
+def test_postmaster_accepted(smtp_session, smtp_server):
+    smtp_session.ehlo()
+    assert smtp_session.mail(OUTSIDE_SENDER).code == 250
+    reply = smtp_session.rcpt(f"postmaster@{smtp_server.var('SMTP_DOMAIN')}")
+    assert reply.code == 250
+    smtp_session.rset()
+
+
+def test_oversize_message_refused(smtp_session):
+    smtp_session.ehlo()
+    limit = int(smtp_session.capabilities["SIZE"])
+    reply = smtp_session.mail(OUTSIDE_SENDER, f"SIZE={limit + 1}")
+    assert reply.code == 552
+    assert reply.enhanced == "5.3.4"

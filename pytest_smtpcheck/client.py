@@ -174,12 +174,12 @@ class SMTPSession:
 
     def read_reply(self, command: str | None = None) -> Reply:
         """Read one reply; *command* names what it answers in the reply and in error messages."""
-        return self._read_reply(command)
+        return self._read_reply(_mask_auth(command) if command else None)
 
     def pipeline(self, lines: Sequence[str]) -> list[Reply]:
         """Send several commands in one write (RFC 2920), then read their replies in order."""
         self._send([(line, line) for line in lines])
-        return [self._read_reply(line) for line in lines]
+        return [self._read_reply(_mask_auth(line)) for line in lines]
 
     def ehlo(self, name: str | None = None) -> Reply:
         reply = self.command(f"EHLO {name or self.helo_name}")
@@ -305,6 +305,7 @@ class SMTPSession:
     # -- wire ------------------------------------------------------------------------
 
     def _exchange(self, line: str, shown: str) -> Reply:
+        shown = _mask_auth(shown)
         self._send([(line, shown)])
         return self._read_reply(shown)
 

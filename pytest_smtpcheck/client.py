@@ -121,8 +121,9 @@ class SMTPSession:
             self._fail_connect(f"cannot connect to {self.address}: {error.strerror or error}")
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock = sock
-        local = sock.getsockname()
-        self.transcript.record(EVENT, f"connected to {self.address} from {local[0]}:{local[1]}", tls=False)
+        local, peer = sock.getsockname(), sock.getpeername()
+        self.transcript.address = peer[0]
+        self.transcript.record(EVENT, f"connected to {self.address} ({peer[0]}) from {local[0]}:{local[1]}", tls=False)
         if self.tls_mode == "implicit":
             self._handshake()
         self.greeting = self._read_reply(None)

@@ -18,9 +18,6 @@ _STYLE = (
 class HtmlHooks:
     """Registered only when pytest-html is active, so the plugin works without it."""
 
-    def __init__(self, config: pytest.Config) -> None:
-        self.config = config
-
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
         cells.insert(2, "<th>SMTP target</th>")
         cells.insert(3, "<th>Deciding reply</th>")

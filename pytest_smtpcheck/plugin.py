@@ -53,7 +53,3 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     test_report = yield
     report.attach(item, test_report)
     return test_report
-
-
-def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
-    report.summarize(terminalreporter, config)

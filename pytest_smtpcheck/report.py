@@ -1,28 +1,95 @@
-"""What a test report carries about its SMTP sessions: terminal sections, JUnit properties, HTML extras.
+"""What a test report carries about its SMTP sessions: terminal sections, JUnit XML, HTML extras, the run summary.
 
 Everything attached to a report is builtins only, so reports travel between
-pytest-xdist processes unchanged.
+pytest-xdist processes unchanged; the summary is built from reports, so it is
+right on the xdist controller too.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from . import __version__
 from .keys import SESSIONS
 
 PACKAGE_DIR = Path(__file__).parent
 TAIL_LINES = 40
+JUNIT_TRANSCRIPT = "smtp_transcript"  # moved from <properties> into <system-out> once the XML is written
+
+
+@dataclass
+class TargetTotals:
+    addresses: set[str] = field(default_factory=set)
+    commands: dict[str, int] = field(default_factory=dict)  # session id -> lines sent (latest snapshot)
+    exchanges: int = 0
+    failed: int = 0
+
+
+class RunSummary:
+    """Per target: sessions, lines sent, tests (exchanges) run and failed, addresses connected to.
+
+    Registered as a plugin: on the xdist controller every worker's reports pass through it.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.targets: dict[str, TargetTotals] = {}
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self) -> None:
+        metadata = _metadata(self.config)
+        if metadata is not None:
+            metadata["pytest-smtpcheck"] = __version__
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.add(report)
+        metadata = _metadata(self.config)
+        if metadata is not None and self.targets:
+            metadata["SMTP targets"] = self.environment()
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if self.targets:
+            terminalreporter.write_sep("-", "smtpcheck")
+            for line in self.lines():
+                terminalreporter.write_line(line)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self) -> None:
+        move_transcripts_to_system_out(self.config)
+
+    def add(self, report: pytest.TestReport) -> None:
+        transcripts = getattr(report, "smtp", None)
+        if not transcripts:
+            return
+        for data in transcripts:
+            totals = self.targets.setdefault(data["target"], TargetTotals())
+            if data["address"]:
+                totals.addresses.add(data["address"])
+            totals.commands[data["id"]] = sum(entry["direction"] == "C" for entry in data["entries"])
+        first = self.targets[transcripts[0]["target"]]
+        first.exchanges += 1
+        first.failed += report.failed
+
+    def lines(self) -> list[str]:
+        return [
+            f"{target}: {len(t.commands)} sessions, {t.exchanges} tests, {t.failed} failed, "
+            f"{sum(t.commands.values())} lines sent"
+            for target, t in sorted(self.targets.items())
+        ]
+
+    def environment(self) -> dict[str, str]:
+        return {target: ", ".join(sorted(t.addresses)) or "not connected" for target, t in sorted(self.targets.items())}
 
 
 def configure(config: pytest.Config) -> None:
-    """Hook into pytest-html only when it is installed and enabled."""
+    config.pluginmanager.register(RunSummary(config), "smtpcheck-summary")
     if config.pluginmanager.hasplugin("html"):
         from . import html
 
-        config.pluginmanager.register(html.HtmlHooks(config), "smtpcheck-html")
+        config.pluginmanager.register(html.HtmlHooks(), "smtpcheck-html")
 
 
 def trim_traceback(call: pytest.CallInfo[None]) -> None:
@@ -37,14 +104,11 @@ def trim_traceback(call: pytest.CallInfo[None]) -> None:
 
 
 def attach(item: pytest.Item, report: pytest.TestReport) -> None:
+    """Put the test's transcripts into its report (where the test ran, so also on xdist workers)."""
     sessions = item.stash.get(SESSIONS, [])
     if not sessions or not (report.when == "call" or report.failed):
         return
     report.smtp = [session.transcript.to_data() for session in sessions]
-    if item.config.pluginmanager.hasplugin("html"):
-        from .html import extras
-
-        report.extras = getattr(report, "extras", []) + extras(report.smtp)
     for session in sessions:
         text = session.transcript.render(tail=None if report.passed else TAIL_LINES)
         report.sections.append((f"SMTP transcript {session.address}", text))
@@ -53,24 +117,43 @@ def attach(item: pytest.Item, report: pytest.TestReport) -> None:
     if last is not None:
         report.user_properties.append(("smtp_command", last.command or "(greeting)"))
         report.user_properties.append(("smtp_reply", last.wire_lines()[0]))
+    if item.config.getoption("xmlpath", None):
+        transcripts = "\n\n".join(f"SMTP transcript {s.address}\n{s.transcript.render()}" for s in sessions)
+        report.user_properties.append((JUNIT_TRANSCRIPT, transcripts))
+    if item.config.pluginmanager.hasplugin("html"):
+        from .html import extras
+
+        report.extras = getattr(report, "extras", []) + extras(report.smtp)
 
 
-def summarize(terminalreporter, config: pytest.Config) -> None:
-    """One line per target: how many sessions and lines went where, and how many tests failed there."""
-    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for reports in terminalreporter.stats.values():
-        for rep in reports:
-            transcripts = getattr(rep, "smtp", None)
-            if not transcripts or getattr(rep, "when", None) not in ("call", "setup"):
-                continue
-            for data in transcripts:
-                counts = totals[data["target"]]
-                counts[0] += 1
-                counts[1] += sum(entry["direction"] == "C" for entry in data["entries"])
-            if rep.failed:
-                totals[transcripts[0]["target"]][2] += 1
-    if not totals:
+def move_transcripts_to_system_out(config: pytest.Config) -> None:
+    """pytest's JUnit writer has no public way to add system-out: rewrite its file after it is written."""
+    path = config.getoption("xmlpath", None)
+    if not path or hasattr(config, "workerinput") or not Path(path).is_file():
         return
-    terminalreporter.write_sep("-", "smtpcheck")
-    for target, (sessions, commands, failed) in sorted(totals.items()):
-        terminalreporter.write_line(f"{target}: {sessions} sessions, {commands} lines sent, {failed} failed tests")
+    import xml.etree.ElementTree as ElementTree
+
+    tree = ElementTree.parse(path)
+    changed = False
+    for case in tree.iter("testcase"):
+        properties = case.find("properties")
+        found = [] if properties is None else properties.findall(f"property[@name='{JUNIT_TRANSCRIPT}']")
+        for prop in found:
+            properties.remove(prop)
+            out = case.find("system-out")
+            if out is None:
+                out = ElementTree.SubElement(case, "system-out")
+            out.text = "\n".join(part for part in (out.text, prop.get("value")) if part)
+            changed = True
+        if properties is not None and not len(properties):
+            case.remove(properties)
+    if changed:
+        tree.write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _metadata(config: pytest.Config) -> dict | None:
+    if not config.pluginmanager.hasplugin("metadata"):
+        return None
+    from pytest_metadata.plugin import metadata_key
+
+    return config.stash.get(metadata_key, None)

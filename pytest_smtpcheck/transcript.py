@@ -7,6 +7,7 @@ JUnit XML, logs, xdist) ever holds them.
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
@@ -37,6 +38,8 @@ class Transcript:
     """Lines of one session; `mismatch` is the index of the entry a failed expectation points at."""
 
     target: str = ""
+    address: str = ""  # the address actually connected to, once known
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     started: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     entries: list[Entry] = field(default_factory=list)
     mismatch: int | None = None
@@ -86,7 +89,9 @@ class Transcript:
     def to_data(self) -> dict:
         """Builtins only, so the transcript can travel in a test report between xdist processes."""
         return {
+            "id": self.id,
             "target": self.target,
+            "address": self.address,
             "started": self.started,
             "mismatch": self.mismatch,
             "entries": [asdict(entry) for entry in self.entries],
@@ -94,6 +99,9 @@ class Transcript:
 
     @classmethod
     def from_data(cls, data: dict) -> Transcript:
-        transcript = cls(target=data["target"], started=data["started"], mismatch=data["mismatch"])
+        transcript = cls(
+            target=data["target"], address=data["address"], id=data["id"], started=data["started"],
+            mismatch=data["mismatch"],
+        )
         transcript.entries = [Entry(**entry) for entry in data["entries"]]
         return transcript

@@ -45,10 +45,13 @@ class SmtpFile(pytest.File):
             self.script = parse_smtp_file(self.path.read_bytes(), self.path, variables)
         except SmtpFileError as error:
             raise self.CollectError(str(error)) from None
+        grouped = self.config.pluginmanager.hasplugin("xdist")
         for index, exchange in enumerate(self.script.exchanges):
             item = ExchangeItem.from_parent(self, name=exchange.name, exchange=exchange, index=index)
             for marker in self.script.markers:
                 item.add_marker(marker)
+            if grouped:  # one worker per file, see plugin.pytest_configure
+                item.add_marker(pytest.mark.xdist_group(self.nodeid))
             yield item
 
     def conversation_for(self, target: Target) -> Conversation:

@@ -27,6 +27,9 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     from .target import Targets
 
+    if getattr(config.option, "dist", "no") in ("load", "worksteal"):
+        # A .smtp file's items share one session: xdist must keep them in one worker, in order.
+        config.option.dist = "loadgroup"
     settings = read_settings(config)
     config.stash[SETTINGS] = settings
     config.stash[TARGETS] = Targets(settings)

@@ -27,7 +27,11 @@ TAIL_LINES = 40
 
 
 class ExchangeFailed(Exception):
-    """An exchange's reply did not match; the message is the whole verdict."""
+    """An exchange's reply did not match; the message is the whole verdict, *line* the `<` line that failed."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 class SmtpFile(pytest.File):
@@ -114,11 +118,13 @@ class Conversation:
             try:
                 self._run(exchange)
             except (ExchangeFailed, SMTPCheckError) as failure:
-                self.failed_line = exchange.line
+                self.failed_line = getattr(failure, "line", exchange.line)
                 self.session.close()
                 if self.next - 1 == index:
                     raise
-                raise ExchangeFailed(f"an earlier exchange (line {exchange.line}) failed:\n{failure}") from None
+                raise ExchangeFailed(
+                    f"an earlier exchange (line {exchange.line}) failed:\n{failure}", self.failed_line
+                ) from None
 
     def end(self) -> None:
         """After the last exchange: QUIT politely if the file left the connection open."""
@@ -149,7 +155,8 @@ class Conversation:
         if exchange.expects_close:
             problem = session.wait_for_close()
             if problem is not None:
-                raise ExchangeFailed(self._verdict(exchange, "the server to close the connection", problem, None))
+                line = exchange.expects[-1].line if exchange.expects else exchange.line
+                raise ExchangeFailed(self._verdict(exchange, "the server to close the connection", problem, None, line), line)
 
     def _send_pipelined(self, exchange: Exchange, steps: list[Step], expects: list) -> None:
         if not steps:
@@ -181,7 +188,7 @@ class Conversation:
         problem = expectation.match(reply)
         if problem is not None:
             self.session.transcript.mark_last_reply()
-            raise ExchangeFailed(self._verdict(exchange, expectation.source, problem, reply, line))
+            raise ExchangeFailed(self._verdict(exchange, expectation.source, problem, reply, line), line)
 
     def _verdict(self, exchange: Exchange, expected: str, problem: str, reply: Reply | None, line: int | None = None) -> str:
         sent = "\n".join(f"    {step.raw}" for step in exchange.steps) or "    (nothing: the greeting)"

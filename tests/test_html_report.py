@@ -1,0 +1,90 @@
+"""The HTML report an engineer attaches to a change ticket, rendered in a real headless Chromium."""
+
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+ARTIFACTS = Path(__file__).parent.parent / "artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+
+
+class Elements(HTMLParser):
+    """The rendered DOM's elements with their classes and text, enough to find what the page shows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[dict] = []
+        self.found: list[dict] = []
+
+    def handle_starttag(self, tag, attrs):
+        element = {"tag": tag, "class": dict(attrs).get("class") or "", "text": ""}
+        self.stack.append(element)
+        self.found.append(element)
+
+    def handle_endtag(self, tag):
+        while self.stack:
+            if self.stack.pop()["tag"] == tag:
+                break
+
+    def handle_data(self, data):
+        for element in self.stack:
+            element["text"] += data
+
+    def with_class(self, name: str) -> list[dict]:
+        return [e for e in self.found if name in e["class"].split()]
+
+
+def render(report: Path, profile: Path) -> Elements:
+    """The page's DOM after its scripts ran (pytest-html 4 builds the table from JSON in the browser)."""
+    dom = subprocess.run(
+        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=10000", "--dump-dom",
+         report.as_uri()],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout
+    parser = Elements()
+    parser.feed(dom)
+    return parser
+
+
+def screenshot(report: Path, profile: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=10000",
+         "--window-size=1400,1600", f"--screenshot={target}", report.as_uri()],
+        capture_output=True, timeout=120, check=True,
+    )
+
+
+@needs_chromium
+def test_failing_smtp_item_shows_its_transcript_and_the_mismatch(pytester, tmp_path):
+    pytester.copy_example(str(EXAMPLES / "relay_denied.smtp"))
+    pytester.copy_example(str(EXAMPLES / "postmaster_accepted.smtp"))
+    report = tmp_path / "report.html"
+    result = pytester.runpytest_subprocess(
+        "--smtp-sandbox=misconfigured", f"--html={report}", "--self-contained-html", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=6, failed=1, skipped=1)
+
+    page = render(report, tmp_path / "profile")
+    transcripts = page.with_class("smtp-transcript")
+    assert transcripts, "no transcript was rendered in the report"
+    mismatches = page.with_class("smtp-mismatch")
+    assert len(mismatches) == 1, [m["text"] for m in mismatches]
+    assert "250" in mismatches[0]["text"] and "S:" in mismatches[0]["text"]
+    failing = [t for t in transcripts if "RCPT TO:<victim@elsewhere.example>" in t["text"]]
+    assert failing, "the failing item's transcript does not show the RCPT it sent"
+    assert "DATA" not in failing[0]["text"], "a line after the mismatch was sent"
+    rows = " ".join(row["text"] for row in page.with_class("col-result"))
+    assert "Failed" in rows and "Passed" in rows
+    screenshot(report, tmp_path / "profile", ARTIFACTS / "html-report.png")
+    assert (ARTIFACTS / "html-report.png").stat().st_size > 10_000

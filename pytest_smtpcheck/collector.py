@@ -155,7 +155,7 @@ class Conversation:
         if exchange.expects_close:
             problem = session.wait_for_close()
             if problem is not None:
-                line = exchange.expects[-1].line if exchange.expects else exchange.line
+                line = exchange.close_line
                 raise ExchangeFailed(self._verdict(exchange, "the server to close the connection", problem, None, line), line)
 
     def _send_pipelined(self, exchange: Exchange, steps: list[Step], expects: list) -> None:

@@ -1,0 +1,593 @@
+"""The `.smtp` parser: grouping into exchanges, directives, variables, front matter, and errors that name the line."""
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pytest_smtpcheck.smtpfile import SmtpFile, SmtpFileError, parse_smtp_file
+
+RELAY = """\
+# An outside sender must not be able to relay through the MX.
++++
+description = "relay from outside is denied"
++++
+< 220
+> EHLO probe.example.net
+< 250
+> MAIL FROM:<probe@example.net>
+< 250
+> RCPT TO:<victim@elsewhere.example>
+< 550|554 5.7.1 /relay/i
+> QUIT
+< 221
+"""
+
+
+def parse(source, variables=None) -> SmtpFile:
+    return parse_smtp_file(source, "t.smtp", variables or {})
+
+
+def error(source, variables=None) -> SmtpFileError:
+    with pytest.raises(SmtpFileError) as caught:
+        parse(source, variables)
+    return caught.value
+
+
+def names(parsed: SmtpFile) -> list[str]:
+    return [exchange.name for exchange in parsed.exchanges]
+
+
+def sent(parsed: SmtpFile) -> list[tuple[str, ...]]:
+    return [step.lines for exchange in parsed.exchanges for step in exchange.steps]
+
+
+# --- exchanges ---------------------------------------------------------------------------
+
+
+def test_the_relay_example():
+    parsed = parse(RELAY)
+    assert parsed.description == "relay from outside is denied"
+    assert names(parsed) == ["line5-greeting", "line6-EHLO", "line8-MAIL", "line10-RCPT", "line12-QUIT"]
+    rcpt = parsed.exchanges[3]
+    assert rcpt.line == 10
+    assert rcpt.steps[0].raw == "RCPT TO:<victim@elsewhere.example>"
+    assert rcpt.steps[0].lines == ("RCPT TO:<victim@elsewhere.example>",)
+    assert rcpt.steps[0].kind == "command"
+    assert [e.line for e in rcpt.expects] == [11]
+    assert rcpt.expects[0].expectation.source == "550|554 5.7.1 /relay/i"
+    assert not rcpt.expects_close
+
+
+def test_greeting_is_an_exchange_without_steps():
+    greeting = parse("< 220 /ESMTP/\n> QUIT\n< 221\n").exchanges[0]
+    assert greeting.steps == () and greeting.line == 1
+    assert greeting.expects[0].expectation.source == "220 /ESMTP/"
+
+
+def test_a_file_may_start_with_a_command_and_leave_the_greeting_unchecked():
+    assert names(parse("> EHLO x\n< 250\n")) == ["line1-EHLO"]
+
+
+def test_only_one_expectation_for_the_greeting():
+    problem = error("< 220\n< 250\n")
+    assert problem.line == 2 and problem.message.startswith("a `<` with nothing to answer")
+
+
+def test_pipelined_steps_form_one_exchange_answered_in_order():
+    parsed = parse("< 220\n> MAIL FROM:<a@x>\n> RCPT TO:<b@y>\n> RCPT TO:<c@z>\n> RSET\n< 250\n< 250\n< 550\n< 250\n")
+    pipelined = parsed.exchanges[1]
+    assert pipelined.name == "line2-MAIL+RCPT+RCPT+RSET"
+    assert [step.line for step in pipelined.steps] == [2, 3, 4, 5]
+    assert [e.line for e in pipelined.expects] == [6, 7, 8, 9]
+    assert pipelined.expects[2].expectation.codes == ("550",)
+
+
+def test_more_replies_than_steps_names_the_extra_line():
+    problem = error("< 220\n> MAIL FROM:<a@x>\n> RCPT TO:<b@y>\n< 250\n< 250\n< 250\n> QUIT\n< 221\n")
+    assert problem.line == 6
+    assert "a `<` with nothing to answer" in problem.message
+
+
+def test_fewer_replies_than_steps_names_the_step_without_one():
+    problem = error("< 220\n> MAIL FROM:<a@x>\n> RCPT TO:<b@y>\n> RSET\n< 250\n< 250\n> QUIT\n< 221\n")
+    assert problem.line == 4
+    assert "no `<` line answers `RSET`" in problem.message
+    assert "`< 250`-style line" in problem.message
+
+
+def test_a_step_at_the_end_without_reply():
+    problem = error("< 220\n> QUIT\n")
+    assert problem.line == 2 and problem.message.startswith("no `<` line answers `QUIT`")
+
+
+def test_names_are_unique_and_usable_with_k():
+    parsed = parse("< 220\n> NOOP\n< 250\n> NOOP\n< 250\n>\n< 500\n> x-weird<verb> y\n< 500\n")
+    assert names(parsed) == ["line1-greeting", "line2-NOOP", "line4-NOOP", "line6-EMPTY", "line8-X-WEIRD_VERB_"]
+    assert len(set(names(parsed))) == len(names(parsed))
+
+
+# --- client lines ------------------------------------------------------------------------
+
+
+def test_client_lines_are_sent_verbatim_after_one_space():
+    parsed = parse("> EHLO  two spaces kept  \n< 250\n>  leading space\n< 500\n> \n< 500\n>\n< 500\n")
+    assert sent(parsed) == [("EHLO  two spaces kept  ",), (" leading space",), ("",), ("",)]
+
+
+def test_client_line_needs_a_space_after_the_prefix():
+    problem = error("< 220\n>EHLO x\n< 250\n")
+    assert problem.line == 2 and "put one space after `>`" in problem.message
+
+
+def test_comments_and_blank_lines_are_ignored_but_keep_line_numbers():
+    parsed = parse("# heading\n\n   \n< 220\n  # indented comment\n\n> QUIT\n# between\n< 221\n")
+    assert names(parsed) == ["line4-greeting", "line7-QUIT"]
+    assert parsed.exchanges[1].expects[0].line == 9
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_line_endings(newline):
+    parsed = parse(RELAY.replace("\n", newline))
+    assert names(parsed) == names(parse(RELAY))
+    assert sent(parsed)[0] == ("EHLO probe.example.net",)
+
+
+def test_mixed_line_endings_bytes_and_bom():
+    source = "\ufeff< 220\r\n> EHLO x\n< 250\r\n> QUIT\r\n< 221".encode()
+    parsed = parse(source)
+    assert names(parsed) == ["line1-greeting", "line2-EHLO", "line4-QUIT"]
+    assert sent(parsed) == [("EHLO x",), ("QUIT",)]
+
+
+def test_a_bare_cr_inside_a_client_line_is_refused():
+    problem = error("< 220\n> EHLO x\rRSET\n< 250\n")
+    assert problem.line == 2 and "carriage return" in problem.message
+
+
+def test_non_utf8_names_the_line():
+    problem = error(b"< 220\n> EHLO probe\n> MAIL FROM:<\xe9t\xe9@x>\n< 250\n< 250\n")
+    assert problem.line == 3 and "UTF-8" in problem.message
+
+
+def test_lone_surrogates_in_a_str_are_refused_like_bad_bytes():
+    assert error("< 220\n> EHLO \udc80\n< 250\n").line == 2
+
+
+def test_utf8_text_is_sent_as_written():
+    assert sent(parse("> MAIL FROM:<jösé@exämple.net> SMTPUTF8\n< 250\n")) == [("MAIL FROM:<jösé@exämple.net> SMTPUTF8",)]
+
+
+def test_line_length_limit_is_998_octets():
+    assert parse(f"> NOOP {'x' * 993}\n< 250\n")
+    problem = error(f"< 220\n> NOOP {'x' * 994}\n< 250\n")
+    assert problem.line == 2 and "999 octets" in problem.message and "RFC 5321" in problem.message
+    assert "999 octets" in error(f"> NOOP {'é' * 497}\n< 250\n").message  # counted in UTF-8 octets
+
+
+def test_line_length_counts_expanded_variables():
+    problem = error("> RCPT TO:<${LONG}>\n< 250\n", {"LONG": "x" * 990})
+    assert problem.line == 1 and "after variables" in problem.message
+
+
+def test_unknown_prefix():
+    problem = error("< 220\nEHLO x\n< 250\n")
+    assert problem.line == 2
+    assert "line must start with `>`" in problem.message and "`<`" in problem.message and "`!`" in problem.message
+
+
+def test_indented_client_line_is_an_unknown_prefix():
+    assert error("< 220\n  > EHLO x\n< 250\n").line == 2
+
+
+# --- message bodies ----------------------------------------------------------------------
+
+TRANSACTION = """\
+< 220
+> EHLO x
+< 250
+> MAIL FROM:<a@x>
+> RCPT TO:<b@y>
+> DATA
+< 250
+< 250
+< 354
+> Subject: test
+
+# a comment inside the body is still a comment
+>
+> .hidden
+> ..two
+> .
+< 250 2.0.0
+> QUIT
+< 221
+"""
+
+
+def test_body_after_354_is_one_step_ending_with_the_dot():
+    parsed = parse(TRANSACTION)
+    assert names(parsed) == ["line1-greeting", "line2-EHLO", "line4-MAIL+RCPT+DATA", "line10-BODY", "line18-QUIT"]
+    body = parsed.exchanges[3]
+    assert len(body.steps) == 1 and len(body.expects) == 1
+    step = body.steps[0]
+    assert (step.kind, step.verb, step.line) == ("body", "BODY", 10)
+    assert step.lines == ("Subject: test", "", ".hidden", "..two", ".")  # the runner dot-stuffs
+    assert step.raw == "(message body, lines 10-16)"
+    assert body.expects[0].line == 17
+
+
+def test_body_may_follow_a_pipelined_data_before_its_reply():
+    parsed = parse("> DATA\n> Subject: x\n> .\n< 354\n< 250\n")
+    assert names(parsed) == ["line1-DATA+BODY"]
+    assert [e.expectation.codes for e in parsed.exchanges[0].expects] == [("354",), ("250",)]
+
+
+def test_body_lines_take_variables():
+    assert sent(parse("> DATA\n< 354\n> To: ${TO}\n> .\n< 250\n", {"TO": "x@y"}))[1] == ("To: x@y", ".")
+
+
+def test_a_refused_data_has_no_body():
+    parsed = parse("> DATA\n< 554 5.5.1 /no valid recipients/\n> QUIT\n< 221\n")
+    assert names(parsed) == ["line1-DATA", "line3-QUIT"]
+
+
+def test_a_data_that_may_get_354_is_followed_by_a_body():
+    parsed = parse("> DATA\n< 3xx|5xx\n> Subject: x\n> .\n< 250\n")
+    assert names(parsed) == ["line1-DATA", "line3-BODY"]
+
+
+def test_missing_terminator_is_reported_at_the_data_line():
+    problem = error("< 220\n> DATA\n< 354\n> Subject: x\n> hello\n< 250\n")
+    assert problem.line == 2
+    assert "no `> .` terminator" in problem.message and "line 6" in problem.message
+
+
+def test_missing_terminator_at_end_of_file():
+    problem = error("> DATA\n< 354\n> Subject: x\n")
+    assert problem.line == 1 and "file ends" in problem.message
+
+
+def test_missing_body_at_end_of_file():
+    problem = error("> DATA\n< 354\n")
+    assert problem.line == 1 and "no message body follows" in problem.message
+
+
+def test_a_body_dot_line_at_the_limit_counts_its_stuffing_dot():
+    problem = error(f"> DATA\n< 354\n> .{'x' * 997}\n> .\n< 250\n")
+    assert problem.line == 3 and "dot-stuffing" in problem.message
+
+
+def test_directive_where_the_body_should_be():
+    problem = error("> DATA\n< 354\n! starttls\n< 220\n")
+    assert problem.line == 3 and "message body must follow the DATA at line 1" in problem.message
+
+
+def test_sleep_before_a_body_is_allowed():
+    parsed = parse("> DATA\n< 354\n! sleep 1\n> .\n< 250\n")
+    assert [step.kind for step in parsed.exchanges[1].steps] == ["sleep", "body"]
+
+
+# --- directives --------------------------------------------------------------------------
+
+
+def test_starttls():
+    parsed = parse("< 220\n! starttls\n< 220 2.0.0\n> EHLO x\n< 250\n")
+    step = parsed.exchanges[1].steps[0]
+    assert (step.kind, step.verb, step.raw) == ("starttls", "STARTTLS", "! starttls")
+    assert parsed.exchanges[1].name == "line2-STARTTLS"
+
+
+def test_auth_expands_and_collects_the_password_as_a_secret():
+    parsed = parse("! auth plain ${USER} ${PASSWORD}\n< 235 2.7.0\n", {"USER": "u@x", "PASSWORD": "s3cret pass"})
+    step = parsed.exchanges[0].steps[0]
+    assert (step.kind, step.verb, step.args) == ("auth", "AUTH", ("PLAIN", "u@x", "s3cret pass"))
+    assert step.raw == "! auth plain ${USER} ${PASSWORD}"
+    assert parsed.secrets == ("s3cret pass",)
+    assert "s3cret" not in repr(parsed)
+
+
+def test_a_literal_auth_password_is_masked_in_raw_but_kept_to_send():
+    parsed = parse("! auth LOGIN bob wrong-pass\n< 535\n! auth CRAM-MD5 bob wrong-pass\n< 535\n")
+    assert [s.raw for e in parsed.exchanges for s in e.steps] == ["! auth LOGIN bob ****", "! auth CRAM-MD5 bob ****"]
+    assert parsed.exchanges[0].steps[0].args[2] == "wrong-pass"
+    assert parsed.secrets == ("wrong-pass",)
+
+
+def test_auth_errors():
+    assert "unknown AUTH mechanism `XOAUTH2`" in error("! auth XOAUTH2 u p\n< 235\n").message
+    problem = error("< 220\n! auth PLAIN user\n< 235\n")
+    assert problem.line == 2 and "takes 3 arguments, got 2" in problem.message
+
+
+@pytest.mark.parametrize(
+    "size, octets",
+    [("1500000", 1500000), ("100KiB", 102400), ("2MiB", 2097152), ("10MB", 10_000_000), ("1.5kb", 1500), ("1GiB", 2**30)],
+)
+def test_message_sizes(size, octets):
+    step = parse(f"> DATA\n< 354\n! message {size}\n< 250\n").exchanges[1].steps[0]
+    assert (step.kind, step.verb, step.args) == ("message", "MESSAGE", (str(octets),))
+
+
+def test_message_without_size_and_from_a_variable():
+    assert parse("> DATA\n< 354\n! message\n< 250\n").exchanges[1].steps[0].args == ()
+    assert parse("> DATA\n< 354\n! message ${N}\n< 250\n", {"N": "2MiB"}).exchanges[1].steps[0].args == ("2097152",)
+
+
+@pytest.mark.parametrize("size", ["2 MiB MiB", "lots", "-1", "2TiB", "2GiB", "1" * 400])
+def test_bad_message_sizes(size):
+    problem = error(f"> DATA\n< 354\n! message {size}\n< 250\n")
+    assert problem.line == 3
+
+
+def test_message_needs_a_data_before_it():
+    problem = error("< 220\n! message\n< 250\n")
+    assert problem.line == 2 and "must follow `> DATA`" in problem.message
+
+
+def test_sleep_gets_no_reply():
+    parsed = parse("< 220\n! sleep 2.5\n> NOOP\n< 250\n")
+    steps = parsed.exchanges[1].steps
+    assert [(s.kind, s.args, s.gets_reply) for s in steps] == [("sleep", ("2.5",), False), ("command", (), True)]
+    assert parsed.exchanges[1].name == "line2-SLEEP+NOOP"
+
+
+@pytest.mark.parametrize("seconds", ["301", "-1", "soon", "nan", "inf", "1e3"])
+def test_bad_sleeps(seconds):
+    problem = error(f"< 220\n! sleep {seconds}\n> NOOP\n< 250\n")
+    assert problem.line == 2 and "seconds from 0 to 300" in problem.message
+
+
+def test_sleep_at_the_end_needs_something_after_it():
+    problem = error("< 220\n! sleep 1\n")
+    assert problem.line == 2 and "`! sleep`" in problem.message
+
+
+def test_unknown_directive_lists_the_known_ones():
+    problem = error("< 220\n! tls\n< 220\n")
+    assert problem.line == 2
+    for known in ("`! starttls`", "`! auth MECHANISM USER PASSWORD`", "`! message [SIZE]`", "`! sleep SECONDS`"):
+        assert known in problem.message
+
+
+@pytest.mark.parametrize("line", ["! starttls now", "! sleep", "! sleep 1 2", "! message 1 2", "!starttls", "!"])
+def test_directive_arguments_and_spacing(line):
+    assert error(f"< 220\n{line}\n< 220\n").line == 2
+
+
+# --- < closed ----------------------------------------------------------------------------
+
+
+def test_closed_ends_the_last_exchange():
+    parsed = parse("< 220\n> QUIT\n< 221\n< closed\n")
+    assert parsed.exchanges[-1].expects_close and parsed.exchanges[-1].close_line == 4
+    assert len(parsed.exchanges[-1].expects) == 1  # closed is not an expectation
+
+
+def test_greeting_then_closed_and_sleep_then_closed():
+    assert parse("< 554 5.7.1\n< closed\n").exchanges[0].expects_close
+    idle = parse("< 220\n! sleep 5\n< closed\n").exchanges[1]
+    assert idle.expects == () and idle.expects_close
+
+
+def test_closed_must_be_last():
+    assert error("< 220\n> QUIT\n< closed\n< 221\n").line == 4
+    problem = error("< 220\n> QUIT\n< 221\n< closed\n> NOOP\n< 250\n")
+    assert problem.line == 5 and "nothing can follow `< closed` (line 4)" in problem.message
+
+
+def test_closed_cannot_stand_for_the_greeting():
+    assert error("< closed\n").line == 1
+
+
+def test_closed_does_not_excuse_missing_replies():
+    assert error("> MAIL FROM:<a@x>\n> RCPT TO:<b@y>\n< 250\n< closed\n").line == 2
+
+
+# --- expectations in context -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("line", ["< 25", "< 250 5.7.1", "< 550 /(/", "< 250 trailing", "<250", "<", "<   "])
+def test_bad_expectations_name_their_line(line):
+    problem = error(f"< 220\n> NOOP\n{line}\n")
+    assert problem.line == 3
+
+
+def test_expectation_error_text_is_kept():
+    problem = error("< 220\n> NOOP\n< 25\n")
+    assert "bad expected reply `25`" in problem.message and "3 characters" in problem.message
+
+
+def test_variables_are_not_expanded_in_expectations():
+    problem = error("< 220 /${SMTP_DOMAIN}/\n", {"SMTP_DOMAIN": "x"})
+    assert problem.line == 1 and "take no ${VARIABLES}" in problem.message
+
+
+# --- variables ---------------------------------------------------------------------------
+
+VARS = """\
++++
+vars = { DOMAIN = "front.example", SENDER = "probe" }
++++
+< 220
+> MAIL FROM:<${SENDER}@${DOMAIN}>
+< 250
+"""
+
+
+def test_front_matter_vars_and_caller_override():
+    assert sent(parse(VARS)) == [("MAIL FROM:<probe@front.example>",)]
+    assert sent(parse(VARS, {"DOMAIN": "cli.example"})) == [("MAIL FROM:<probe@cli.example>",)]
+    parsed = parse(VARS, {"DOMAIN": "cli.example"})
+    assert parsed.vars == {"DOMAIN": "front.example", "SENDER": "probe"}
+    assert parsed.exchanges[1].steps[0].raw == "MAIL FROM:<${SENDER}@${DOMAIN}>"  # raw keeps the reference
+
+
+def test_undefined_variable_names_the_line_and_how_to_define_it():
+    problem = error("< 220\n> RCPT TO:<x@${SMTP_DOMAIN}>\n< 250\n")
+    assert problem.line == 2
+    assert "SMTP_DOMAIN is not defined" in problem.message and "--smtp-var SMTP_DOMAIN=VALUE" in problem.message
+
+
+def test_escape_for_a_literal_reference():
+    parsed = parse("> NOOP $${HOME} and $$ and $x and ${A}$${A}\n< 250\n", {"A": "1"})
+    assert sent(parsed) == [("NOOP ${HOME} and $$ and $x and 1${A}",)]
+
+
+@pytest.mark.parametrize("text", ["${", "${A", "${}", "${1A}", "${A-B}", "${ A }"])
+def test_malformed_references(text):
+    problem = error(f"< 220\n> NOOP {text}\n< 250\n", {"A": "1"})
+    assert problem.line == 2 and "not a variable reference" in problem.message
+
+
+def test_a_value_with_a_line_break_would_inject_a_command():
+    problem = error("> MAIL FROM:<${X}>\n< 250\n", {"X": "a@b>\r\nRCPT TO:<c@d"})
+    assert problem.line == 1 and "line break" in problem.message
+
+
+def test_undecodable_environment_value_is_refused():
+    assert "not valid UTF-8" in error("> NOOP ${X}\n< 250\n", {"X": "\udcff"}).message
+
+
+# --- front matter ------------------------------------------------------------------------
+
+FULL_FRONT_MATTER = """\
+# comments may precede the front matter
+
++++
+description = "submission requires AUTH"
+markers = ["slow", "submission_checks"]
+timeout = 7
+tls = "starttls"
+helo = "probe.example.net"
+listener = "submission"
+
+[vars]
+USER = "probe"
++++
+< 220
+"""
+
+
+def test_every_front_matter_key():
+    parsed = parse(FULL_FRONT_MATTER)
+    assert (parsed.description, parsed.markers, parsed.timeout) == ("submission requires AUTH", ("slow", "submission_checks"), 7.0)
+    assert (parsed.tls, parsed.helo, parsed.listener, parsed.vars) == ("starttls", "probe.example.net", "submission", {"USER": "probe"})
+    assert names(parsed) == ["line14-greeting"]
+
+
+def test_defaults_without_front_matter():
+    parsed = parse("< 220\n")
+    assert (parsed.description, parsed.markers, parsed.vars, parsed.timeout, parsed.tls, parsed.helo, parsed.listener) == (
+        None, (), {}, None, None, None, None,
+    )
+
+
+def test_unknown_key_names_it_its_line_and_the_known_keys():
+    problem = error('+++\ndescription = "x"\ntimout = 5\n+++\n< 220\n')
+    assert problem.line == 3
+    assert "unknown front matter key `timout`" in problem.message and "timeout" in problem.message
+
+
+def test_broken_toml_names_the_line_in_the_file():
+    problem = error('# lead\n+++\ndescription = "x"\nmarkers = [slow]\n+++\n< 220\n')
+    assert problem.line == 4
+    assert "not valid TOML" in problem.message and "column" in problem.message and "at line" not in problem.message
+
+
+def test_unclosed_front_matter():
+    problem = error('+++\ndescription = "x"\n< 220\n')
+    assert problem.line == 1 and "never closed" in problem.message
+
+
+def test_front_matter_after_content_is_refused():
+    problem = error('< 220\n+++\ndescription = "x"\n+++\n')
+    assert problem.line == 2 and "must come first" in problem.message
+
+
+@pytest.mark.parametrize(
+    "setting, problem",
+    [
+        ("description = 5", "description must be a string"),
+        ('markers = "slow"', "markers must be a list"),
+        ('markers = ["xfail(reason=1)"]', "is not a marker name"),
+        ("markers = [1]", "is not a marker name"),
+        ("timeout = 0", "timeout must be a positive number"),
+        ("timeout = -2.5", "timeout must be a positive number"),
+        ("timeout = true", "timeout must be a positive number"),
+        ("timeout = nan", "timeout must be a positive number"),
+        ('timeout = "5"', "timeout must be a positive number"),
+        ('tls = "ssl"', "tls must be one of 'none', 'starttls', 'implicit'"),
+        ('listener = "lmtp"', "listener must be one of 'smtp', 'submission', 'submissions'"),
+        ('helo = "two words"', "helo must be one host name"),
+        ('helo = ""', "helo must be one host name"),
+        ("helo = 1", "helo must be a string"),
+        ("vars = 1", "vars must be a table"),
+        ("vars = { PORT = 25 }", 'PORT must be a string in quotes, e.g. PORT = "25"'),
+        ('vars = { "not-a-name" = "x" }', "is not a variable name"),
+    ],
+)
+def test_front_matter_values_are_checked_at_their_line(setting, problem):
+    found = error(f'+++\ndescription = "ok"\n{setting}\n+++\n< 220\n' if "description" not in setting else f"+++\n\n{setting}\n+++\n< 220\n")
+    assert found.line == 3
+    assert problem in found.message
+
+
+# --- files without exchanges, errors, robustness -----------------------------------------
+
+
+@pytest.mark.parametrize("source", ["", "\n\n", "# only a comment\n", '+++\ndescription = "x"\n+++\n# nothing\n'])
+def test_a_file_without_exchanges_is_an_error(source):
+    problem = error(source)
+    assert problem.line is None
+    assert str(problem) == "t.smtp: no exchanges; a .smtp file needs at least one `<` line"
+
+
+def test_error_attributes_and_str():
+    problem = SmtpFileError(Path("dir/x.smtp"), 7, "something is wrong")
+    assert (problem.path, problem.line, problem.message) == ("dir/x.smtp", 7, "something is wrong")
+    assert str(problem) == "dir/x.smtp:7: something is wrong"
+
+
+def test_path_may_be_a_pathlike():
+    assert parse_smtp_file("< 220\n", Path("a") / "b.smtp").path == str(Path("a") / "b.smtp")
+    with pytest.raises(SmtpFileError, match=r"^a/b\.smtp:1: line must start"):
+        parse_smtp_file("oops\n", Path("a/b.smtp"))
+
+
+def test_expanded_values_stay_out_of_reprs():
+    parsed = parse("> AUTH PLAIN ${TOKEN}\n< 235\n", {"TOKEN": "dG9rZW4tc2VjcmV0"})
+    assert parsed.exchanges[0].steps[0].lines == ("AUTH PLAIN dG9rZW4tc2VjcmV0",)
+    assert "dG9rZW4tc2VjcmV0" not in repr(parsed)
+
+
+def check_never_escapes(source) -> None:
+    try:
+        result = parse_smtp_file(source, "prop.smtp", {"A": "1", "P": "pw"})
+    except SmtpFileError as problem:
+        assert str(problem).startswith("prop.smtp")
+    else:
+        assert isinstance(result, SmtpFile) and result.exchanges
+
+
+LINE = st.one_of(
+    st.sampled_from(
+        ["< 220", "< 250", "< 354", "< closed", "> DATA", "> .", ">", "> EHLO x", "! starttls", "! sleep 0",
+         "! message 1KiB", "! auth PLAIN u ${P}", "+++", "# c", "", "< 5xx 5.x.x /x/i", "> ${A}", "> $${A}"]
+    ),
+    st.builds("".join, st.lists(st.sampled_from(["<", ">", "!", " ", "+++", "${", "}", "A", "/", "\"", "5", "x", ".", "\r", "\t", "é"]), max_size=8)),
+    st.text(max_size=20),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(LINE, max_size=25), st.sampled_from(["\n", "\r\n"]))
+def test_structured_input_only_ever_raises_smtpfileerror(lines, newline):
+    check_never_escapes(newline.join(lines))
+
+
+@settings(deadline=None)
+@given(st.one_of(st.binary(max_size=300), st.text(max_size=300)))
+def test_arbitrary_input_only_ever_raises_smtpfileerror(source):
+    check_never_escapes(source)

@@ -23,8 +23,6 @@ if TYPE_CHECKING:
     from .reply import Reply
     from .target import Target
 
-TAIL_LINES = 40
-
 
 class ExchangeFailed(Exception):
     """An exchange's reply did not match; the message is the whole verdict, *line* the `<` line that failed."""
@@ -49,13 +47,10 @@ class SmtpFile(pytest.File):
             self.script = parse_smtp_file(self.path.read_bytes(), self.path, variables)
         except SmtpFileError as error:
             raise self.CollectError(str(error)) from None
-        grouped = self.config.pluginmanager.hasplugin("xdist")
         for index, exchange in enumerate(self.script.exchanges):
             item = ExchangeItem.from_parent(self, name=exchange.name, exchange=exchange, index=index)
             for marker in self.script.markers:
                 item.add_marker(marker)
-            if grouped:  # one worker per file, see plugin.pytest_configure
-                item.add_marker(pytest.mark.xdist_group(self.nodeid))
             yield item
 
     def conversation_for(self, target: Target) -> Conversation:
@@ -83,13 +78,17 @@ class ExchangeItem(pytest.Item):
         conversation.run_through(self.index)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None) -> str:
-        if isinstance(excinfo.value, (ExchangeFailed, SMTPCheckError)):
-            verdict = str(excinfo.value)
-            if isinstance(excinfo.value, SMTPCheckError):
-                verdict = f"{self.path.name}:{self.exchange.line}: {verdict}"
-            transcript = self.parent.conversation.session.transcript.render(tail=TAIL_LINES, times=False)
-            return f"{verdict}\n\ntranscript:\n{transcript}"
+        """The verdict alone: the transcript follows in the report's `SMTP transcript` section."""
+        if isinstance(excinfo.value, ExchangeFailed):
+            return str(excinfo.value)
+        if isinstance(excinfo.value, SMTPCheckError):
+            return f"{self.path.name}:{self.exchange.line}: {excinfo.value}"
         return super().repr_failure(excinfo)
+
+    def locate_skip(self, report: pytest.TestReport) -> None:
+        """Point a 'not run' skip at this exchange in the `.smtp` file, not at the plugin's code."""
+        if report.skipped and isinstance(report.longrepr, tuple):
+            report.longrepr = (str(self.path), self.exchange.line, report.longrepr[2])
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, self.exchange.line - 1, f"{self.path.name}:{self.exchange.line} {self.name}"

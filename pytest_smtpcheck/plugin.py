@@ -27,9 +27,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     from .target import Targets
 
-    if getattr(config.option, "dist", "no") in ("load", "worksteal"):
-        # A .smtp file's items share one session: xdist must keep them in one worker, in order.
-        config.option.dist = "loadgroup"
+    if config.pluginmanager.hasplugin("xdist"):
+        from .xdist import XdistHooks
+
+        config.pluginmanager.register(XdistHooks(), "smtpcheck-xdist")
     settings = read_settings(config)
     config.stash[SETTINGS] = settings
     config.stash[TARGETS] = Targets(settings)
@@ -55,4 +56,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     report.trim_traceback(call)
     test_report = yield
     report.attach(item, test_report)
+    if hasattr(item, "locate_skip"):
+        item.locate_skip(test_report)
     return test_report

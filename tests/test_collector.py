@@ -1,0 +1,230 @@
+"""`.smtp` files as pytest items: ids, order, verdicts, skips after a mismatch, collection errors.
+
+A scripted MX on loopback records every line it receives, so the tests can
+prove what was, and was not, sent.
+"""
+
+import re
+
+import pytest
+from faultserver import FaultServer
+
+RELAY = """\
+# relay check
++++
+description = "relay from outside is denied"
++++
+< 220
+> EHLO probe.example.net
+< 250
+> MAIL FROM:<probe@example.net>
+< 250
+> RCPT TO:<victim@elsewhere.example>
+< 550|554 5.7.1 /relay/i
+> QUIT
+< 221
+"""
+
+
+def mx(rcpt_reply: str = "554 5.7.1 <victim@elsewhere.example>: Relay access denied"):
+    """A scripted MX: greets, answers RCPT with *rcpt_reply*, everything else with 250, QUIT with 221."""
+
+    def script(peer):
+        peer.reply("220 mx.test ESMTP")
+        while (line := peer.readline()) is not None:
+            verb = line.split(" ")[0].upper()
+            if verb == "EHLO":
+                peer.reply("250-mx.test", "250-PIPELINING", "250 8BITMIME")
+            elif verb == "RCPT":
+                peer.reply(rcpt_reply)
+            elif verb == "DATA":
+                peer.reply("354 go ahead")
+                while peer.readline() not in (".", None):
+                    pass
+                peer.reply("250 2.0.0 queued")
+            elif verb == "QUIT":
+                peer.reply("221 2.0.0 bye")
+                return
+            else:
+                peer.reply("250 2.0.0 ok")
+
+    return FaultServer(script)
+
+
+def run(pytester, server, *args):
+    return pytester.runpytest_inprocess(f"--smtp-target={server.target}", "--smtp-timeout=3", "-p", "no:cacheprovider",
+                                        *args)
+
+
+def test_each_exchange_is_an_item_with_a_stable_id_carrying_line_and_verb(pytester):
+    pytester.makefile(".smtp", relay_denied=RELAY)
+    with mx() as server:
+        result = run(pytester, server, "-v")
+    result.assert_outcomes(passed=5)
+    result.stdout.re_match_lines([
+        r"relay_denied.smtp::line5-greeting PASSED",
+        r"relay_denied.smtp::line6-EHLO PASSED",
+        r"relay_denied.smtp::line8-MAIL PASSED",
+        r"relay_denied.smtp::line10-RCPT PASSED",
+        r"relay_denied.smtp::line12-QUIT PASSED",
+    ])
+    assert len(server.peers) == 1, "all items of a file share one session"
+    assert server.peers[0].received == ["EHLO probe.example.net", "MAIL FROM:<probe@example.net>",
+                                        "RCPT TO:<victim@elsewhere.example>", "QUIT"]
+
+
+def test_mismatch_fails_at_the_expect_line_and_nothing_later_is_sent(pytester):
+    pytester.makefile(".smtp", relay_denied=RELAY + "> DATA\n< 354\n> Subject: x\n>\n> body\n> .\n< 250\n")
+    with mx(rcpt_reply="250 2.1.5 Ok") as server:
+        result = run(pytester, server, "-rs")
+    result.assert_outcomes(passed=3, failed=1, skipped=3)
+    text = result.stdout.str()
+    assert "relay_denied.smtp:11: expected 550|554 5.7.1 /relay/i, code 250, expected 550|554" in text
+    assert "RCPT TO:<victim@elsewhere.example>" in text
+    assert "    250 2.1.5 Ok" in text
+    assert "SKIPPED [1] relay_denied.smtp:12: not run: line 11 did not match" in text
+    assert text.count("not run: line 11 did not match") == 3
+    assert server.peers[0].received == ["EHLO probe.example.net", "MAIL FROM:<probe@example.net>",
+                                        "RCPT TO:<victim@elsewhere.example>"]
+    assert re.search(r">>.*S: 250 2.1.5 Ok", text), "the mismatched reply is marked in the transcript"
+
+
+@pytest.mark.parametrize(
+    ("expect", "reply", "verdict"),
+    [
+        ("< 550", "5500 too long", "not an SMTP reply"),
+        ("< 25x", "251 2.1.5 ok", None),
+        ("< 25x", "252 2.1.5 ok", None),
+        ("< 25x", "260 2.1.5 ok", "code 260, expected 25x"),
+        ("< 550 5.1.1", "550 5.1.10 unknown", "enhanced code 5.1.10, expected 5.1.1"),
+        ("< 550 5.1.1", "550 unknown", "no enhanced code, expected 5.1.1"),
+        ("< 550 'unknown user'", "550 5.1.1 Unknown User", "text did not match 'unknown user'"),
+        ("< 550 /unknown user/i", "550 5.1.1 Unknown User", None),
+        ("< 2xx|5xx", "450 4.2.0 greylisted", "code 450, expected 2xx|5xx"),
+    ],
+)
+def test_reply_matching_both_sides(pytester, expect, reply, verdict):
+    pytester.makefile(".smtp", check=f"< 220\n> RCPT TO:<a@b>\n{expect}\n")
+    with mx(rcpt_reply=reply) as server:
+        result = run(pytester, server)
+    if verdict is None:
+        result.assert_outcomes(passed=2)
+    else:
+        result.assert_outcomes(passed=1, failed=1)
+        assert verdict in result.stdout.str()
+
+
+def test_pipelined_lines_are_sent_in_one_write_and_matched_in_order(pytester):
+    pytester.makefile(".smtp", pipe="< 220\n> MAIL FROM:<a@b>\n> RCPT TO:<c@d>\n> RSET\n< 250\n< 554 5.7.1\n< 250\n")
+    with mx() as server:
+        result = run(pytester, server, "-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*pipe.smtp::line2-MAIL+RCPT+RSET PASSED*"])
+
+
+def test_a_dropped_connection_fails_the_exchange_in_progress_and_skips_the_rest(pytester):
+    def script(peer):
+        peer.reply("220 mx.test")
+        peer.expect("EHLO")
+        peer.reset()
+
+    pytester.makefile(".smtp", drop=RELAY)
+    with FaultServer(script) as server:
+        result = run(pytester, server, "-rs")
+    result.assert_outcomes(passed=1, failed=1, skipped=3)
+    assert re.search(r"drop.smtp:6: connection (reset|closed by the server) while reading the reply to EHLO",
+                     result.stdout.str())
+
+
+def test_keyword_last_failed_exitfirst_and_deselect_work_on_items(pytester):
+    pytester.makefile(".smtp", relay_denied=RELAY)
+    with mx() as server:
+        result = run(pytester, server, "-k", "RCPT")
+        result.assert_outcomes(passed=1, deselected=4)
+        # Deselected exchanges before the selected one still run (a RCPT needs its MAIL), silently.
+        assert server.peers[-1].received[:3] == ["EHLO probe.example.net", "MAIL FROM:<probe@example.net>",
+                                                 "RCPT TO:<victim@elsewhere.example>"]
+        result = run(pytester, server, "--deselect", "relay_denied.smtp::line12-QUIT")
+        result.assert_outcomes(passed=4, deselected=1)
+    with mx(rcpt_reply="250 ok") as server:
+        result = pytester.runpytest_inprocess(f"--smtp-target={server.target}", "-x")
+        result.assert_outcomes(passed=3, failed=1)
+        result = pytester.runpytest_inprocess(f"--smtp-target={server.target}", "--lf", "-v")
+        result.stdout.fnmatch_lines(["*relay_denied.smtp::line10-RCPT FAILED*"])
+
+
+def test_front_matter_markers_apply_to_every_item(pytester):
+    pytester.makeini("[pytest]\nmarkers =\n    mx_policy: inbound MX policy\n")
+    pytester.makefile(".smtp", marked='+++\nmarkers = ["mx_policy"]\n+++\n< 220\n> NOOP\n< 250\n')
+    pytester.makefile(".smtp", unmarked="< 220\n> NOOP\n< 250\n")
+    with mx() as server:
+        result = run(pytester, server, "-m", "mx_policy", "--strict-markers")
+    result.assert_outcomes(passed=2, deselected=2)
+
+
+def test_malformed_file_is_one_clean_collection_error_and_other_files_still_run(pytester):
+    pytester.makefile(".smtp", broken="< 220\n> EHLO x\n< 2500\n")
+    pytester.makefile(".smtp", good="< 220\n> NOOP\n< 250\n")
+    with mx() as server:
+        result = run(pytester, server, "--continue-on-collection-errors")
+    result.assert_outcomes(passed=2, errors=1)
+    text = result.stdout.str()
+    assert re.search(r"broken.smtp:3: .*`2500` is not a reply code", text)
+    assert "Traceback" not in text and "smtpfile.py" not in text
+
+
+def test_undefined_variable_is_a_collection_error_naming_path_and_line(pytester):
+    pytester.makefile(".smtp", vars="< 220\n> RCPT TO:<postmaster@${NO_SUCH_DOMAIN}>\n< 250\n")
+    with mx() as server:
+        result = run(pytester, server)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert re.search(r"vars.smtp:2: .*NO_SUCH_DOMAIN", result.stdout.str())
+
+
+def test_variables_come_from_the_command_line_over_the_environment_over_front_matter(pytester, monkeypatch):
+    monkeypatch.setenv("WHO", "from-env")
+    pytester.makefile(".smtp", v='+++\n[vars]\nWHO = "front"\nDOM = "front.example"\n+++\n'
+                                 "< 220\n> VRFY ${WHO}@${DOM}\n< 250\n")
+    with mx() as server:
+        run(pytester, server).assert_outcomes(passed=2)
+        assert server.peers[-1].received[0] == "VRFY from-env@front.example"
+        run(pytester, server, "--smtp-var", "WHO=cli").assert_outcomes(passed=2)
+        assert server.peers[-1].received[0] == "VRFY cli@front.example"
+
+
+def test_xdist_keeps_a_files_items_in_one_worker_in_order(pytester):
+    for index in range(4):
+        pytester.makefile(".smtp", **{f"f{index}": RELAY})
+    with FaultServer(mx().script, max_connections=10) as server:
+        result = pytester.runpytest_subprocess(f"--smtp-target={server.target}", "-n", "2", "-v",
+                                               "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=20)
+    assert len(server.peers) == 4
+    for peer in server.peers:
+        assert peer.received == ["EHLO probe.example.net", "MAIL FROM:<probe@example.net>",
+                                 "RCPT TO:<victim@elsewhere.example>", "QUIT"]
+
+
+def test_expect_close_passes_when_the_server_hangs_up_and_fails_when_it_does_not(pytester):
+    def closes(peer):
+        peer.reply("421 4.3.2 going down")
+
+    pytester.makefile(".smtp", bye="< 421\n< closed\n")
+    with FaultServer(closes) as server:
+        run(pytester, server).assert_outcomes(passed=1)
+    with mx() as server:
+        result = pytester.runpytest_inprocess(f"--smtp-target={server.target}", "--smtp-timeout=1",
+                                              "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    assert "code 220, expected 421" in result.stdout.str()
+
+
+def test_failure_report_points_at_file_and_line(pytester):
+    pytester.makefile(".smtp", relay_denied=RELAY)
+    with mx(rcpt_reply="250 ok") as server:
+        result = run(pytester, server)
+    reports = [r for r in result.reprec.getreports("pytest_runtest_logreport") if r.failed]
+    assert len(reports) == 1
+    path, line, description = reports[0].location
+    assert (path, line) == ("relay_denied.smtp", 9)
+    assert description == "relay_denied.smtp:10 line10-RCPT"

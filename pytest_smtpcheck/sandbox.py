@@ -193,7 +193,8 @@ class _Conversation:
         while (line := self.readline()) is not None:
             verb, _, arg = line.partition(" ")
             verb = verb.upper()
-            self.record.commands.append(f"{verb} ****" if verb == "AUTH" and len(arg.split()) > 1 else line)
+            words = line.split()
+            self.record.commands.append(" ".join([*words[:2], "****"]) if verb == "AUTH" and len(words) > 2 else line)
             if verb == "QUIT":
                 self.reply("221 2.0.0 Bye")
                 return

@@ -14,7 +14,7 @@ import socket
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 from .errors import ConnectFailed, ConnectionLost, ProtocolViolation, ReplyTimeout, SessionClosed, TLSFailed
 from .reply import Reply
@@ -27,6 +27,9 @@ TLS_MODES = ("none", "starttls", "implicit")
 AUTH_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5")
 
 _REPLY_LINE = re.compile(rb"([2-5][0-9][0-9])(?:([ -])(.*))?", re.S)
+_REPLY_START = re.compile(rb"[2-5](?:[0-9](?:[0-9][ \r\n-]?)?)?")  # what the first bytes of a reply line may be
+_FOREIGN = ((b"HTTP/", "an HTTP server?"), (b"SSH-", "an SSH server?"), (b"+OK", "a POP3 server?"),
+            (b"* OK", "an IMAP server?"))
 _BODY_LINES_RECORDED = 20
 
 
@@ -80,6 +83,7 @@ class SMTPSession:
         self.tls_info: TLSInfo | None = None
         self._sock: socket.socket | None = None
         self._buffer = bytearray()
+        self._partial: list[str] = []  # lines of the multi-line reply being read, for failure messages
         self._deadline: float | None = None
         self._closed = False
 
@@ -105,23 +109,31 @@ class SMTPSession:
         """
         if self._sock is not None or self._closed:
             raise SessionClosed(f"session to {self.address} was already opened; use a new session")
+        connect_timeout = self.connect_timeout
         if self.deadline_seconds is not None:
             self._deadline = time.monotonic() + self.deadline_seconds
+            connect_timeout = min(connect_timeout, self.deadline_seconds)
         try:
-            sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
+            sock = socket.create_connection((self.host, self.port), timeout=connect_timeout)
         except socket.gaierror as error:
-            self._fail_connect(f"cannot resolve {self.host!r}: {error.strerror}")
+            raise self._fail_connect(f"cannot resolve {self.host!r}: {error.strerror}") from None
         except ConnectionRefusedError:
-            self._fail_connect(f"connection to {self.address} refused (nothing listening on that port?)")
+            raise self._fail_connect(f"connection to {self.address} refused (nothing listening on that port?)") from None
+        except ConnectionResetError:  # accepted, then reset before connect() returned (seen on a loaded host)
+            self._closed = True
+            raise self._lost("connection reset while reading the reply to the greeting") from None
         except (socket.timeout, TimeoutError):
-            self._fail_connect(
-                f"no TCP connection to {self.address} within {self.connect_timeout:g} s (host down or port filtered?)"
-            )
+            raise self._fail_connect(
+                f"no TCP connection to {self.address} within {connect_timeout:g} s (host down or port filtered?)"
+            ) from None
         except OSError as error:
-            self._fail_connect(f"cannot connect to {self.address}: {error.strerror or error}")
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            raise self._fail_connect(f"cannot connect to {self.address}: {error.strerror or error}") from None
         self._sock = sock
-        local, peer = sock.getsockname(), sock.getpeername()
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            local, peer = sock.getsockname(), sock.getpeername()
+        except OSError:  # reset between connect() and here: getpeername() fails with ENOTCONN
+            raise self._lost("connection reset while reading the reply to the greeting") from None
         self.transcript.address = peer[0]
         self.transcript.record(EVENT, f"connected to {self.address} ({peer[0]}) from {local[0]}:{local[1]}", tls=False)
         if self.tls_mode == "implicit":
@@ -130,8 +142,10 @@ class SMTPSession:
         if self.tls_mode == "starttls" and self.greeting.code == 220:
             self.ehlo()
             reply = self.starttls()
-            if self.tls_info is None:
-                raise TLSFailed(f"--smtp-tls=starttls, but the server answered STARTTLS with: {reply.wire_lines()[0]}")
+            if self.tls_info is None:  # the connection is still good for a QUIT
+                message = f"--smtp-tls=starttls, but the server answered STARTTLS with: {reply.wire_lines()[0]}"
+                self.transcript.record(EVENT, message, tls=False)
+                raise TLSFailed(message)
         return self.greeting
 
     def close(self) -> None:
@@ -230,8 +244,9 @@ class SMTPSession:
             self.transcript.record(
                 EVENT, f"{len(rest)} more message lines ({sum(len(x) + 2 for x in rest)} bytes) not shown", tls=tls
             )
-        self._send_bytes(payload, ".", record=".")
-        return self._read_reply(f"(message of {len(payload)} bytes)")
+        what = f"the message ({len(payload)} bytes, sent after 354)"
+        self._send_bytes(payload, what, record=".")
+        return self._read_reply(f"(message of {len(payload)} bytes)", what)
 
     def rset(self) -> Reply:
         return self.command("RSET")
@@ -333,11 +348,12 @@ class SMTPSession:
         except OSError as error:
             raise self._lost(f"connection lost while sending {what}: {error.strerror or error}") from None
 
-    def _read_reply(self, command: str | None) -> Reply:
-        what = command or "the greeting"
+    def _read_reply(self, command: str | None, what: str | None = None) -> Reply:
+        what = what or command or "the greeting"
         deadline = self._reply_deadline()
         code: bytes | None = None
         lines: list[str] = []
+        self._partial = lines
         size = 0
         while True:
             raw = self._read_line(deadline, what)
@@ -346,7 +362,7 @@ class SMTPSession:
             self.transcript.record(RECEIVED, text, tls=self.tls_info is not None)
             match = _REPLY_LINE.fullmatch(raw)
             if match is None:
-                raise self._violation(f"not an SMTP reply to {what}: {_show(raw)}")
+                raise self._violation(f"not an SMTP reply to {what}: {_show(raw)}{_foreign(raw)}")
             if code is not None and match.group(1) != code:
                 raise self._violation(
                     f"multi-line reply to {what} changed its code from {code.decode()} to {match.group(1).decode()}"
@@ -360,6 +376,7 @@ class SMTPSession:
                     f"reply to {what} did not end after {len(lines)} lines / {size} bytes (limit "
                     f"{self.limits.reply_lines} lines, {self.limits.reply_bytes} bytes)"
                 )
+        self._partial = []
         reply = Reply(int(code), tuple(lines), command)
         self.replies.append(reply)
         return reply
@@ -376,14 +393,18 @@ class SMTPSession:
                 if end - 1 > self.limits.line_bytes:
                     raise self._violation(f"reply line to {what} is {end - 1} bytes long (limit {self.limits.line_bytes})")
                 return raw[:-2]
+            if self._buffer and not _REPLY_START.fullmatch(self._buffer[:4]):
+                start = bytes(self._buffer[:200])  # no need to wait for the end of a line that cannot be a reply
+                shown = start.decode("utf-8", "backslashreplace") + ("…" if len(self._buffer) > 200 else "")
+                self.transcript.record(RECEIVED, shown, tls=self.tls_info is not None)
+                raise self._violation(f"not an SMTP reply to {what}: {_show(start)}{_foreign(start)}")
             if len(self._buffer) > self.limits.line_bytes:
                 raise self._violation(
                     f"reply line to {what} is longer than {self.limits.line_bytes} bytes and still has no end: "
                     f"{_show(bytes(self._buffer[:60]))}…"
                 )
             if not self._recv(deadline, what):
-                partial = f" after a partial line {_show(bytes(self._buffer))}" if self._buffer else ""
-                raise self._lost(f"connection closed by the server while reading the reply to {what}{partial}")
+                raise self._lost(f"connection closed by the server while reading the reply to {what}{self._so_far()}")
 
     def _recv(self, deadline: float, what: str) -> bool:
         sock = self._require_socket(what)
@@ -396,9 +417,9 @@ class SMTPSession:
         except (socket.timeout, TimeoutError):
             raise self._timeout(what, self._progress()) from None
         except ConnectionResetError:
-            raise self._lost(f"connection reset while reading the reply to {what}") from None
+            raise self._lost(f"connection reset while reading the reply to {what}{self._so_far()}") from None
         except OSError as error:
-            raise self._lost(f"connection lost while reading the reply to {what}: {error}") from None
+            raise self._lost(f"connection lost while reading the reply to {what}: {error}{self._so_far()}") from None
         self._buffer += chunk
         return bool(chunk)
 
@@ -412,18 +433,22 @@ class SMTPSession:
         sock = self._require_socket("TLS handshake")
         self.transcript.record(EVENT, f"TLS handshake, verifying the certificate for {name!r}"
                                if settings.verify else "TLS handshake, certificate NOT verified", tls=False)
-        remaining = self._reply_deadline() - time.monotonic()
+        deadline = self._reply_deadline()
+        after = "" if self.greeting is None else " after its 220 to STARTTLS"  # implicit TLS comes before it
+        wrapped: ssl.SSLSocket | None = None
         try:
             wrapped = make_context(settings).wrap_socket(sock, server_hostname=name, do_handshake_on_connect=False)
             self._sock = wrapped
-            wrapped.settimeout(max(remaining, 0.001))
+            wrapped.settimeout(max(deadline - time.monotonic(), 0.001))
             wrapped.do_handshake()
         except (socket.timeout, TimeoutError):
-            raise self._tls_failed(f"TLS handshake with {self.address} did not finish within {self.timeout:g} s") from None
+            raise self._tls_failed(
+                f"TLS handshake with {self.address}{after} did not finish within {self._limit_name(deadline)}"
+            ) from None
         except ssl.SSLError as error:
-            raise self._tls_failed(explain(error, name)) from None
+            raise self._tls_failed(explain(error, name, wrapped)) from None
         except OSError as error:
-            raise self._tls_failed(f"connection lost during the TLS handshake: {error.strerror or error}") from None
+            raise self._tls_failed(f"connection lost during the TLS handshake{after}: {error.strerror or error}") from None
         self.tls_info = describe(wrapped, settings.verify)
         self.transcript.record(EVENT, self.tls_info.summary(), tls=True)
 
@@ -440,9 +465,23 @@ class SMTPSession:
         return self._sock
 
     def _progress(self) -> str:
+        """What arrived of the reply being waited for: the end of a timeout message."""
+        got = []
+        if self._partial:
+            got.append(f"{len(self._partial)} line{'s' if len(self._partial) > 1 else ''} of a multi-line reply")
         if self._buffer:
-            return f"(received so far: {_show(bytes(self._buffer))})"
-        return "(nothing received)"
+            got.append(_show(bytes(self._buffer)))
+        return f"(received so far: {' and '.join(got)})" if got else "(nothing received)"
+
+    def _so_far(self) -> str:
+        """The same for a lost connection, empty when nothing had arrived."""
+        return f" {self._progress()}" if self._partial or self._buffer else ""
+
+    def _limit_name(self, deadline: float) -> str:
+        """Which limit a wait that ended at *deadline* ran into: the reply timeout or the session deadline."""
+        if self._deadline is not None and deadline >= self._deadline - 0.001:
+            return f"the session deadline of {self.deadline_seconds:g} s"
+        return f"{self.timeout:g} s"
 
     def _timeout(self, what: str, detail: str) -> ReplyTimeout:
         overall = self._deadline is not None and time.monotonic() >= self._deadline - 0.001
@@ -453,6 +492,9 @@ class SMTPSession:
         return ReplyTimeout(message)
 
     def _lost(self, message: str) -> ConnectionLost:
+        last = self.last_reply
+        if last is not None and last.code == 421:  # RFC 5321 4.2: the server said it was closing
+            message += f" (it had announced it was closing: {last.wire_lines()[0]})"
         self.transcript.record(EVENT, message, tls=self.tls_info is not None)
         self._abandon()
         return ConnectionLost(message)
@@ -467,10 +509,10 @@ class SMTPSession:
         self._abandon()
         return ProtocolViolation(message)
 
-    def _fail_connect(self, message: str) -> NoReturn:
+    def _fail_connect(self, message: str) -> ConnectFailed:
         self.transcript.record(EVENT, message, tls=False)
         self._closed = True
-        raise ConnectFailed(message)
+        return ConnectFailed(message)
 
     def _abandon(self) -> None:
         """After a failure the conversation is out of step: nothing more may be sent on it."""
@@ -496,6 +538,11 @@ def _angle(address: str) -> str:
 
 def _b64(text: str) -> str:
     return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def _foreign(raw: bytes) -> str:
+    """A guess at what else answered, for the end of a protocol-violation message."""
+    return next((f" ({guess})" for prefix, guess in _FOREIGN if raw.startswith(prefix)), "")
 
 
 def _show(raw: bytes, limit: int = 80) -> str:

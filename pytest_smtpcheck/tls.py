@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 
 
 @dataclass(frozen=True)
@@ -66,22 +67,69 @@ def describe(sock: ssl.SSLSocket, verified: bool) -> TLSInfo:
     )
 
 
-def explain(error: ssl.SSLError, server_name: str) -> str:
-    """Turn an ssl error into what an engineer needs to read in a report."""
+# OpenSSL's X509_V_ERR_* codes for the verification failures an engineer meets most
+_NOT_YET_VALID, _EXPIRED, _SELF_SIGNED, _SELF_SIGNED_IN_CHAIN, _UNKNOWN_ISSUER = 9, 10, 18, 19, 20
+_NAME_MISMATCH = (62, 64)  # hostname, IP address
+_PLAINTEXT = {"WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "PACKET_LENGTH_TOO_LONG", "RECORD_LAYER_FAILURE",
+              "HTTP_REQUEST"}
+
+
+def explain(error: ssl.SSLError, server_name: str, sock: ssl.SSLSocket | None = None) -> str:
+    """Turn an ssl error into what an engineer needs to read in a report.
+
+    *sock* is the socket whose handshake failed: its unverified certificate, when
+    Python hands it out, puts names and dates into the message.
+    """
     if isinstance(error, ssl.SSLCertVerificationError):
-        reason = error.verify_message or str(error)
-        hint = {
-            "self-signed certificate": "the server presents a self-signed certificate; pass its CA with --smtp-ca",
-            "self signed certificate": "the server presents a self-signed certificate; pass its CA with --smtp-ca",
-            "unable to get local issuer certificate": "the certificate's issuer is not trusted; pass the CA bundle with --smtp-ca",
-        }.get(reason)
-        if "Hostname mismatch" in reason or "IP address mismatch" in reason:
-            return f"certificate does not match the name {server_name!r} ({reason})"
-        return f"certificate verification failed: {hint or reason}"
+        return _explain_verification(error, server_name, peer_certificate(sock) if sock is not None else {})
     reason = getattr(error, "reason", None) or str(error)
-    if reason == "WRONG_VERSION_NUMBER" or "wrong version number" in str(error):
-        return "the server did not answer the TLS handshake with TLS (plain text on a TLS port?)"
+    if reason in _PLAINTEXT or "wrong version number" in str(error):
+        return ("the server did not answer the TLS handshake with TLS (plain text on a TLS port? "
+                "a plain SMTP port needs --smtp-tls=starttls or none)")
+    if isinstance(error, ssl.SSLEOFError) or reason == "UNEXPECTED_EOF_WHILE_READING":
+        return "the server closed the connection during the TLS handshake"
     return f"TLS handshake failed: {reason}"
+
+
+def _explain_verification(error: ssl.SSLCertVerificationError, server_name: str, cert: dict) -> str:
+    code, reason = error.verify_code, error.verify_message or str(error)
+    now = datetime.now(timezone.utc)
+    if code in _NAME_MISMATCH or "mismatch" in reason:
+        sans = ", ".join(f"{kind}:{value}" for kind, value in cert.get("subjectAltName", ()))
+        listed = f"it is for {sans}" if sans else f"it lists no names, subject {_name(cert.get('subject', ()))}"
+        return (f"certificate does not match the name {server_name!r} ({listed if cert else reason}); "
+                "connect by a name it lists, or check another name with --smtp-tls-name")
+    if code == _EXPIRED and cert.get("notAfter"):
+        return f"certificate has expired (notAfter {cert['notAfter']}, now {_openssl_time(now)})"
+    if code == _NOT_YET_VALID and cert.get("notBefore"):
+        return f"certificate is not yet valid (notBefore {cert['notBefore']}, now {_openssl_time(now)}; clock skew?)"
+    if code == _SELF_SIGNED:
+        subject = f" ({_name(cert['subject'])})" if cert.get("subject") else ""
+        return f"certificate is self-signed{subject} and not trusted; pass it with --smtp-ca"
+    if code == _SELF_SIGNED_IN_CHAIN:
+        return "certificate chain ends in a self-signed root that is not trusted; pass that root with --smtp-ca"
+    if code == _UNKNOWN_ISSUER:
+        issuer = f" ({_name(cert['issuer'])})" if cert.get("issuer") else ""
+        return f"certificate issuer{issuer} is not trusted; pass the CA bundle with --smtp-ca"
+    return f"certificate verification failed: {reason}"
+
+
+def peer_certificate(sock: ssl.SSLSocket) -> dict:
+    """The server's leaf certificate as getpeercert() would decode it, even when verification failed.
+
+    ssl drops the certificate when verification fails, but the SSL object keeps the
+    chain it received: public from Python 3.13, `_sslobj.get_unverified_chain()` in
+    3.10-3.12. Anything missing (or cryptography not installed) gives ``{}``.
+    """
+    try:
+        getter = getattr(sock, "get_unverified_chain", None) or sock._sslobj.get_unverified_chain
+        chain = getter() or []
+        leaf = chain[0] if chain else None
+        if leaf is not None and not isinstance(leaf, bytes):  # 3.10-3.12: _ssl.Certificate
+            leaf = leaf.public_bytes(ssl._ssl.ENCODING_DER)
+        return _decode_unverified(leaf)
+    except Exception:  # noqa: BLE001 - a better message is a bonus, never a new failure
+        return {}
 
 
 def _name(rdns) -> str:
@@ -103,11 +151,16 @@ def _decode_unverified(der: bytes | None) -> dict:
         alt += [("IP Address", str(ip)) for ip in sans.get_values_for_type(x509.IPAddress)]
     except x509.ExtensionNotFound:
         alt = []
-    fmt = "%b %d %H:%M:%S %Y GMT"
     return {
         "subject": [[(attr.rfc4514_attribute_name, attr.value)] for attr in cert.subject],
         "issuer": [[(attr.rfc4514_attribute_name, attr.value)] for attr in cert.issuer],
         "subjectAltName": alt,
-        "notBefore": cert.not_valid_before_utc.strftime(fmt),
-        "notAfter": cert.not_valid_after_utc.strftime(fmt),
+        "notBefore": _openssl_time(cert.not_valid_before_utc),
+        "notAfter": _openssl_time(cert.not_valid_after_utc),
     }
+
+
+def _openssl_time(moment: datetime) -> str:
+    """A UTC time as getpeercert() shows it: ``Jan  2 03:04:05 2021 GMT``."""
+    month = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()[moment.month - 1]  # not locale-dependent
+    return f"{month} {moment.day:2d} {moment:%H:%M:%S} {moment.year} GMT"

@@ -106,7 +106,7 @@ def trim_traceback(call: pytest.CallInfo[None]) -> None:
 def attach(item: pytest.Item, report: pytest.TestReport) -> None:
     """Put the test's transcripts into its report (where the test ran, so also on xdist workers)."""
     sessions = item.stash.get(SESSIONS, [])
-    if not sessions or not (report.when == "call" or report.failed):
+    if not sessions or report.skipped or not (report.when == "call" or report.failed):
         return
     report.smtp = [session.transcript.to_data() for session in sessions]
     for session in sessions:
@@ -116,7 +116,7 @@ def attach(item: pytest.Item, report: pytest.TestReport) -> None:
     report.user_properties.append(("smtp_target", sessions[0].address))
     if last is not None:
         report.user_properties.append(("smtp_command", last.command or "(greeting)"))
-        report.user_properties.append(("smtp_reply", last.wire_lines()[0]))
+        report.user_properties.append(("smtp_reply", f"{last.code} {last.lines[0]}".rstrip()))
     if item.config.getoption("xmlpath", None):
         transcripts = "\n\n".join(f"SMTP transcript {s.address}\n{s.transcript.render()}" for s in sessions)
         report.user_properties.append((JUNIT_TRANSCRIPT, transcripts))

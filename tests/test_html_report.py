@@ -73,7 +73,7 @@ def test_failing_smtp_item_shows_its_transcript_and_the_mismatch(pytester, tmp_p
     result = pytester.runpytest_subprocess(
         "--smtp-sandbox=misconfigured", f"--html={report}", "--self-contained-html", "-p", "no:cacheprovider"
     )
-    result.assert_outcomes(passed=6, failed=1, skipped=1)
+    result.assert_outcomes(passed=9, failed=1, skipped=1)
 
     page = render(report, tmp_path / "profile")
     transcripts = page.with_class("smtp-transcript")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from .errors import ConnectFailed, ConnectionLost, ProtocolViolation, ReplyTimeout, SessionClosed, TLSFailed
 from .reply import Reply
-from .transcript import EVENT, MASK, RECEIVED, SENT, Transcript
+from .transcript import EVENT, MASK, RECEIVED, SENT, Transcript, mask_auth_line
 
 if TYPE_CHECKING:  # ssl is imported only when a session starts TLS
     from .tls import TLSInfo, TLSSettings
@@ -189,12 +189,12 @@ class SMTPSession:
 
     def read_reply(self, command: str | None = None) -> Reply:
         """Read one reply; *command* names what it answers in the reply and in error messages."""
-        return self._read_reply(_mask_auth(command) if command else None)
+        return self._read_reply(mask_auth_line(command) if command else None)
 
     def pipeline(self, lines: Sequence[str]) -> list[Reply]:
         """Send several commands in one write (RFC 2920), then read their replies in order."""
         self._send([(line, line) for line in lines])
-        return [self._read_reply(_mask_auth(line)) for line in lines]
+        return [self._read_reply(mask_auth_line(line)) for line in lines]
 
     def ehlo(self, name: str | None = None) -> Reply:
         reply = self.command(f"EHLO {name or self.helo_name}")
@@ -321,7 +321,7 @@ class SMTPSession:
     # -- wire ------------------------------------------------------------------------
 
     def _exchange(self, line: str, shown: str) -> Reply:
-        shown = _mask_auth(shown)
+        shown = mask_auth_line(shown)
         self._send([(line, shown)])
         return self._read_reply(shown)
 
@@ -330,7 +330,7 @@ class SMTPSession:
             if "\r" in line or "\n" in line:
                 raise ValueError(f"a command line cannot contain CR or LF: {line!r}; send lines one by one")
         payload = b"".join(line.encode("utf-8") + b"\r\n" for line, _ in lines)
-        shown = [_mask_auth(text) for _, text in lines]
+        shown = [mask_auth_line(text) for _, text in lines]
         self._send_bytes(payload, shown[0], record=shown)
 
     def _send_bytes(self, payload: bytes, what: str, *, record: str | list[str]) -> None:
@@ -522,14 +522,6 @@ class SMTPSession:
             finally:
                 self._sock = None
                 self._closed = True
-
-
-def _mask_auth(line: str) -> str:
-    """A hand-written `AUTH MECH initial-response` line carries credentials: keep only the mechanism."""
-    words = line.split()
-    if len(words) > 2 and words[0].upper() == "AUTH":
-        return f"{words[0]} {words[1]} {MASK}"
-    return line
 
 
 def _angle(address: str) -> str:

@@ -16,6 +16,7 @@ import pytest
 
 from .errors import SMTPCheckError
 from .keys import SESSIONS, TARGETS
+from .transcript import mask_auth_line
 from .smtpfile import Exchange, SmtpFile as ParsedFile, SmtpFileError, Step, parse_smtp_file
 
 if TYPE_CHECKING:
@@ -190,7 +191,8 @@ class Conversation:
             raise ExchangeFailed(self._verdict(exchange, expectation.source, problem, reply, line), line)
 
     def _verdict(self, exchange: Exchange, expected: str, problem: str, reply: Reply | None, line: int | None = None) -> str:
-        sent = "\n".join(f"    {step.raw}" for step in exchange.steps) or "    (nothing: the greeting)"
+        mask = self.session.transcript.mask
+        sent = "\n".join(f"    {mask(mask_auth_line(step.raw))}" for step in exchange.steps) or "    (nothing: the greeting)"
         got = "" if reply is None else "\n" + "\n".join(f"    {wire}" for wire in reply.wire_lines())
         return (
             f"{self.path.name}:{line or exchange.line}: expected {expected}, {problem}\n"

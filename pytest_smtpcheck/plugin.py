@@ -56,6 +56,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     report.trim_traceback(call)
     test_report = yield
     report.attach(item, test_report)
+    report.scrub(item, test_report)
     if hasattr(item, "locate_skip"):
         item.locate_skip(test_report)
     return test_report

@@ -126,6 +126,46 @@ def attach(item: pytest.Item, report: pytest.TestReport) -> None:
         report.extras = getattr(report, "extras", []) + extras(report.smtp)
 
 
+def scrub(item: pytest.Item, report: pytest.TestReport) -> None:
+    """Last line of defence: a password a test itself printed or put in an assert message is masked too."""
+    from .transcript import MASK
+
+    secrets = _secret_forms(item)
+    if not secrets:
+        return
+
+    def mask(text: str) -> str:
+        for secret in secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+    if report.failed and report.longrepr is not None:
+        text = str(report.longrepr)
+        if any(secret in text for secret in secrets):
+            report.longrepr = mask(text)
+    report.sections = [(name, mask(content)) for name, content in report.sections]
+    report.user_properties = [(k, mask(v) if isinstance(v, str) else v) for k, v in report.user_properties]
+
+
+def _secret_forms(item: pytest.Item) -> list[str]:
+    """Every password the run knows of, with the base64 forms AUTH sends it in."""
+    import base64
+
+    from .keys import TARGETS
+
+    target = item.config.stash[TARGETS].resolved
+    user = (target.username if target else None) or ""
+    passwords = {target.password} if target is not None and target.password else set()
+    for session in item.stash.get(SESSIONS, []):
+        passwords.update(session.transcript.secrets)
+    forms = set()
+    for password in filter(None, passwords):
+        for text in (password, f"\0{user}\0{password}", f"{user}\0{password}"):
+            forms.add(text)
+            forms.add(base64.b64encode(text.encode()).decode())
+    return sorted((form for form in forms if len(form) >= 3), key=len, reverse=True)
+
+
 def move_transcripts_to_system_out(config: pytest.Config) -> None:
     """pytest's JUnit writer has no public way to add system-out: rewrite its file after it is written."""
     path = config.getoption("xmlpath", None)

@@ -18,6 +18,14 @@ RECEIVED = "S"  # server to client
 EVENT = "*"  # connect, TLS established, close, failure
 
 
+def mask_auth_line(line: str) -> str:
+    """A hand-written `AUTH MECH initial-response` line carries credentials: keep only the mechanism."""
+    words = line.split()
+    if len(words) > 2 and words[0].upper() == "AUTH":
+        return f"{words[0]} {words[1]} {MASK}"
+    return line
+
+
 class Secret(str):
     """A password: sent as itself, shown as ``****`` by repr (so pytest's assertion output never prints it)."""
 
@@ -52,6 +60,10 @@ class Transcript:
             if value and len(value) >= 3 and value not in self._secrets:
                 self._secrets.append(value)
         self._secrets.sort(key=len, reverse=True)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(self._secrets)
 
     def mask(self, text: str) -> str:
         for secret in self._secrets:

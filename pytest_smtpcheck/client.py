@@ -118,7 +118,9 @@ class SMTPSession:
         except socket.gaierror as error:
             raise self._fail_connect(f"cannot resolve {self.host!r}: {error.strerror}") from None
         except ConnectionRefusedError:
-            raise self._fail_connect(f"connection to {self.address} refused (nothing listening on that port?)") from None
+            raise self._fail_connect(
+                f"connection to {self.address} refused (nothing listening on that port?)"
+            ) from None
         except ConnectionResetError:  # accepted, then reset before connect() returned (seen on a loaded host)
             self._closed = True
             raise self._lost("connection reset while reading the reply to the greeting") from None
@@ -448,7 +450,9 @@ class SMTPSession:
         except ssl.SSLError as error:
             raise self._tls_failed(explain(error, name, wrapped)) from None
         except OSError as error:
-            raise self._tls_failed(f"connection lost during the TLS handshake{after}: {error.strerror or error}") from None
+            raise self._tls_failed(
+                f"connection lost during the TLS handshake{after}: {error.strerror or error}"
+            ) from None
         self.tls_info = describe(wrapped, settings.verify)
         self.transcript.record(EVENT, self.tls_info.summary(), tls=True)
 

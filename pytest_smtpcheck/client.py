@@ -16,9 +16,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .errors import ConnectFailed, ConnectionLost, ProtocolViolation, ReplyTimeout, SessionClosed, TLSFailed
+from .errors import (
+    ConnectFailed,
+    ConnectionLost,
+    ProtocolViolation,
+    ReplyTimeout,
+    SessionClosed,
+    TLSFailed,
+    hide_for_server_faults,
+)
 from .reply import Reply
 from .transcript import EVENT, MASK, RECEIVED, SENT, Transcript, mask_auth_line
+
+__tracebackhide__ = hide_for_server_faults  # server faults are reported at the test's line
 
 if TYPE_CHECKING:  # ssl is imported only when a session starts TLS
     from .tls import TLSInfo, TLSSettings

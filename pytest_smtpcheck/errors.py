@@ -7,6 +7,15 @@ with this message, and the session's transcript shows what happened before.
 from __future__ import annotations
 
 
+def hide_for_server_faults(excinfo) -> bool:
+    """Set as a module's ``__tracebackhide__``: pytest then reports a server fault at the test's own line.
+
+    A server that misbehaves is not a bug in the plugin, so its frames are noise; any
+    other exception keeps the full traceback.
+    """
+    return excinfo.errisinstance(SMTPCheckError)
+
+
 class SMTPCheckError(Exception):
     """Base class: the session could not go on."""
 

@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from .keys import SESSIONS, TARGETS
+from .errors import hide_for_server_faults
+
+__tracebackhide__ = hide_for_server_faults  # server faults are reported at the test's line
 
 if TYPE_CHECKING:
     from .client import SMTPSession

@@ -53,7 +53,6 @@ def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Col
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
-    report.trim_traceback(call)
     test_report = yield
     report.attach(item, test_report)
     report.scrub(item, test_report)

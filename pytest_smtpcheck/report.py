@@ -15,7 +15,6 @@ import pytest
 from . import __version__
 from .keys import SESSIONS
 
-PACKAGE_DIR = Path(__file__).parent
 TAIL_LINES = 40
 JUNIT_TRANSCRIPT = "smtp_transcript"  # moved from <properties> into <system-out> once the XML is written
 
@@ -90,17 +89,6 @@ def configure(config: pytest.Config) -> None:
         from . import html
 
         config.pluginmanager.register(html.HtmlHooks(), "smtpcheck-html")
-
-
-def trim_traceback(call: pytest.CallInfo[None]) -> None:
-    """A server fault is not a bug in the test: show where the test was, not the client's internals."""
-    from .errors import SMTPCheckError
-
-    excinfo = call.excinfo
-    if excinfo is not None and excinfo.errisinstance(SMTPCheckError):
-        trimmed = excinfo.traceback.filter(lambda entry: PACKAGE_DIR not in Path(str(entry.path)).parents)
-        if trimmed:
-            excinfo.traceback = trimmed
 
 
 def attach(item: pytest.Item, report: pytest.TestReport) -> None:

@@ -13,8 +13,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 from .client import TLS_MODES, SMTPSession
+from .errors import hide_for_server_faults
 from .options import LISTENERS, STANDARD_PORTS, Settings
 from .transcript import Secret, Transcript
+
+__tracebackhide__ = hide_for_server_faults  # server faults are reported at the test's line
 
 if TYPE_CHECKING:
     from .sandbox import Sandbox

@@ -9,6 +9,10 @@ import ssl
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
+from .errors import hide_for_server_faults
+
+__tracebackhide__ = hide_for_server_faults  # server faults are reported at the test's line
+
 
 @dataclass(frozen=True)
 class TLSSettings:

@@ -26,7 +26,7 @@ description = "relay from outside is denied"
 """
 
 
-def mx(rcpt_reply: str = "554 5.7.1 <victim@elsewhere.example>: Relay access denied"):
+def mx(rcpt_reply: str = "554 5.7.1 <victim@elsewhere.example>: Relay access denied", **options):
     """A scripted MX: greets, answers RCPT with *rcpt_reply*, everything else with 250, QUIT with 221."""
 
     def script(peer):
@@ -48,7 +48,7 @@ def mx(rcpt_reply: str = "554 5.7.1 <victim@elsewhere.example>: Relay access den
             else:
                 peer.reply("250 2.0.0 ok")
 
-    return FaultServer(script)
+    return FaultServer(script, **options)
 
 
 def run(pytester, server, *args):
@@ -195,7 +195,7 @@ def test_variables_come_from_the_command_line_over_the_environment_over_front_ma
 def test_xdist_keeps_a_files_items_in_one_worker_in_order(pytester):
     for index in range(4):
         pytester.makefile(".smtp", **{f"f{index}": RELAY})
-    with FaultServer(mx().script, max_connections=10) as server:
+    with mx(max_connections=10) as server:
         result = pytester.runpytest_subprocess(f"--smtp-target={server.target}", "-n", "2", "-v",
                                                "-p", "no:cacheprovider")
     result.assert_outcomes(passed=20)

@@ -306,8 +306,6 @@ def test_the_leak_check_sees_a_server_left_running():
     assert server.leftovers() == []
 
 
-@pytest.mark.xfail(strict=True, reason="report.trim_traceback() is undone by pytest's Function._traceback_filter: "
-                                       "Traceback.cut() rebuilds the traceback from the raw tb (see the report)")
 def test_a_server_fault_shows_the_test_line_not_the_clients_internals(pytester, certs, good_server):
     pytester.makepyfile(test_fault=TRANSACTION.format(good_port=good_server.port))
     with scenarios(certs)["silent"].make() as server:

@@ -1,0 +1,252 @@
+"""A real Postfix (Debian's package) for the tests, configured to the sandbox's policy in a temporary directory.
+
+Four loopback listeners on high ports:
+- smtp: 127.0.0.1 is an outside client (mynetworks names another address), so relay is denied;
+- open_relay: the same server with mynetworks=127.0.0.0/8, the misconfiguration examples must catch;
+- submission: STARTTLS required, then AUTH (Cyrus SASL with a sasldb in the directory);
+- submissions: implicit TLS, then AUTH.
+Nothing leaves the machine: every transport is `discard`, DNS is off, no peer-name lookups.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+POSTFIX = "/usr/sbin/postfix"
+SASLPASSWD = "/usr/sbin/saslpasswd2"
+INSTALL_HINT = "apt-get install postfix sasl2-bin libsasl2-modules (CI's .ci/run does)"
+USERS = ("postmaster", "alice", "bob")
+SASL_USER, SASL_REALM, SASL_PASSWORD = "submit", "sandbox.test", "sandbox-Pa55word"
+
+
+@dataclass
+class PostfixInstance:
+    host: str
+    ports: dict[str, int]
+    ca_file: str
+    directory: Path
+    log_offsets: list[int] = field(default_factory=list)
+
+    def log_text(self) -> str:
+        path = self.directory / "maillog"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def disconnect_summaries(self, wait: float = 3.0) -> list[str]:
+        """Postfix's per-session command counts, written at disconnect (`ehlo=1 mail=1 rcpt=0/1 quit=1`)."""
+        deadline = time.monotonic() + wait
+        previous = None
+        while True:
+            found = re.findall(r"disconnect from \S+ (.*)$", self.log_text(), re.M)
+            if found == previous or time.monotonic() > deadline:
+                return found
+            previous = found
+            time.sleep(0.3)
+
+    def target_args(self, *, open_relay: bool = False) -> list[str]:
+        smtp = self.ports["open_relay" if open_relay else "smtp"]
+        return [
+            f"--smtp-target={self.host}:{smtp}",
+            f"--smtp-listener=submission={self.ports['submission']}",
+            f"--smtp-listener=submissions={self.ports['submissions']}",
+            f"--smtp-ca={self.ca_file}",
+        ]
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.create_server(("127.0.0.1", 0)) for _ in range(count)]
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _run(command: str) -> str:
+    """Postfix prints its errors only to a terminal: give it one with script(1), and capture it."""
+    result = subprocess.run(["script", "-qec", command, "/dev/null"], capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        raise RuntimeError(f"{command} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+def _main_cf(directory: Path) -> str:
+    return f"""\
+compatibility_level = 3.6
+queue_directory = {directory}/queue
+data_directory = {directory}/data
+command_directory = /usr/sbin
+daemon_directory = /usr/lib/postfix/sbin
+shlib_directory = /usr/lib/postfix
+meta_directory = /etc/postfix
+mail_owner = postfix
+setgid_group = postdrop
+syslog_name = smtpcheck-test-{directory.name}
+maillog_file = {directory}/maillog
+maillog_file_prefixes = {directory}
+myhostname = mx.sandbox.test
+mydomain = sandbox.test
+myorigin = sandbox.test
+mydestination = sandbox.test
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+mynetworks = 127.0.0.254/32
+smtpd_banner = $myhostname ESMTP Postfix
+biff = no
+alias_maps =
+alias_database =
+local_recipient_maps = texthash:{directory}/local_users
+unknown_local_recipient_reject_code = 550
+smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
+smtpd_recipient_restrictions = check_recipient_access texthash:{directory}/recipient_access
+message_size_limit = 1048576
+default_transport = discard:never leaves the test machine
+relay_transport = discard:never leaves the test machine
+local_transport = discard:never leaves the test machine
+smtp_dns_support_level = disabled
+smtpd_peername_lookup = no
+smtpd_tls_cert_file = {directory}/server.pem
+smtpd_tls_key_file = {directory}/server.key
+smtpd_tls_security_level = may
+smtpd_tls_auth_only = yes
+smtpd_sasl_type = cyrus
+smtpd_sasl_path = smtpd
+cyrus_sasl_config_path = {directory}/sasl
+smtpd_sasl_auth_enable = no
+submission_sender_restrictions = permit_sasl_authenticated, check_sender_access static:{{530 5.7.0 Authentication required}}
+"""
+
+
+def _master_cf(ports: dict[str, int]) -> str:
+    submission = (
+        "  -o smtpd_sasl_auth_enable=yes\n"
+        "  -o smtpd_delay_reject=no\n"
+        "  -o smtpd_sender_restrictions=$submission_sender_restrictions\n"
+    )
+    return f"""\
+127.0.0.1:{ports['smtp']} inet n - n - - smtpd
+127.0.0.1:{ports['open_relay']} inet n - n - - smtpd
+  -o mynetworks=127.0.0.0/8
+127.0.0.1:{ports['submission']} inet n - n - - smtpd
+  -o smtpd_tls_security_level=encrypt
+{submission}127.0.0.1:{ports['submissions']} inet n - n - - smtpd
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_tls_security_level=encrypt
+{submission}cleanup unix n - n - 0 cleanup
+qmgr unix n - n 300 1 qmgr
+tlsmgr unix - - n 1000? 1 tlsmgr
+rewrite unix - - n - - trivial-rewrite
+bounce unix - - n - 0 bounce
+defer unix - - n - 0 bounce
+trace unix - - n - 0 bounce
+verify unix - - n - 1 verify
+flush unix n - n 1000? 0 flush
+proxymap unix - - n - - proxymap
+showq unix n - n - - showq
+error unix - - n - - error
+retry unix - - n - - error
+discard unix - - n - - discard
+anvil unix - - n - 1 anvil
+scache unix - - n - 1 scache
+postlog unix-dgram n - n - 1 postlogd
+"""
+
+
+def _write_config(directory: Path, ports: dict[str, int]) -> str:
+    import trustme
+
+    ca = trustme.CA(organization_name="pytest-smtpcheck Postfix test CA")
+    cert = ca.issue_cert("mx.sandbox.test", "localhost", "127.0.0.1")
+    cert.cert_chain_pems[0].write_to_path(str(directory / "server.pem"))
+    for extra in cert.cert_chain_pems[1:]:
+        extra.write_to_path(str(directory / "server.pem"), append=True)
+    cert.private_key_pem.write_to_path(str(directory / "server.key"))
+    os.chmod(directory / "server.key", 0o600)
+    ca_file = directory / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+
+    (directory / "main.cf").write_text(_main_cf(directory))
+    (directory / "master.cf").write_text(_master_cf(ports))
+    (directory / "local_users").write_text("".join(f"{user}@sandbox.test ok\n" for user in (*USERS, "greylisted")))
+    (directory / "recipient_access").write_text(
+        "greylisted@sandbox.test 450 4.2.0 Greylisted, try again later\n"
+    )
+    sasl = directory / "sasl"
+    sasl.mkdir()
+    (sasl / "smtpd.conf").write_text(
+        f"pwcheck_method: auxprop\nauxprop_plugin: sasldb\nsasldb_path: {sasl}/sasldb2\nmech_list: PLAIN LOGIN\n"
+    )
+    subprocess.run([SASLPASSWD, "-c", "-p", "-f", str(sasl / "sasldb2"), "-u", SASL_REALM, SASL_USER],
+                   input=SASL_PASSWORD, text=True, check=True, capture_output=True, timeout=30)
+    shutil.chown(sasl / "sasldb2", group="postfix")
+    os.chmod(sasl / "sasldb2", 0o640)
+    (directory / "queue").mkdir()
+    (directory / "data").mkdir()
+    shutil.chown(directory / "data", user="postfix")
+    return str(ca_file)
+
+
+def _wait_for_ports(ports: dict[str, int], timeout: float = 15) -> list[int]:
+    deadline = time.monotonic() + timeout
+    missing = list(ports.values())
+    while missing and time.monotonic() < deadline:
+        for port in list(missing):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                missing.remove(port)
+            except OSError:
+                pass
+        time.sleep(0.1)
+    return missing
+
+
+def _stop(directory: Path) -> None:
+    try:
+        _run(f"{POSTFIX} -c {directory} stop")
+    except (RuntimeError, subprocess.TimeoutExpired):
+        pass
+    pid_file = directory / "queue" / "pid" / "master.pid"
+    deadline = time.monotonic() + 10
+    while pid_file.exists() and time.monotonic() < deadline:
+        pid = int(pid_file.read_text().split()[0] or 0)
+        if not pid or not Path(f"/proc/{pid}").exists():
+            break
+        time.sleep(0.2)
+    else:
+        if pid_file.exists():
+            pid = int(pid_file.read_text().split()[0] or 0)
+            if pid and Path(f"/proc/{pid}").exists():
+                os.killpg(os.getpgid(pid), signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def postfix() -> PostfixInstance:
+    for program in (POSTFIX, SASLPASSWD, shutil.which("script") or "/usr/bin/script"):
+        if not os.path.exists(program):
+            pytest.skip(f"{program} not found: {INSTALL_HINT}")
+    if os.geteuid() != 0:
+        pytest.skip("the Postfix harness starts a private Postfix instance, which needs root")
+    directory = Path(tempfile.mkdtemp(prefix="smtpcheck-postfix-"))
+    os.chmod(directory, 0o755)
+    names = ("smtp", "open_relay", "submission", "submissions")
+    ports = dict(zip(names, _free_ports(len(names))))
+    try:
+        ca_file = _write_config(directory, ports)
+        _run(f"{POSTFIX} -c {directory} check")
+        _run(f"{POSTFIX} -c {directory} start")
+        missing = _wait_for_ports(ports)
+        if missing:
+            raise RuntimeError(f"Postfix did not listen on {missing}:\n{(directory / 'maillog').read_text()}")
+        yield PostfixInstance("127.0.0.1", ports, ca_file, directory)
+    finally:
+        _stop(directory)
+        shutil.rmtree(directory, ignore_errors=True)

@@ -1,10 +1,12 @@
 """A real Postfix (Debian's package) for the tests, configured to the sandbox's policy in a temporary directory.
 
-Four loopback listeners on high ports:
+Loopback listeners on high ports:
 - smtp: 127.0.0.1 is an outside client (mynetworks names another address), so relay is denied;
 - open_relay: the same server with mynetworks=127.0.0.0/8, the misconfiguration examples must catch;
 - submission: STARTTLS required, then AUTH (Cyrus SASL with a sasldb in the directory);
-- submissions: implicit TLS, then AUTH.
+- submissions: implicit TLS, then AUTH;
+- tarpit: every error reply delayed 3 s (smtpd_error_sleep_time), as a server slowing down a bad client;
+- strict: `421` and a hang-up after two errors (smtpd_hard_error_limit).
 Nothing leaves the machine: every transport is `discard`, DNS is off, no peer-name lookups.
 """
 
@@ -18,7 +20,9 @@ import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -27,6 +31,7 @@ POSTFIX = "/usr/sbin/postfix"
 SASLPASSWD = "/usr/sbin/saslpasswd2"
 INSTALL_HINT = "apt-get install postfix sasl2-bin libsasl2-modules (CI's .ci/run does)"
 USERS = ("postmaster", "alice", "bob")
+LISTENERS = ("smtp", "open_relay", "submission", "submissions", "tarpit", "strict")
 SASL_USER, SASL_REALM, SASL_PASSWORD = "submit", "sandbox.test", "sandbox-Pa55word"
 
 
@@ -36,7 +41,6 @@ class PostfixInstance:
     ports: dict[str, int]
     ca_file: str
     directory: Path
-    log_offsets: list[int] = field(default_factory=list)
 
     def log_text(self) -> str:
         path = self.directory / "maillog"
@@ -52,6 +56,9 @@ class PostfixInstance:
                 return found
             previous = found
             time.sleep(0.3)
+
+    def stop(self) -> None:
+        _stop(self.directory)
 
     def target_args(self, *, open_relay: bool = False) -> list[str]:
         smtp = self.ports["open_relay" if open_relay else "smtp"]
@@ -141,7 +148,14 @@ def _master_cf(ports: dict[str, int]) -> str:
 {submission}127.0.0.1:{ports['submissions']} inet n - n - - smtpd
   -o smtpd_tls_wrappermode=yes
   -o smtpd_tls_security_level=encrypt
-{submission}cleanup unix n - n - 0 cleanup
+{submission}127.0.0.1:{ports['tarpit']} inet n - n - - smtpd
+  -o smtpd_soft_error_limit=1
+  -o smtpd_error_sleep_time=3s
+  -o smtpd_hard_error_limit=100
+127.0.0.1:{ports['strict']} inet n - n - - smtpd
+  -o smtpd_soft_error_limit=100
+  -o smtpd_hard_error_limit=2
+cleanup unix n - n - 0 cleanup
 qmgr unix n - n 300 1 qmgr
 tlsmgr unix - - n 1000? 1 tlsmgr
 rewrite unix - - n - - trivial-rewrite
@@ -228,8 +242,9 @@ def _stop(directory: Path) -> None:
                 os.killpg(os.getpgid(pid), signal.SIGKILL)
 
 
-@pytest.fixture(scope="session")
-def postfix() -> PostfixInstance:
+@contextmanager
+def running_postfix() -> Iterator[PostfixInstance]:
+    """Start a private instance; skip (with the reason) where Postfix or root is missing."""
     for program in (POSTFIX, SASLPASSWD, shutil.which("script") or "/usr/bin/script"):
         if not os.path.exists(program):
             pytest.skip(f"{program} not found: {INSTALL_HINT}")
@@ -237,8 +252,7 @@ def postfix() -> PostfixInstance:
         pytest.skip("the Postfix harness starts a private Postfix instance, which needs root")
     directory = Path(tempfile.mkdtemp(prefix="smtpcheck-postfix-"))
     os.chmod(directory, 0o755)
-    names = ("smtp", "open_relay", "submission", "submissions")
-    ports = dict(zip(names, _free_ports(len(names))))
+    ports = dict(zip(LISTENERS, _free_ports(len(LISTENERS))))
     try:
         ca_file = _write_config(directory, ports)
         _run(f"{POSTFIX} -c {directory} check")
@@ -250,3 +264,17 @@ def postfix() -> PostfixInstance:
     finally:
         _stop(directory)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postfix() -> Iterator[PostfixInstance]:
+    """The run's Postfix, shared by every test that only talks to it."""
+    with running_postfix() as instance:
+        yield instance
+
+
+@pytest.fixture
+def own_postfix() -> Iterator[PostfixInstance]:
+    """A Postfix of this test's own, for tests that stop it."""
+    with running_postfix() as instance:
+        yield instance

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from . import __version__
-from .keys import SESSIONS
+from .keys import SESSIONS, TARGETS
 
 TAIL_LINES = 40
 JUNIT_TRANSCRIPT = "smtp_transcript"  # moved from <properties> into <system-out> once the XML is written
@@ -80,7 +80,11 @@ class RunSummary:
         ]
 
     def environment(self) -> dict[str, str]:
-        return {target: ", ".join(sorted(t.addresses)) or "not connected" for target, t in sorted(self.targets.items())}
+        sandbox = " (embedded sandbox)" if self.config.stash[TARGETS].settings.host is None else ""
+        return {
+            target: (", ".join(sorted(t.addresses)) or "not connected") + sandbox
+            for target, t in sorted(self.targets.items())
+        }
 
 
 def configure(config: pytest.Config) -> None:
@@ -96,6 +100,8 @@ def attach(item: pytest.Item, report: pytest.TestReport) -> None:
     sessions = item.stash.get(SESSIONS, [])
     if not sessions or report.skipped or not (report.when == "call" or report.failed):
         return
+    if report.failed and sessions[-1].transcript.mismatch is None:
+        sessions[-1].transcript.mark_last_reply()  # a Python test's verdict rests on the last reply it got
     report.smtp = [session.transcript.to_data() for session in sessions]
     for session in sessions:
         text = session.transcript.render(tail=None if report.passed else TAIL_LINES)
@@ -138,8 +144,6 @@ def scrub(item: pytest.Item, report: pytest.TestReport) -> None:
 def _secret_forms(item: pytest.Item) -> list[str]:
     """Every password the run knows of, with the base64 forms AUTH sends it in."""
     import base64
-
-    from .keys import TARGETS
 
     target = item.config.stash[TARGETS].resolved
     user = (target.username if target else None) or ""

@@ -107,13 +107,15 @@ def attach(item: pytest.Item, report: pytest.TestReport) -> None:
         text = session.transcript.render(tail=None if report.passed else TAIL_LINES)
         report.sections.append((f"SMTP transcript {session.address}", text))
     last = next((s.last_reply for s in reversed(sessions) if s.last_reply is not None), None)
-    report.user_properties.append(("smtp_target", sessions[0].address))
+    properties = [("smtp_target", sessions[0].address)]
     if last is not None:
-        report.user_properties.append(("smtp_command", last.command or "(greeting)"))
-        report.user_properties.append(("smtp_reply", f"{last.code} {last.lines[0]}".rstrip()))
+        properties += [("smtp_command", last.command or "(greeting)"), ("smtp_reply", f"{last.code} {last.lines[0]}".rstrip())]
     if item.config.getoption("xmlpath", None):
         transcripts = "\n\n".join(f"SMTP transcript {s.address}\n{s.transcript.render()}" for s in sessions)
-        report.user_properties.append((JUNIT_TRANSCRIPT, transcripts))
+        properties.append((JUNIT_TRANSCRIPT, transcripts))
+    # The report's list is a copy of the item's; pytest's JUnit writer reads the item's (via the teardown report).
+    report.user_properties.extend(properties)
+    item.user_properties.extend(properties)
     if item.config.pluginmanager.hasplugin("html"):
         from .html import extras
 

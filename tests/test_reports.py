@@ -1,0 +1,50 @@
+"""What the reports carry: JUnit properties and system-out, the terminal summary, runs without pytest-html."""
+
+import re
+import xml.etree.ElementTree as ElementTree
+
+RELAY_TEST = """
+def test_relay_denied(smtp_session):
+    smtp_session.ehlo()
+    smtp_session.mail("probe@example.net")
+    assert smtp_session.rcpt("victim@elsewhere.example").code in (550, 554)
+"""
+
+
+def test_junit_has_target_command_reply_properties_and_the_transcript_in_system_out(pytester, tmp_path):
+    pytester.makepyfile(test_relay=RELAY_TEST)
+    junit = tmp_path / "junit.xml"
+    for policy, outcome in (("secure", "passed"), ("misconfigured", "failed")):
+        result = pytester.runpytest_inprocess(f"--smtp-sandbox={policy}", f"--junitxml={junit}", "-p", "no:cacheprovider")
+        result.assert_outcomes(**{outcome: 1})
+        case = ElementTree.parse(junit).getroot().find(".//testcase")
+        properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+        assert re.fullmatch(r"127\.0\.0\.1:\d+", properties["smtp_target"])
+        assert properties["smtp_command"] == "RCPT TO:<victim@elsewhere.example>"
+        expected = "554 5.7.1" if policy == "secure" else "250 2.1.5 Ok"
+        assert properties["smtp_reply"].startswith(expected)
+        assert "smtp_transcript" not in properties
+        out = case.find("system-out").text
+        assert "C: RCPT TO:<victim@elsewhere.example>" in out and f"S: {expected}" in out
+
+
+def test_terminal_summary_counts_sessions_tests_and_failures_per_target(pytester):
+    pytester.makepyfile(test_relay=RELAY_TEST)
+    pytester.makefile(".smtp", relay="< 220\n> EHLO x\n< 250\n> MAIL FROM:<a@b>\n< 250\n> RCPT TO:<c@elsewhere.example>\n< 554\n")
+    result = pytester.runpytest_inprocess("--smtp-sandbox=misconfigured", "-v", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3, failed=2)
+    result.stdout.re_match_lines([r"127\.0\.0\.1:\d+: 2 sessions, 5 tests, 2 failed, 6 lines sent"])
+    result.stdout.fnmatch_lines(["*relay.smtp::line6-RCPT FAILED*"])
+
+
+def test_the_plugin_works_without_pytest_html(pytester):
+    pytester.makepyfile(test_relay=RELAY_TEST)
+    result = pytester.runpytest_subprocess("-p", "no:html", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_a_failed_python_test_marks_its_last_reply_in_the_transcript(pytester):
+    pytester.makepyfile(test_relay=RELAY_TEST)
+    result = pytester.runpytest_inprocess("--smtp-sandbox=misconfigured", "-p", "no:cacheprovider")
+    result.stdout.re_match_lines([r">>\s+[\d.]+s S: 250 2.1.5 Ok"])
+    assert "where 250 = <Reply to 'RCPT TO:<victim@elsewhere.example>': 250 2.1.5 Ok>.code" in result.stdout.str()

@@ -14,7 +14,7 @@ import socket
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from .errors import (
     ConnectFailed,
@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # ssl is imported only when a session starts TLS
     from .tls import TLSInfo, TLSSettings
 
 TLS_MODES = ("none", "starttls", "implicit")
+_E = TypeVar("_E", bound=Exception)
 AUTH_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5")
 
 _REPLY_LINE = re.compile(rb"([2-5][0-9][0-9])(?:([ -])(.*))?", re.S)
@@ -163,12 +164,8 @@ class SMTPSession:
     def close(self) -> None:
         """Drop the connection without QUIT (QUIT is :meth:`quit`)."""
         if self._sock is not None:
-            try:
-                self._sock.close()
-            finally:
-                self._sock = None
-                self._closed = True
-                self.transcript.record(EVENT, "connection closed by client", tls=self.tls_info is not None)
+            self._drop()
+            self.transcript.record(EVENT, "connection closed by client", tls=self.tls_info is not None)
 
     def __enter__(self) -> SMTPSession:
         self.connect()
@@ -197,7 +194,11 @@ class SMTPSession:
 
     def send_line(self, line: str) -> None:
         """Send a raw line without reading a reply; pair with :meth:`read_reply`."""
-        self._send([(line, line)])
+        self.send_lines([line])
+
+    def send_lines(self, lines: Sequence[str]) -> None:
+        """Send several lines in one write (pipelining), without reading replies."""
+        self._send([(line, line) for line in lines])
 
     def read_reply(self, command: str | None = None) -> Reply:
         """Read one reply; *command* names what it answers in the reply and in error messages."""
@@ -205,7 +206,7 @@ class SMTPSession:
 
     def pipeline(self, lines: Sequence[str]) -> list[Reply]:
         """Send several commands in one write (RFC 2920), then read their replies in order."""
-        self._send([(line, line) for line in lines])
+        self.send_lines(lines)
         return [self._read_reply(mask_auth_line(line)) for line in lines]
 
     def ehlo(self, name: str | None = None) -> Reply:
@@ -321,8 +322,7 @@ class SMTPSession:
             try:
                 if not self._recv(deadline, "waiting for the server to close the connection"):
                     self.transcript.record(EVENT, "connection closed by server", tls=self.tls_info is not None)
-                    self._sock.close()
-                    self._sock, self._closed = None, True
+                    self._drop()
                     return None
             except ConnectionLost:
                 return None
@@ -500,42 +500,34 @@ class SMTPSession:
     def _timeout(self, what: str, detail: str) -> ReplyTimeout:
         overall = self._deadline is not None and time.monotonic() >= self._deadline - 0.001
         limit = f"the session deadline of {self.deadline_seconds:g} s" if overall else f"{self.timeout:g} s"
-        message = f"no complete reply to {what} within {limit} {detail}"
-        self.transcript.record(EVENT, message, tls=self.tls_info is not None)
-        self._abandon()
-        return ReplyTimeout(message)
+        return self._fail(ReplyTimeout, f"no complete reply to {what} within {limit} {detail}")
 
     def _lost(self, message: str) -> ConnectionLost:
         last = self.last_reply
         if last is not None and last.code == 421:  # RFC 5321 4.2: the server said it was closing
             message += f" (it had announced it was closing: {last.wire_lines()[0]})"
-        self.transcript.record(EVENT, message, tls=self.tls_info is not None)
-        self._abandon()
-        return ConnectionLost(message)
+        return self._fail(ConnectionLost, message)
 
     def _tls_failed(self, message: str) -> TLSFailed:
-        self.transcript.record(EVENT, message, tls=False)
-        self._abandon()
-        return TLSFailed(message)
+        return self._fail(TLSFailed, message)
 
     def _violation(self, message: str) -> ProtocolViolation:
-        self.transcript.record(EVENT, message, tls=self.tls_info is not None)
-        self._abandon()
-        return ProtocolViolation(message)
+        return self._fail(ProtocolViolation, message)
 
     def _fail_connect(self, message: str) -> ConnectFailed:
-        self.transcript.record(EVENT, message, tls=False)
-        self._closed = True
-        return ConnectFailed(message)
+        return self._fail(ConnectFailed, message)
 
-    def _abandon(self) -> None:
-        """After a failure the conversation is out of step: nothing more may be sent on it."""
+    def _fail(self, error: type[_E], message: str) -> _E:
+        """Record why the session failed, and drop it: after a failure the conversation is out of step."""
+        self.transcript.record(EVENT, message, tls=self.tls_info is not None and error is not TLSFailed)
+        self._drop()
+        return error(message)
+
+    def _drop(self) -> None:
+        self._closed = True
         if self._sock is not None:
-            try:
-                self._sock.close()
-            finally:
-                self._sock = None
-                self._closed = True
+            sock, self._sock = self._sock, None
+            sock.close()
 
 
 def _angle(address: str) -> str:

@@ -161,8 +161,7 @@ class Conversation:
     def _send_pipelined(self, exchange: Exchange, steps: list[Step], expects: list) -> None:
         if not steps:
             return
-        for step in steps:
-            self.session.send_line(step.lines[0])
+        self.session.send_lines([step.lines[0] for step in steps])
         for step in steps:
             reply = self.session.read_reply(step.raw)
             expect = expects.pop(0)

@@ -5,8 +5,6 @@ Run against the embedded sandbox: `pytest examples`; against a real server:
 No test here sends a message: each stops before DATA.
 """
 
-import pytest
-
 OUTSIDE_SENDER = "probe@example.net"
 
 

@@ -7,10 +7,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from .client import SMTPSession
-    from .options import Settings
-    from .target import Targets
+    from .client import SMTPSession  # noqa: F401 - named in the StashKey types below
+    from .target import Targets  # noqa: F401
 
-SETTINGS = pytest.StashKey["Settings"]()
 TARGETS = pytest.StashKey["Targets"]()
 SESSIONS = pytest.StashKey["list[SMTPSession]"]()  # per item: every session the test opened

@@ -8,7 +8,7 @@ import pytest
 
 from . import report
 from .fixtures import smtp_connect, smtp_server, smtp_session  # noqa: F401 - fixtures are found by name
-from .keys import SETTINGS, TARGETS
+from .keys import TARGETS
 from .options import add_options, read_settings
 
 MARKERS = [
@@ -27,14 +27,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     from .target import Targets
 
+    config.stash[TARGETS] = Targets(read_settings(config))
+    report.configure(config)
     if config.pluginmanager.hasplugin("xdist"):
         from .xdist import XdistHooks
 
         config.pluginmanager.register(XdistHooks(), "smtpcheck-xdist")
-    settings = read_settings(config)
-    config.stash[SETTINGS] = settings
-    config.stash[TARGETS] = Targets(settings)
-    report.configure(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

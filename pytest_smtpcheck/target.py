@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .client import TLS_MODES, SMTPSession
 from .errors import hide_for_server_faults
 from .options import LISTENERS, STANDARD_PORTS, Settings
 from .transcript import Secret, Transcript
@@ -20,6 +19,7 @@ from .transcript import Secret, Transcript
 __tracebackhide__ = hide_for_server_faults  # server faults are reported at the test's line
 
 if TYPE_CHECKING:
+    from .client import SMTPSession
     from .sandbox import Sandbox
 
 
@@ -78,6 +78,7 @@ class Target:
         deadline: float | None = None,
     ) -> SMTPSession:
         """An unconnected session to one of the target's listeners; keyword arguments override the run's options."""
+        from .client import TLS_MODES, SMTPSession
         from .tls import TLSSettings
 
         mode = tls or self.tls_for(listener)

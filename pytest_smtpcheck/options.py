@@ -29,7 +29,9 @@ _OPTIONS = [
     ("--smtp-tls", "smtp_tls", "string", "MODE",
      "none: plain TCP; starttls: sessions upgrade before the test gets them; implicit: TLS from the first byte"),
     ("--smtp-helo", "smtp_helo", "string", "NAME", "name sent with EHLO/HELO (default: probe.smtpcheck.invalid)"),
-    ("--smtp-timeout", "smtp_timeout", "string", "SECONDS", "how long to wait for each reply and for connect (default 30)"),
+    ("--smtp-timeout", "smtp_timeout", "string", "SECONDS", "how long to wait for each reply (default 30)"),
+    ("--smtp-connect-timeout", "smtp_connect_timeout", "string", "SECONDS",
+     "how long to wait for the TCP connection (default: the reply timeout)"),
     ("--smtp-deadline", "smtp_deadline", "string", "SECONDS",
      "overall time one session may take, however the server drips its replies (default: none)"),
     ("--smtp-ca", "smtp_ca", "string", "FILE", "CA bundle (PEM) that signs the server's certificate"),
@@ -51,6 +53,7 @@ class Settings:
     tls: str = "none"
     helo: str = "probe.smtpcheck.invalid"
     timeout: float = 30.0
+    connect_timeout: float | None = None
     deadline: float | None = None
     ca_file: str | None = None
     verify: bool = True
@@ -105,12 +108,14 @@ def read_settings(config: pytest.Config) -> Settings:
     if ca_file is not None and not os.path.isfile(ca_file):
         raise pytest.UsageError(f"--smtp-ca: no such file: {ca_file}")
     deadline = value("smtp_deadline")
+    connect_timeout = value("smtp_connect_timeout")
     return Settings(
         host=host,
         ports=ports,
         tls=tls,
         helo=value("smtp_helo") or Settings.helo,
         timeout=parse_seconds(value("smtp_timeout") or Settings.timeout, "--smtp-timeout"),
+        connect_timeout=parse_seconds(connect_timeout, "--smtp-connect-timeout") if connect_timeout else None,
         deadline=parse_seconds(deadline, "--smtp-deadline") if deadline else None,
         ca_file=ca_file,
         verify=not value("smtp_no_verify"),

@@ -32,6 +32,7 @@ class Target:
     tls: str = "none"
     helo: str = Settings.helo
     timeout: float = Settings.timeout
+    connect_timeout: float | None = None
     deadline: float | None = None
     ca_file: str | None = None
     verify: bool = True
@@ -91,6 +92,7 @@ class Target:
             port or self.port_for(listener),
             helo=helo or self.helo,
             timeout=timeout or self.timeout,
+            connect_timeout=self.connect_timeout,
             deadline=deadline or self.deadline,
             tls_mode=mode,
             tls=TLSSettings(verify=self.verify, ca_file=self.ca_file, server_name=self.tls_name),
@@ -137,7 +139,8 @@ class Targets:
     def _given(self) -> Target:
         s = self.settings
         return Target(
-            host=s.host, ports=s.ports, tls=s.tls, helo=s.helo, timeout=s.timeout, deadline=s.deadline,
+            host=s.host, ports=s.ports, tls=s.tls, helo=s.helo, timeout=s.timeout,
+            connect_timeout=s.connect_timeout, deadline=s.deadline,
             ca_file=s.ca_file, verify=s.verify, tls_name=s.tls_name, username=s.user, password=s.password,
             vars={**_credential_vars(s.user, s.password), **s.vars},
         )
@@ -151,6 +154,7 @@ class Targets:
         self._sandbox = sandbox
         return Target(
             host=sandbox.host, ports=dict(sandbox.ports), tls=s.tls, helo=s.helo, timeout=s.timeout,
+            connect_timeout=s.connect_timeout,
             deadline=s.deadline, ca_file=sandbox.ca_file, verify=s.verify, tls_name=s.tls_name,
             username=sandbox.username, password=Secret(sandbox.password),
             vars=_sandbox_vars(sandbox, s),

@@ -89,7 +89,7 @@ def test_data_sends_the_body_only_after_354_and_dot_stuffs_it():
         peer.reply("250 2.0.0 queued")
         peer.expect("DATA")
         peer.reply("554 5.5.1 no valid recipients")
-        received.append(peer.readline(timeout=0.5))
+        received.append(peer.readline(timeout=5))  # None: the client hung up without sending the body
 
     with serve(script) as server:
         session = session_to(server)
@@ -98,6 +98,7 @@ def test_data_sends_the_body_only_after_354_and_dot_stuffs_it():
         assert reply.code == 250 and reply.command.startswith("(message of")
         refused = session.data("must never be sent\n")
         assert refused.code == 554
+        session.close()
     assert received == ["Subject: t", "", "..leading dot", "...two", "end", None]
 
 
@@ -294,3 +295,33 @@ def test_a_command_with_a_line_break_is_refused_before_anything_is_sent():
         with pytest.raises(ValueError, match="cannot contain CR or LF"):
             session.command("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>")
     assert server.peers[0].received == []
+
+
+def test_ipv6_loopback_target():
+    import socket
+    import threading
+
+    try:
+        listener = socket.create_server(("::1", 0), family=socket.AF_INET6)
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    listener.settimeout(5)
+
+    def serve():
+        conn, _ = listener.accept()
+        conn.sendall(b"220 v6.test ESMTP\r\n")
+        conn.recv(100)
+        conn.sendall(b"221 bye\r\n")
+        conn.close()
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        session = SMTPSession("::1", listener.getsockname()[1], timeout=3)
+        assert session.connect().code == 220
+        assert session.address.startswith("[::1]:")
+        assert session.transcript.address == "::1"
+        assert session.quit().code == 221
+    finally:
+        thread.join(timeout=5)
+        listener.close()

@@ -30,6 +30,7 @@ def test_target_forms(text, expected):
         (["--smtp-timeout=0"], "--smtp-timeout must be a positive number of seconds, not '0'"),
         (["--smtp-timeout=soon"], "--smtp-timeout must be a positive number of seconds, not 'soon'"),
         (["--smtp-deadline=-1"], "--smtp-deadline must be a positive number of seconds"),
+        (["--smtp-connect-timeout=x"], "--smtp-connect-timeout must be a positive number of seconds, not 'x'"),
         (["--smtp-ca=/nonexistent/ca.pem"], "--smtp-ca: no such file: /nonexistent/ca.pem"),
         (["--smtp-port=2525"], "--smtp-port/--smtp-listener need --smtp-target"),
         (["--smtp-target=h:25", "--smtp-port=26"], "--smtp-target says port 25 but --smtp-port says 26"),
@@ -56,6 +57,7 @@ def test_ini_twins_reach_the_target(pytester):
         "smtp_target = [::1]:2525\n"
         "smtp_listeners =\n    submission=2587\n"
         "smtp_timeout = 7.5\n"
+        "smtp_connect_timeout = 2\n"
         "smtp_helo = probe.example.org\n"
         "smtp_vars =\n    SMTP_DOMAIN=example.org\n"
     )
@@ -66,6 +68,7 @@ def test_ini_twins_reach_the_target(pytester):
             assert smtp_server.port_for("submission") == 2587
             assert smtp_server.port_for("submissions") == 465
             assert smtp_server.timeout == 7.5
+            assert smtp_server.session().connect_timeout == 2
             assert smtp_server.helo == "probe.example.org"
             assert smtp_server.var("SMTP_DOMAIN") == "example.org"
             assert smtp_server.label == "[::1]:2525"

@@ -343,7 +343,24 @@ class SMTPSession:
                 raise ValueError(f"a command line cannot contain CR or LF: {line!r}; send lines one by one")
         payload = b"".join(line.encode("utf-8") + b"\r\n" for line, _ in lines)
         shown = [mask_auth_line(text) for _, text in lines]
+        self._collect_waiting()
+        if self._buffer and not self._buffer.startswith(b"421"):
+            # Left over from the last reply: it would be taken for the reply to this command, and shift every
+            # verdict after it by one. An unsolicited 421 is allowed (RFC 5321 3.8): it answers the next command.
+            raise self._violation(
+                f"the server sent {_show(bytes(self._buffer))} that no command asked for, before {shown[0]}"
+            )
         self._send_bytes(payload, shown[0], record=shown)
+
+    def _collect_waiting(self) -> None:
+        """Take in, without waiting, whatever the server sent since its last reply."""
+        if self._sock is None or self._buffer:
+            return
+        try:
+            self._sock.setblocking(False)
+            self._buffer += self._sock.recv(65536)
+        except OSError:  # nothing waiting (or a dead socket, which the send reports properly)
+            pass
 
     def _send_bytes(self, payload: bytes, what: str, *, record: str | list[str]) -> None:
         sock = self._require_socket(what)

@@ -325,3 +325,33 @@ def test_ipv6_loopback_target():
     finally:
         thread.join(timeout=5)
         listener.close()
+
+
+def test_an_unsolicited_reply_is_caught_before_it_can_pass_for_the_next_commands_reply():
+    def script(peer):
+        greet(peer)
+        peer.expect("RCPT")
+        peer.reply("554 5.7.1 relay denied", "250 2.0.0 stray")
+        peer.readline(timeout=2)
+
+    with serve(script) as server:
+        session = session_to(server)
+        session.connect()
+        assert session.rcpt("victim@elsewhere.example").code == 554
+        with pytest.raises(ProtocolViolation, match=r"the server sent b'250 2.0.0 stray\\r\\n' that no command asked for, before QUIT"):
+            session.quit()
+
+
+def test_an_unsolicited_421_is_the_reply_to_the_next_command():
+    def script(peer):
+        greet(peer)
+        peer.expect("RCPT")
+        peer.reply("550 5.1.1 unknown", "421 4.7.0 too many errors")
+        peer.readline(timeout=2)
+
+    with serve(script) as server:
+        session = session_to(server)
+        session.connect()
+        assert session.rcpt("nobody@test").code == 550
+        reply = session.rcpt("nobody2@test")
+        assert (reply.code, reply.command) == (421, "RCPT TO:<nobody2@test>")

@@ -1,0 +1,85 @@
+"""The fixtures and the marker, through real pytest runs against the sandbox."""
+
+from pytest_smtpcheck.keys import TARGETS
+
+
+def test_smtp_session_is_greeted_and_quits_at_teardown(pytester):
+    pytester.makepyfile(
+        """
+        from pytest_smtpcheck.keys import TARGETS
+
+        def test_greeted(smtp_session, smtp_server):
+            assert smtp_session.greeting.code == 220
+            assert smtp_session.port == smtp_server.port
+            assert smtp_server.sandbox and smtp_server.var("SMTP_DOMAIN") == "sandbox.test"
+            smtp_session.noop()
+
+        def test_the_sandbox_saw_a_quit(request):
+            sessions = request.config.stash[TARGETS].sandbox.sessions
+            assert [s.commands for s in sessions] == [["NOOP", "QUIT"]]
+            assert sessions[0].closed
+        """
+    )
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_starttls_mode_hands_over_a_session_already_under_tls(pytester):
+    pytester.makepyfile(
+        """
+        def test_tls(smtp_session):
+            assert smtp_session.tls_info is not None and smtp_session.tls_info.verified
+            assert smtp_session.ehlo().code == 250
+            assert "STARTTLS" not in smtp_session.capabilities
+        """
+    )
+    pytester.runpytest_inprocess("--smtp-tls=starttls", "-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_marker_picks_the_listener_and_the_factory_opens_more_sessions(pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.smtp(listener="submission", helo="probe.marker.test")
+        def test_marked(smtp_session, smtp_server, smtp_connect):
+            assert smtp_session.port == smtp_server.port_for("submission")
+            assert smtp_session.ehlo().command == "EHLO probe.marker.test"
+            implicit = smtp_connect(listener="submissions")
+            assert implicit.tls_info is not None
+            plain = smtp_connect(listener="smtp", connect=False)
+            assert not plain.connected
+        """
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    report = [r for r in result.reprec.getreports("pytest_runtest_logreport") if r.when == "call"][0]
+    assert len(report.smtp) == 3, "every session the test opened is in its report"
+
+
+def test_marker_typos_fail_the_test_with_a_clear_message(pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.smtp(listner="submission")
+        def test_typo(smtp_session):
+            pass
+
+        def test_factory_typo(smtp_connect):
+            smtp_connect(lisener="smtp")
+        """
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1, failed=1)
+    text = result.stdout.str()
+    assert "@pytest.mark.smtp got unknown option(s) listner; known: listener" in text
+    assert "smtp_connect() got unknown options ['lisener']" in text
+
+
+def test_the_sandbox_starts_only_when_a_test_needs_it(pytester):
+    pytester.makepyfile("def test_plain():\n    assert 1 + 1 == 2\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert "- smtpcheck -" not in result.stdout.str(), "no SMTP summary for a run without SMTP tests"
+    config = result.reprec.getcall("pytest_unconfigure").config
+    assert config.stash[TARGETS].resolved is None, "the sandbox was started without a test needing it"

@@ -1,12 +1,19 @@
 """A real Postfix (Debian's package) for the tests, configured to the sandbox's policy in a temporary directory.
 
 Loopback listeners on high ports:
-- smtp: 127.0.0.1 is an outside client (mynetworks names another address), so relay is denied;
+- smtp: 127.0.0.1 is an outside client (mynetworks names another address), so relay is denied; UTF-8
+  addresses only in an SMTPUTF8 transaction (strict_smtputf8), XCLIENT refused (550 5.7.0);
 - open_relay: the same server with mynetworks=127.0.0.0/8, the misconfiguration examples must catch;
 - submission: STARTTLS required, then AUTH (Cyrus SASL with a sasldb in the directory);
 - submissions: implicit TLS, then AUTH;
 - tarpit: every error reply delayed 3 s (smtpd_error_sleep_time), as a server slowing down a bad client;
-- strict: `421` and a hang-up after two errors (smtpd_hard_error_limit).
+- strict: `421` and a hang-up after two errors (smtpd_hard_error_limit);
+- xclient: trusts loopback (mynetworks=127.0.0.0/8, so relay is allowed) and lets loopback send XCLIENT
+  (smtpd_authorized_xclient_hosts), so a test can present an outside address and see relay denied again;
+- proxy: the same trust, behind the haproxy PROXY protocol (v1 and v2): every connection must start with a
+  PROXY header, whose source address is then the client address Postfix judges (no header: `421 4.3.0 …
+  Server local error`); inet_protocols=all on this listener alone, so IPv6 addresses in a header parse.
+Every listener advertises CHUNKING, DSN, 8BITMIME and SMTPUTF8 (smtputf8_enable).
 Nothing leaves the machine: every transport is `discard`, DNS is off, no peer-name lookups.
 """
 
@@ -31,7 +38,8 @@ POSTFIX = "/usr/sbin/postfix"
 SASLPASSWD = "/usr/sbin/saslpasswd2"
 INSTALL_HINT = "apt-get install postfix sasl2-bin libsasl2-modules (CI's .ci/run does)"
 USERS = ("postmaster", "alice", "bob")
-LISTENERS = ("smtp", "open_relay", "submission", "submissions", "tarpit", "strict")
+LISTENERS = ("smtp", "open_relay", "submission", "submissions", "tarpit", "strict", "xclient", "proxy")
+UTF8_USER = "jörg@sandbox.test"  # a local mailbox with a non-ASCII name, accepted with SMTPUTF8
 SASL_USER, SASL_REALM, SASL_PASSWORD = "submit", "sandbox.test", "sandbox-Pa55word"
 
 
@@ -108,6 +116,7 @@ inet_interfaces = loopback-only
 inet_protocols = ipv4
 mynetworks = 127.0.0.254/32
 smtpd_banner = $myhostname ESMTP Postfix
+smtputf8_enable = yes
 biff = no
 alias_maps =
 alias_database =
@@ -141,6 +150,7 @@ def _master_cf(ports: dict[str, int]) -> str:
     )
     return f"""\
 127.0.0.1:{ports['smtp']} inet n - n - - smtpd
+  -o strict_smtputf8=yes
 127.0.0.1:{ports['open_relay']} inet n - n - - smtpd
   -o mynetworks=127.0.0.0/8
 127.0.0.1:{ports['submission']} inet n - n - - smtpd
@@ -155,6 +165,13 @@ def _master_cf(ports: dict[str, int]) -> str:
 127.0.0.1:{ports['strict']} inet n - n - - smtpd
   -o smtpd_soft_error_limit=100
   -o smtpd_hard_error_limit=2
+127.0.0.1:{ports['xclient']} inet n - n - - smtpd
+  -o mynetworks=127.0.0.0/8
+  -o smtpd_authorized_xclient_hosts=127.0.0.0/8
+127.0.0.1:{ports['proxy']} inet n - n - - smtpd
+  -o mynetworks=127.0.0.0/8
+  -o smtpd_upstream_proxy_protocol=haproxy
+  -o inet_protocols=all
 cleanup unix n - n - 0 cleanup
 qmgr unix n - n 300 1 qmgr
 tlsmgr unix - - n 1000? 1 tlsmgr
@@ -190,7 +207,8 @@ def _write_config(directory: Path, ports: dict[str, int]) -> str:
 
     (directory / "main.cf").write_text(_main_cf(directory))
     (directory / "master.cf").write_text(_master_cf(ports))
-    (directory / "local_users").write_text("".join(f"{user}@sandbox.test ok\n" for user in (*USERS, "greylisted")))
+    mailboxes = [f"{user}@sandbox.test" for user in (*USERS, "greylisted")] + [UTF8_USER]
+    (directory / "local_users").write_text("".join(f"{mailbox} ok\n" for mailbox in mailboxes), encoding="utf-8")
     (directory / "recipient_access").write_text(
         "greylisted@sandbox.test 450 4.2.0 Greylisted, try again later\n"
     )

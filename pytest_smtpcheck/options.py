@@ -225,7 +225,7 @@ def read_settings(config: pytest.Config) -> Settings:
         ca_file=pick("ca", _ca_file, None),
         verify=not pick("no_verify", _flag, False),
         tls_name=pick("tls_name", lambda given: parse_host(_text(given.value, given.where), given.where), None),
-        user=pick("user", lambda given: _plain(_text(given.value, given.where), given.where), None),
+        user=pick("user", lambda given: _text(given.value, given.where), None),
         password=_environment(password_env, "password", origins),
         vars=_merged(sources, "vars", _variable, origins),
         sandbox=_choice(given.value, given.where, SANDBOX_POLICIES) if given and destination.key == "sandbox"
@@ -374,14 +374,14 @@ def _text(value: object, where: str) -> str:
     """A string value, stripped; TOML may give another type, and an empty value is never taken as "none"."""
     if not isinstance(value, str):
         raise pytest.UsageError(f"{where}: must be a string, not {value!r}")
-    text = value.strip()
+    text = _plain(value, where).strip()
     if not text:
         raise pytest.UsageError(f"{where}: empty; leave it out for the default")
     return text
 
 
 def _plain(text: str, where: str) -> str:
-    """No control characters: a CR or LF in a value would end an SMTP command line early."""
+    """No control characters anywhere: a CR or LF in a value would end an SMTP command line early."""
     if _CONTROL.search(text):
         raise pytest.UsageError(f"{where}: control characters (CR, LF, ...) are not allowed: {text!r}")
     return text
@@ -437,10 +437,9 @@ def _flag(given: _Given) -> bool:
 
 
 def _helo(given: _Given) -> str:
-    text = given.value.strip() if isinstance(given.value, str) else given.value
-    if not (isinstance(text, str) and _HELO.fullmatch(text)):
-        raise pytest.UsageError(f"{given.where}: must be one host name or [address], without spaces or line breaks, "
-                                f"not {given.value!r}")
+    text = _text(given.value, given.where)
+    if not _HELO.fullmatch(text):
+        raise pytest.UsageError(f"{given.where}: must be one host name or [address], without spaces, not {text!r}")
     return text
 
 

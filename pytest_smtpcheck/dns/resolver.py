@@ -46,6 +46,11 @@ class Answer:
     secure: bool = False
 
     @property
+    def texts(self) -> list[str]:
+        """TXT records as text: each record's strings joined (RFC 7208 §3.3), undecodable bytes replaced."""
+        return [b"".join(r.strings).decode("utf-8", "replace") for r in self.records]  # type: ignore[attr-defined]
+
+    @property
     def void(self) -> bool:
         """NXDOMAIN or NODATA: what RFC 7208 calls a void lookup."""
         return self.status != "ok"
@@ -145,11 +150,13 @@ class Resolver:
             cname = _find(response, target, dns.rdatatype.CNAME)
             if cname is None:
                 break
-            target = cname[0].target  # type: ignore[attr-defined]
+            target = cname[0].target
         status: Status = "nxdomain" if rcode == dns.rcode.NXDOMAIN else "nodata"
         return Answer(to_text(qname), dns.rdatatype.to_text(qtype), status, (), secure)
 
-    def _raise_servfail(self, qname: dns.name.Name, qtype: dns.rdatatype.RdataType, response: dns.message.Message) -> None:
+    def _raise_servfail(
+        self, qname: dns.name.Name, qtype: dns.rdatatype.RdataType, response: dns.message.Message
+    ) -> None:
         """SERVFAIL: bogus DNSSEC if the same question with checking disabled (CD) gets an answer."""
         described = f"{to_text(qname)} {dns.rdatatype.to_text(qtype)}"
         errors = response.extended_errors()
@@ -172,7 +179,9 @@ class Resolver:
         )
 
 
-def _find(response: dns.message.Message, name: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> dns.rrset.RRset | None:
+def _find(
+    response: dns.message.Message, name: dns.name.Name, rdtype: dns.rdatatype.RdataType
+) -> dns.rrset.RRset | None:
     return response.get_rrset(response.answer, name, dns.rdataclass.IN, rdtype)
 
 

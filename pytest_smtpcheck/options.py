@@ -469,11 +469,13 @@ def _password_env(given: _Given) -> str:
 
 
 def _pairs(given: _Given) -> list[tuple[str, object, str]]:
-    """NAME=VALUE lines (command line, ini) or a TOML table, as (name, value, where) triples."""
+    """A TOML table (profiles) or NAME=VALUE lines (command line, ini), as (name, value, where) triples."""
     if isinstance(given.value, Mapping):
         return [(str(name), value, f"{given.where}.{name}") for name, value in given.value.items()]
+    if not isinstance(given.value, list):
+        raise pytest.UsageError(f"{given.where}: must be a table of NAME = VALUE, not {given.value!r}")
     pairs: list[tuple[str, object, str]] = []
-    for item in given.value if isinstance(given.value, list) else [given.value]:
+    for item in given.value:
         name, equals, value = item.partition("=") if isinstance(item, str) else ("", "", "")
         if not equals:
             raise pytest.UsageError(f"{given.where}: expected NAME=VALUE, not {item!r}")

@@ -137,8 +137,7 @@ _OPTIONS = (
     _option("port", "PORT", "port of the smtp listener (default 25, or the port in --smtp-target)"),
     _option("listeners", "NAME=PORT", f"port of another listener: {', '.join(_OTHER_LISTENERS)} (repeatable)",
             flag="--smtp-listener", repeat=True),
-    _option("tls", "MODE",
-            "none: plain TCP; starttls: sessions upgrade before the test gets them; implicit: TLS from the first byte"),
+    _option("tls", "MODE", f"how sessions start: {', '.join(TLS_MODES)} (default none; submissions: always implicit)"),
     _option("helo", "NAME", f"name sent with EHLO/HELO (default: {DEFAULT_HELO})"),
     _option("timeout", "SECONDS", f"how long to wait for each reply (default 30, at most {MAX_SECONDS:g})"),
     _option("connect_timeout", "SECONDS", "how long to wait for the TCP connection (default: the reply timeout)"),
@@ -150,8 +149,7 @@ _OPTIONS = (
     _option("user", "USER", f"AUTH user; the password is read from ${PASSWORD_ENV}, never from the command line"),
     _option("vars", "NAME=VALUE", "variable for .smtp files and smtp_server.var() (repeatable)",
             flag="--smtp-var", repeat=True),
-    _option("sandbox", "POLICY",
-            "policy of the embedded sandbox: secure (default) or misconfigured (open relay, AUTH in plain text)"),
+    _option("sandbox", "POLICY", f"policy of the embedded sandbox: {', '.join(SANDBOX_POLICIES)} (default secure)"),
     _option("resolver", "IP[:PORT]", "DNS resolver for every query of the run (default: the system's)"),
     _option("concurrency", "N",
             f"at most N sessions open at once per target (default {DEFAULT_CONCURRENCY}; 1: one at a time)"),
@@ -204,10 +202,10 @@ def read_settings(config: pytest.Config) -> Settings:
         return default if given is None else convert(given)
 
     destination = _destination(sources)
+    chosen = {destination.key: destination.given} if destination.given else {}
     for key in _DESTINATIONS:
-        origins[key] = destination.given.origin if destination.given and destination.key == key else "default"
-    given = destination.given
-    host, target_port = parse_target(given.value, given.where) if given and destination.key == "target" else (
+        origins[key] = chosen[key].origin if key in chosen else "default"
+    host, target_port = parse_target(chosen["target"].value, chosen["target"].where) if "target" in chosen else (
         None, None)
     password_env = pick("password", _password_env, PASSWORD_ENV)
     as_address = pick("as", lambda given: parse_ip(_text(given.value, given.where), given.where), None)
@@ -228,9 +226,9 @@ def read_settings(config: pytest.Config) -> Settings:
         user=pick("user", lambda given: _text(given.value, given.where), None),
         password=_environment(password_env, "password", origins),
         vars=_merged(sources, "vars", _variable, origins),
-        sandbox=_choice(given.value, given.where, SANDBOX_POLICIES) if given and destination.key == "sandbox"
+        sandbox=_choice(chosen["sandbox"].value, chosen["sandbox"].where, SANDBOX_POLICIES) if "sandbox" in chosen
         else "secure",
-        mx=parse_dns_name(_text(given.value, given.where), given.where) if given and destination.key == "mx"
+        mx=parse_dns_name(_text(chosen["mx"].value, chosen["mx"].where), chosen["mx"].where) if "mx" in chosen
         else None,
         resolver=pick("resolver", lambda given: parse_resolver(_text(given.value, given.where), given.where), None),
         concurrency=pick("concurrency", lambda given: _integer(given.value, given.where, 1, MAX_CONCURRENCY),

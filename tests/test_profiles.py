@@ -174,6 +174,11 @@ def test_bad_values_in_pyproject_name_the_full_key(pytester):
                   "most 3600, not 0", "--smtp-profile=ci")
 
 
+def test_a_pyproject_smtpcheck_that_is_not_a_table(pytester):
+    write(pytester, "pyproject.toml", '[tool]\nsmtpcheck = "ci"\n')
+    bad(pytester, "pyproject.toml: tool.smtpcheck: must be a table")
+
+
 def test_both_files_is_an_error_not_a_silent_choice(pytester):
     write(pytester, "pyproject.toml", "[tool.smtpcheck.profiles.ci]\ntimeout = 5\n")
     write(pytester, "smtpcheck.toml", "[profiles.ci]\ntimeout = 6\n")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-
 from typing import TYPE_CHECKING
 
 import pytest

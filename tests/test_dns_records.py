@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from pytest_smtpcheck.dns import (
-    DNSChecks,
     DNSCheckError,
+    DNSChecks,
     DNSSECBogus,
     DNSServerFailure,
     DNSTimeout,

@@ -1,219 +1,157 @@
-"""Collect `.smtp` files: one pytest item per exchange, all of a file's items over one session.
+"""Collect `.smtp` files: one pytest item per exchange, one session per file and target.
 
-The file node owns the conversation (pytest sets a collector up once around its
-items), so exchanges run in file order on one connection. The first mismatch
-ends the conversation: later exchanges are skipped, never sent.
+Items never talk to the server themselves: the file's session runs once (see
+execution.py) and each item reports its own exchange's verdict from the result,
+so pytest's order, selection and process cannot change a verdict or send a line twice.
 """
 
 from __future__ import annotations
 
 import os
-import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .errors import SMTPCheckError
-from .keys import SESSIONS, TARGETS
-from .transcript import mask_auth_line
-from .smtpfile import Exchange, SmtpFile as ParsedFile, SmtpFileError, Step, parse_smtp_file
+from .keys import OUTCOME, RUNS, TARGETS
 
 if TYPE_CHECKING:
-    from .client import SMTPSession
-    from .reply import Reply
-    from .target import Target
+    from .execution import FilePlan
+    from .transcripts.parser import Exchange, Script
+    from .transcripts.runner import ExchangeVerdict, FileResult
+
+__all__ = ["ExchangeFailed", "ExchangeItem", "SMTPFile", "plan_files"]
 
 
 class ExchangeFailed(Exception):
-    """An exchange's reply did not match; the message is the whole verdict, *line* the `<` line that failed."""
-
-    def __init__(self, message: str, line: int) -> None:
-        super().__init__(message)
-        self.line = line
+    """An exchange's reply did not match; the message is the whole verdict."""
 
 
-class SmtpFile(pytest.File):
-    """A `.smtp` transcript file."""
+class SMTPFile(pytest.File):
+    """A `.smtp` transcript file: its items, for each target of the run."""
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.script: ParsedFile | None = None
-        self.conversation: Conversation | None = None
+    script: Script
 
-    def collect(self):
+    def collect(self) -> Iterator[ExchangeItem]:
+        from .transcripts.parser import SmtpFileError, parse_script
+
         targets = self.config.stash[TARGETS]
-        variables = {**os.environ, **targets.variables()}
         try:
-            self.script = parse_smtp_file(self.path.read_bytes(), self.path, variables)
+            self.script = parse_script(self.path.read_bytes(), self.path, targets.variables(), os.environ)
         except SmtpFileError as error:
             raise self.CollectError(str(error)) from None
-        for index, exchange in enumerate(self.script.exchanges):
-            item = ExchangeItem.from_parent(self, name=exchange.name, exchange=exchange, index=index)
-            for marker in self.script.markers:
-                item.add_marker(marker)
-            yield item
+        for target_id in targets.ids():
+            for index, exchange in enumerate(self.script.exchanges):
+                name = exchange.name if target_id is None else f"{exchange.name}[{target_id}]"
+                item = ExchangeItem.from_parent(self, name=name, exchange=exchange, index=index, target_id=target_id)
+                for marker in self.script.markers:
+                    item.add_marker(marker)
+                item.add_marker(pytest.mark.xdist_group(name=f"{self.nodeid}[{target_id or ''}]"))
+                yield item
 
-    def conversation_for(self, target: Target) -> Conversation:
-        if self.conversation is None:
-            self.conversation = Conversation(self.path, self.script, target)
-        return self.conversation
+    def plan(self, target_id: str | None, selected: set[int]) -> FilePlan:
+        from .execution import FilePlan
 
-    def teardown(self) -> None:
-        if self.conversation is not None:
-            self.conversation.end()
+        return FilePlan(f"{self.nodeid}|{target_id or ''}", max(selected), lambda through: self._run(target_id, through))
+
+    def _run(self, target_id: str | None, through: int) -> FileResult:
+        from .transcripts.runner import run_file
+
+        script = self.script
+        target = self.config.stash[TARGETS].target(target_id)
+        session = target.session(
+            listener=script.listener or "smtp", tls=script.tls, helo=script.helo, timeout=script.timeout
+        )
+        session.transcript.add_secret(*script.secrets)
+        return run_file(script, session, through)
 
 
 class ExchangeItem(pytest.Item):
     """One exchange of a `.smtp` file: the client lines and the replies they must get."""
 
-    def __init__(self, *, exchange: Exchange, index: int, **kwargs) -> None:
+    parent: SMTPFile
+
+    def __init__(self, *, exchange: Exchange, index: int, target_id: str | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.exchange = exchange
         self.index = index
+        self.target_id = target_id
+
+    @property
+    def run_key(self) -> str:
+        return f"{self.parent.nodeid}|{self.target_id or ''}"
+
+    def setup(self) -> None:
+        reason = self.unavailable()
+        if reason is not None:
+            pytest.skip(reason)
+
+    def unavailable(self) -> str | None:
+        """Why this run cannot run the file (a variable or listener it needs was not given), or None."""
+        return self.config.stash[TARGETS].unavailable(self.parent.script, self.target_id)
 
     def runtest(self) -> None:
-        target = self.config.stash[TARGETS].target()
-        conversation = self.parent.conversation_for(target)
-        self.stash[SESSIONS] = [conversation.session]
-        conversation.run_through(self.index)
+        from .transcripts.runner import FAILED, PASSED
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None) -> str:
+        result = self.config.stash[RUNS].result(self.run_key)
+        verdict = result.verdict(self.index)
+        self.stash[OUTCOME] = (result, verdict)
+        if result.error is not None:
+            raise ExchangeFailed(f"{self.parent.script.name}:{self.exchange.line}: {result.error}")
+        if verdict is None:  # cannot happen: the session runs through the last selected exchange
+            raise ExchangeFailed(f"{self.parent.script.name}:{self.exchange.line}: this exchange was not run")
+        if verdict.outcome == PASSED:
+            return
+        if verdict.outcome == FAILED:
+            raise ExchangeFailed(verdict.message)
+        failure = result.failed
+        assert failure is not None
+        if self._reports_failure_of(failure):
+            raise ExchangeFailed(f"an earlier exchange (line {failure.line}) failed:\n{failure.message}")
+        pytest.skip(verdict.message)
+
+    def decides_file(self, result: FileResult) -> bool:
+        """Whether this item's report carries the file's whole session: the one reporting its failure, else
+        the last one selected."""
+        failure = result.failed
+        if failure is None:
+            return self.index == max(self.config.stash[RUNS].selected[self.run_key])
+        return self.index == failure.index or self._reports_failure_of(failure)
+
+    def _reports_failure_of(self, failure: ExchangeVerdict) -> bool:
+        """A failure in an exchange this run did not select is reported by the first selected item after it."""
+        selected = self.config.stash[RUNS].selected.get(self.run_key, set())
+        if failure.index in selected:
+            return False
+        return self.index == min((index for index in selected if index > failure.index), default=None)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         """The verdict alone: the transcript follows in the report's `SMTP transcript` section."""
+        from .errors import SMTPCheckError
+
         if isinstance(excinfo.value, ExchangeFailed):
             return str(excinfo.value)
         if isinstance(excinfo.value, SMTPCheckError):
             return f"{self.path.name}:{self.exchange.line}: {excinfo.value}"
-        return super().repr_failure(excinfo)
-
-    def locate_skip(self, report: pytest.TestReport) -> None:
-        """Point a 'not run' skip at this exchange in the `.smtp` file, not at the plugin's code."""
-        if report.skipped and isinstance(report.longrepr, tuple):
-            report.longrepr = (str(self.path), self.exchange.line, report.longrepr[2])
+        return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, self.exchange.line - 1, f"{self.path.name}:{self.exchange.line} {self.name}"
 
-
-class Conversation:
-    """One file's session: runs exchanges in order and remembers the first failure."""
-
-    def __init__(self, path: Path, script: ParsedFile, target: Target) -> None:
-        self.path = path
-        self.script = script
-        self.session: SMTPSession = target.session(
-            listener=script.listener or "smtp", tls=script.tls, helo=script.helo, timeout=script.timeout
-        )
-        self.session.transcript.add_secret(*script.secrets)
-        self.next = 0
-        self.failed_line: int | None = None
-
-    def run_through(self, index: int) -> None:
-        """Run every exchange not yet run up to *index*: a selected item needs the ones before it."""
-        if self.failed_line is not None:
-            pytest.skip(f"not run: line {self.failed_line} did not match")
-        while self.next <= index:
-            exchange = self.script.exchanges[self.next]
-            self.next += 1
-            try:
-                self._run(exchange)
-            except (ExchangeFailed, SMTPCheckError) as failure:
-                self.failed_line = getattr(failure, "line", exchange.line)
-                self.session.close()
-                if self.next - 1 == index:
-                    raise
-                raise ExchangeFailed(
-                    f"an earlier exchange (line {exchange.line}) failed:\n{failure}", self.failed_line
-                ) from None
-
-    def end(self) -> None:
-        """After the last exchange: QUIT politely if the file left the connection open."""
-        if self.failed_line is None:
-            self.session.quit_quietly()
-        else:
-            self.session.close()
-
-    def _run(self, exchange: Exchange) -> None:
-        session = self.session
-        expects = list(exchange.expects)
-        if not session.connected:
-            greeting = session.connect()
-            if not exchange.steps and expects:
-                self._check(exchange, expects.pop(0).expectation, greeting, exchange.line)
-        pending: list[Step] = []
-        for step in exchange.steps:
-            if step.kind == "command":
-                pending.append(step)
-                continue
-            self._send_pipelined(exchange, pending, expects)
-            pending = []
-            reply = self._run_directive(step)
-            if reply is not None:
-                expect = expects.pop(0)
-                self._check(exchange, expect.expectation, reply, expect.line)
-        self._send_pipelined(exchange, pending, expects)
-        if exchange.expects_close:
-            problem = session.wait_for_close()
-            if problem is not None:
-                line = exchange.close_line
-                raise ExchangeFailed(self._verdict(exchange, "the server to close the connection", problem, None, line), line)
-
-    def _send_pipelined(self, exchange: Exchange, steps: list[Step], expects: list) -> None:
-        if not steps:
-            return
-        self.session.send_lines([step.lines[0] for step in steps])
-        for step in steps:
-            reply = self.session.read_reply(step.raw)
-            expect = expects.pop(0)
-            self._check(exchange, expect.expectation, reply, expect.line)
-
-    def _run_directive(self, step: Step) -> Reply | None:
-        session = self.session
-        if step.kind == "body":
-            return session.send_body(step.lines[:-1])
-        if step.kind == "message":
-            return session.send_body(generated_message(int(step.args[0]) if step.args else 0, self.path.name))
-        if step.kind == "starttls":
-            return session.starttls()
-        if step.kind == "auth":
-            mechanism, user, password = step.args
-            return session.auth(mechanism, user, password)
-        if step.kind == "sleep":
-            time.sleep(float(step.args[0]))
-            return None
-        raise AssertionError(f"unknown step kind {step.kind!r}")  # the parser accepts no other kinds
-
-    def _check(self, exchange: Exchange, expectation, reply: Reply, line: int) -> None:
-        problem = expectation.match(reply)
-        if problem is not None:
-            self.session.transcript.mark_last_reply()
-            raise ExchangeFailed(self._verdict(exchange, expectation.source, problem, reply, line), line)
-
-    def _verdict(self, exchange: Exchange, expected: str, problem: str, reply: Reply | None, line: int | None = None) -> str:
-        mask = self.session.transcript.mask
-        sent = "\n".join(f"    {mask(mask_auth_line(step.raw))}" for step in exchange.steps) or "    (nothing: the greeting)"
-        got = "" if reply is None else "\n" + "\n".join(f"    {wire}" for wire in reply.wire_lines())
-        return (
-            f"{self.path.name}:{line or exchange.line}: expected {expected}, {problem}\n"
-            f"  sent:\n{sent}\n  expected: {expected}\n  got:      {problem}{got}"
-        )
+    @property
+    def location_line(self) -> int:
+        """The `.smtp` line a skip or failure of this item points at."""
+        return self.exchange.line
 
 
-def generated_message(size: int, name: str) -> list[str]:
-    """A small, clearly labelled test message, padded to *size* bytes when a size is asked for."""
-    date = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
-    lines = [
-        "From: pytest-smtpcheck <probe@smtpcheck.invalid>",
-        "To: undisclosed-recipients:;",
-        f"Subject: pytest-smtpcheck test message ({name})",
-        f"Date: {date}",
-        f"Message-ID: <{time.time_ns()}@smtpcheck.invalid>",
-        "",
-        "This message was sent by an automated SMTP acceptance test.",
-    ]
-    filler = "x" * 76
-    current = sum(len(line) + 2 for line in lines)
-    while current < size:
-        lines.append(filler)
-        current += len(filler) + 2
-    return lines
+def plan_files(items: list[pytest.Item]) -> tuple[list[FilePlan], dict[str, set[int]]]:
+    """The run's `.smtp` sessions in the order pytest reaches their first item, each through its last selected one."""
+    selected: dict[str, set[int]] = {}
+    owners: dict[str, tuple[SMTPFile, str | None]] = {}
+    for item in items:
+        if isinstance(item, ExchangeItem) and item.unavailable() is None:
+            selected.setdefault(item.run_key, set()).add(item.index)
+            owners.setdefault(item.run_key, (item.parent, item.target_id))
+    return [file.plan(target_id, selected[key]) for key, (file, target_id) in owners.items()], selected
+

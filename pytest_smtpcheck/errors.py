@@ -6,8 +6,19 @@ with this message, and the session's transcript shows what happened before.
 
 from __future__ import annotations
 
+from typing import Protocol
 
-def hide_for_server_faults(excinfo) -> bool:
+__all__ = [
+    "ConnectFailed", "ConnectionLost", "ProtocolViolation", "ReplyTimeout", "SMTPCheckError", "SessionClosed",
+    "SessionMisuse", "TLSFailed", "hide_for_server_faults",
+]
+
+
+class _ExceptionInfo(Protocol):
+    def errisinstance(self, exc: type[BaseException]) -> bool: ...
+
+
+def hide_for_server_faults(excinfo: _ExceptionInfo) -> bool:
     """Set as a module's ``__tracebackhide__``: pytest then reports a server fault at the test's own line.
 
     A server that misbehaves is not a bug in the plugin, so its frames are noise; any
@@ -42,3 +53,8 @@ class TLSFailed(SMTPCheckError):
 
 class SessionClosed(SMTPCheckError):
     """The test tried to use a session that is already closed."""
+
+
+class SessionMisuse(SMTPCheckError, ValueError):
+    """The test asked for something that cannot be sent as asked: a line with CR/LF, a parameter the server
+    did not advertise, TLS details before TLS."""

@@ -7,17 +7,18 @@ a run that uses none of them pays nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .keys import SESSIONS, TARGETS
 from .errors import hide_for_server_faults
+from .keys import SESSIONS, TARGETS
 
+__all__ = ["smtp_connect", "smtp_server", "smtp_session"]
 __tracebackhide__ = hide_for_server_faults  # server faults are reported at the test's line
 
 if TYPE_CHECKING:
-    from .client import SMTPSession
+    from .smtp.session import SMTPSession
     from .target import Target
 
 MARKER_OPTIONS = ("listener", "port", "tls", "helo", "timeout", "deadline")
@@ -38,11 +39,18 @@ def smtp_connect(request: pytest.FixtureRequest, smtp_server: Target) -> Iterato
     marker_options = _marker_options(request.node)
     opened: list[SMTPSession] = request.node.stash.setdefault(SESSIONS, [])
 
-    def connect(*, connect: bool = True, **options) -> SMTPSession:
+    def connect(*, connect: bool = True, **options: Any) -> SMTPSession:
+        """A new session; ``connect=False`` leaves connecting (and its verdict) to the test's first command."""
         unknown = set(options) - set(MARKER_OPTIONS)
         if unknown:
             raise TypeError(f"smtp_connect() got unknown options {sorted(unknown)}; known: {', '.join(MARKER_OPTIONS)}")
-        session = smtp_server.session(**{**marker_options, **options})
+        merged = {**marker_options, **options}
+        listener = merged.get("listener", "smtp")
+        if not smtp_server.has_listener(listener) and "port" not in merged:
+            from .target import listener_reason
+
+            pytest.skip(listener_reason(listener))
+        session = smtp_server.session(**merged, auto_connect=not connect)
         opened.append(session)
         if connect:
             session.connect()
@@ -55,11 +63,15 @@ def smtp_connect(request: pytest.FixtureRequest, smtp_server: Target) -> Iterato
 
 @pytest.fixture
 def smtp_session(smtp_connect: Callable[..., SMTPSession]) -> SMTPSession:
-    """A connected session that has read the greeting (and done STARTTLS with `--smtp-tls=starttls`)."""
-    return smtp_connect()
+    """A session that connects, reads the greeting (and does STARTTLS with `--smtp-tls=starttls`) on first use.
+
+    Connecting at first use puts a dead or hostile server's verdict on the test, as a
+    failure, exactly as in a `.smtp` file, rather than an error in the fixture.
+    """
+    return smtp_connect(connect=False)
 
 
-def _marker_options(item: pytest.Item) -> dict:
+def _marker_options(item: pytest.Item) -> dict[str, Any]:
     """Options from the closest `@pytest.mark.smtp(...)`; a typo fails the test with a clear message."""
     marker = item.get_closest_marker("smtp")
     if marker is None:

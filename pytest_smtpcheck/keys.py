@@ -7,8 +7,15 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from .client import SMTPSession  # noqa: F401 - named in the StashKey types below
-    from .target import Targets  # noqa: F401
+    from .execution import RunDirectory, Runs
+    from .smtp.session import SMTPSession
+    from .target import Targets
+    from .transcripts.runner import ExchangeVerdict, FileResult
+
+__all__ = ["OUTCOME", "RUNS", "RUN_DIRECTORY", "SESSIONS", "TARGETS"]
 
 TARGETS = pytest.StashKey["Targets"]()
-SESSIONS = pytest.StashKey["list[SMTPSession]"]()  # per item: every session the test opened
+RUN_DIRECTORY = pytest.StashKey["RunDirectory"]()
+RUNS = pytest.StashKey["Runs"]()
+SESSIONS = pytest.StashKey["list[SMTPSession]"]()  # per Python test: every session it opened
+OUTCOME = pytest.StashKey["tuple[FileResult, ExchangeVerdict | None]"]()  # per .smtp item: its file's result

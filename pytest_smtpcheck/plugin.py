@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from . import report
-from .fixtures import smtp_connect, smtp_server, smtp_session  # noqa: F401 - fixtures are found by name
-from .keys import TARGETS
+from .fixtures import smtp_connect, smtp_server, smtp_session
+from .keys import RUN_DIRECTORY, RUNS, TARGETS
 from .options import add_options, read_settings
+
+if TYPE_CHECKING:
+    from .execution import RunDirectory
+
+__all__ = ["smtp_connect", "smtp_server", "smtp_session"]  # fixtures are found by name in this module
 
 MARKERS = [
     "smtp(listener=, port=, tls=, helo=, timeout=, deadline=): session options for this test's smtp_session "
     "and smtp_connect (listener: smtp, submission or submissions)",
 ]
+_RUN_DIRECTORY_INPUT = "smtpcheck_run_directory"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -23,37 +31,75 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    for line in MARKERS:
-        config.addinivalue_line("markers", line)
+    from .execution import RunDirectory, Runs
+    from .smtp.cap import Cap
     from .target import Targets
 
-    config.stash[TARGETS] = Targets(read_settings(config))
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+    settings = read_settings(config)
+    worker_input: dict[str, Any] | None = getattr(config, "workerinput", None)
+    directory = RunDirectory(worker_input.get(_RUN_DIRECTORY_INPUT) if worker_input else None)
+    config.stash[RUN_DIRECTORY] = directory
+    config.stash[TARGETS] = Targets(settings, Cap(directory, settings.concurrency))
+    run_ahead = settings.concurrency if settings.concurrency > 1 and worker_input is None else 0
+    if config.getoption("maxfail", 0):  # -x / --maxfail: nothing may have run past the stop
+        run_ahead = 0
+    config.stash[RUNS] = Runs(directory, shared=worker_input is not None, ahead=run_ahead)
     report.configure(config)
     if config.pluginmanager.hasplugin("xdist"):
-        from .xdist import XdistHooks
-
-        config.pluginmanager.register(XdistHooks(), "smtpcheck-xdist")
+        config.pluginmanager.register(_XdistHooks(directory), "smtpcheck-xdist")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    runs = config.stash.get(RUNS, None)
+    if runs is not None:
+        runs.close()
     targets = config.stash.get(TARGETS, None)
     if targets is not None:
         targets.close()
+    directory = config.stash.get(RUN_DIRECTORY, None)
+    if directory is not None:
+        directory.remove()
 
 
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
     if file_path.suffix == ".smtp":
-        from .collector import SmtpFile
+        from .collector import SMTPFile
 
-        return SmtpFile.from_parent(parent, path=file_path)
+        return SMTPFile.from_parent(parent, path=file_path)
     return None
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    from .collector import plan_files
+
+    plans, selected = plan_files(session.items)
+    session.config.stash[RUNS].plan(plans, selected)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    if not session.config.getoption("collectonly"):
+        session.config.stash[RUNS].start()
+
+
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport,
+                                                                                          pytest.TestReport]:
     test_report = yield
     report.attach(item, test_report)
     report.scrub(item, test_report)
-    if hasattr(item, "locate_skip"):
-        item.locate_skip(test_report)
+    report.locate_skip(item, test_report)
     return test_report
+
+
+class _XdistHooks:
+    """Registered only when pytest-xdist is active (its hooks are unknown to pytest otherwise)."""
+
+    def __init__(self, directory: RunDirectory) -> None:
+        self.directory = directory
+
+    def pytest_configure_node(self, node: Any) -> None:
+        """Every worker shares the controller's run directory: the cap and the files' claims live there."""
+        node.workerinput[_RUN_DIRECTORY_INPUT] = self.directory.path

@@ -1,26 +1,33 @@
 """Where sessions connect: the target given on the command line, or the embedded sandbox.
 
 Python tests (through fixtures) and `.smtp` files (through the collector) both
-ask the run's :class:`Targets` for the target, so they always agree.
+ask the run's :class:`Targets` for a target, so they always agree; and each
+session a target makes holds a place under the run's per-target cap.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
 from .errors import hide_for_server_faults
-from .options import LISTENERS, STANDARD_PORTS, Settings
-from .transcript import Secret, Transcript
+from .options import Settings
+from .vocabulary import LISTENERS, PASSWORD_ENV, STANDARD_PORTS, TLS_MODES, Secret
 
+__all__ = ["Target", "Targets"]
 __tracebackhide__ = hide_for_server_faults  # server faults are reported at the test's line
 
 if TYPE_CHECKING:
-    from .client import SMTPSession
     from .sandbox import Sandbox
+    from .smtp.cap import Cap
+    from .smtp.session import SMTPSession
+    from .transcripts.parser import Script
+
+ACCOUNT_VARS = ("SMTP_USER", "SMTP_PASSWORD")
 
 
 @dataclass(frozen=True)
@@ -39,8 +46,13 @@ class Target:
     tls_name: str | None = None
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    password_env: str = PASSWORD_ENV
     vars: Mapping[str, str] = field(default_factory=dict, repr=False)
     sandbox: bool = False
+    policy: str = ""  # the sandbox's, for labels
+    present_as: str | None = None
+    present_via: str = "xclient"
+    cap: Cap | None = field(default=None, repr=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -55,14 +67,18 @@ class Target:
             raise ValueError(f"unknown listener {listener!r}; use one of {', '.join(LISTENERS)}")
         return self.ports.get(listener, STANDARD_PORTS[listener])
 
+    def has_listener(self, listener: str) -> bool:
+        """The smtp listener always; the others when the run gave their port (the sandbox has all three)."""
+        return listener == "smtp" or listener in self.ports
+
     def tls_for(self, listener: str) -> str:
         return "implicit" if listener == "submissions" else self.tls
 
     def var(self, name: str) -> str:
-        """A variable the test needs, with an error that says how to define it."""
+        """A variable the test needs; without it the test is skipped, naming the option that gives it."""
         if name in self.vars:
             return self.vars[name]
-        pytest.fail(f"this test needs the variable {name}: run with --smtp-var {name}=VALUE", pytrace=False)
+        skip_for_missing(name, self.password_env)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -77,41 +93,71 @@ class Target:
         helo: str | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
+        auto_connect: bool = False,
     ) -> SMTPSession:
         """An unconnected session to one of the target's listeners; keyword arguments override the run's options."""
-        from .client import TLS_MODES, SMTPSession
-        from .tls import TLSSettings
+        from .smtp.session import SMTPSession
+        from .smtp.tls import TLSSettings
+        from .smtp.transcript import Transcript
 
         mode = tls or self.tls_for(listener)
         if mode not in TLS_MODES:
             raise ValueError(f"tls must be one of {', '.join(TLS_MODES)}, not {mode!r}")
         transcript = Transcript()
         transcript.add_secret(*self.secrets)
+        port = port or self.port_for(listener)
+        reply_timeout = timeout or self.timeout
+        cap, address = self.cap, f"[{self.host}]:{port}" if ":" in self.host else f"{self.host}:{port}"
         return SMTPSession(
             self.host,
-            port or self.port_for(listener),
+            port,
             helo=helo or self.helo,
-            timeout=timeout or self.timeout,
+            timeout=reply_timeout,
             connect_timeout=self.connect_timeout,
             deadline=deadline or self.deadline,
             tls_mode=mode,
             tls=TLSSettings(verify=self.verify, ca_file=self.ca_file, server_name=self.tls_name),
             transcript=transcript,
+            slot=None if cap is None else lambda: cap.acquire(address, patience=reply_timeout),
+            present_as=self.present_as,
+            present_via=self.present_via,
+            auto_connect=auto_connect,
         )
+
+
+def skip_for_missing(name: str, password_env: str = PASSWORD_ENV) -> NoReturn:
+    """Skip a test that needs variable *name*, with the option (or environment variable) that provides it."""
+    __tracebackhide__ = True
+    pytest.skip(missing_reason(name, password_env))
+
+
+def missing_reason(name: str, password_env: str = PASSWORD_ENV) -> str:
+    if name in ACCOUNT_VARS:
+        return f"needs an account: give --smtp-user USER and set the password in the environment variable {password_env}"
+    if name.startswith("env:"):
+        return f"needs the environment variable {name[4:]}, which is not set"
+    return f"needs the variable {name}: give --smtp-var {name}=VALUE"
 
 
 class Targets:
     """The run's target, resolved on first use: the sandbox only starts if a test needs it."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, cap: Cap | None = None) -> None:
         self.settings = settings
+        self.cap = cap
         self._target: Target | None = None
         self._sandbox: Sandbox | None = None
+        self._lock = threading.Lock()  # run-ahead threads may ask for the target at once
 
-    def target(self) -> Target:
-        if self._target is None:
-            self._target = self._given() if self.settings.host else self._start_sandbox()
-        return self._target
+    def ids(self) -> list[str | None]:
+        """The ids of the run's targets, for item names (None: the one target, no suffix)."""
+        return [None]
+
+    def target(self, target_id: str | None = None) -> Target:
+        with self._lock:
+            if self._target is None:
+                self._target = self._given() if self.settings.host else self._start_sandbox()
+            return self._target
 
     def variables(self) -> dict[str, str]:
         """The target's variables, known without connecting or starting the sandbox (for collection)."""
@@ -122,6 +168,17 @@ class Targets:
         from .sandbox import Sandbox
 
         return _sandbox_vars(Sandbox, self.settings)
+
+    def unavailable(self, script: Script, target_id: str | None) -> str | None:
+        """Why a `.smtp` file cannot run in this run (a variable or listener it needs was not given), or None."""
+        if script.missing:
+            name, line = min(script.missing.items(), key=lambda item: item[1])
+            password_env = getattr(self.settings, "password_env", PASSWORD_ENV)
+            return f"line {line} {missing_reason(name, password_env)}"
+        listener = script.listener or "smtp"
+        if self.settings.host and listener != "smtp" and listener not in self.settings.ports:
+            return listener_reason(listener)
+        return None
 
     @property
     def resolved(self) -> Target | None:
@@ -139,10 +196,12 @@ class Targets:
     def _given(self) -> Target:
         s = self.settings
         return Target(
-            host=s.host, ports=s.ports, tls=s.tls, helo=s.helo, timeout=s.timeout,
+            host=s.host or "", ports=s.ports, tls=s.tls, helo=s.helo, timeout=s.timeout,
             connect_timeout=s.connect_timeout, deadline=s.deadline,
             ca_file=s.ca_file, verify=s.verify, tls_name=s.tls_name, username=s.user, password=s.password,
+            password_env=getattr(s, "password_env", PASSWORD_ENV),
             vars={**_credential_vars(s.user, s.password), **s.vars},
+            present_as=getattr(s, "as_address", None), present_via=getattr(s, "as_via", "xclient"), cap=self.cap,
         )
 
     def _start_sandbox(self) -> Target:
@@ -158,11 +217,16 @@ class Targets:
             deadline=s.deadline, ca_file=sandbox.ca_file, verify=s.verify, tls_name=s.tls_name,
             username=sandbox.username, password=Secret(sandbox.password),
             vars=_sandbox_vars(sandbox, s),
-            sandbox=True,
+            sandbox=True, policy=s.sandbox, cap=self.cap,
         )
 
 
-def _sandbox_vars(sandbox, settings: Settings) -> dict[str, str]:
+def listener_reason(listener: str) -> str:
+    return (f"needs the {listener} listener, which this run was not given: "
+            f"give --smtp-listener {listener}={STANDARD_PORTS[listener]}")
+
+
+def _sandbox_vars(sandbox: type[Sandbox] | Sandbox, settings: Settings) -> dict[str, str]:
     return {
         "SMTP_DOMAIN": sandbox.domain,
         **_credential_vars(sandbox.username, sandbox.password),

@@ -173,22 +173,37 @@ def test_malformed_file_is_one_clean_collection_error_and_other_files_still_run(
     assert "Traceback" not in text and "smtpfile.py" not in text
 
 
-def test_undefined_variable_is_a_collection_error_naming_path_and_line(pytester):
-    pytester.makefile(".smtp", vars="< 220\n> RCPT TO:<postmaster@${NO_SUCH_DOMAIN}>\n< 250\n")
+def test_an_undefined_variable_skips_only_that_file_naming_the_option_and_sends_nothing(pytester):
+    pytester.makefile(".smtp", vars="< 220\n> RCPT TO:<postmaster@${NO_SUCH_DOMAIN}>\n< 250\n", ok=RELAY)
     with mx() as server:
-        result = run(pytester, server)
-    assert result.ret == pytest.ExitCode.INTERRUPTED
-    assert re.search(r"vars.smtp:2: .*NO_SUCH_DOMAIN", result.stdout.str())
+        result = run(pytester, server, "-rs")
+    result.assert_outcomes(passed=5, skipped=2)
+    assert "vars.smtp:1: line 2 needs the variable NO_SUCH_DOMAIN: give --smtp-var NO_SUCH_DOMAIN=VALUE" in result.stdout.str()
+    assert len(server.peers) == 1, "the skipped file opened no session"
 
 
-def test_variables_come_from_the_command_line_over_the_environment_over_front_matter(pytester, monkeypatch):
+def test_a_missing_account_skip_says_to_set_the_password_in_the_environment(pytester):
+    pytester.makefile(".smtp", auth="< 220\n! auth PLAIN ${SMTP_USER} ${SMTP_PASSWORD}\n< 235\n")
+    with mx() as server:
+        result = run(pytester, server, "-rs")
+    result.assert_outcomes(skipped=2)
+    text = result.stdout.str()
+    assert "auth.smtp:2: line 2 needs an account: give --smtp-user USER and set the password in the environment " \
+           "variable SMTPCHECK_PASSWORD" in text
+    assert "--smtp-password" not in text
+
+
+def test_variables_come_from_the_command_line_over_front_matter_and_the_environment_only_by_env(pytester,
+                                                                                                 monkeypatch):
     monkeypatch.setenv("WHO", "from-env")
     pytester.makefile(".smtp", v='+++\n[vars]\nWHO = "front"\nDOM = "front.example"\n+++\n'
-                                 "< 220\n> VRFY ${WHO}@${DOM}\n< 250\n")
+                                 "< 220\n> VRFY ${WHO}@${DOM}\n< 250\n> VRFY ${env:WHO}\n< 250\n")
     with mx() as server:
-        run(pytester, server).assert_outcomes(passed=2)
-        assert server.peers[-1].received[0] == "VRFY from-env@front.example"
-        run(pytester, server, "--smtp-var", "WHO=cli").assert_outcomes(passed=2)
+        result = run(pytester, server, "-rA")
+        result.assert_outcomes(passed=3)
+        assert server.peers[-1].received[:2] == ["VRFY front@front.example", "VRFY from-env"]
+        assert "from-env" not in result.stdout.str(), "values read from the environment are masked in reports"
+        run(pytester, server, "--smtp-var", "WHO=cli").assert_outcomes(passed=3)
         assert server.peers[-1].received[0] == "VRFY cli@front.example"
 
 

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from pytest_smtpcheck.expect import Expectation, ExpectationError
-from pytest_smtpcheck.reply import Reply
+from pytest_smtpcheck.smtp.expect import Expectation, ExpectationError
+from pytest_smtpcheck.smtp.reply import Reply
 
 
 def reply(code: int, *lines: str) -> Reply:

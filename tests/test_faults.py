@@ -27,7 +27,9 @@ from faultserver import (
     scenarios,
 )
 
-from pytest_smtpcheck.client import Limits, SMTPSession
+from pytest_smtpcheck.smtp.connection import Connection
+from pytest_smtpcheck.smtp.reader import Limits
+from pytest_smtpcheck.smtp.session import SMTPSession
 from pytest_smtpcheck.errors import ConnectionLost, ProtocolViolation
 
 TIMEOUT = 1.0
@@ -193,13 +195,13 @@ def test_fault_verdict_words_transcript_time_and_the_run_goes_on(pytester, certs
     assert wall < 30
 
 
-def test_a_fault_while_smtp_session_connects_is_a_setup_error_with_the_same_evidence(pytester, certs, good_server):
+def test_a_fault_while_smtp_session_connects_fails_the_test_as_in_a_smtp_file(pytester, certs, good_server):
     pytester.makepyfile(test_fault=f"""
 import pytest
 
 
 def test_greeting(smtp_session):
-    pass
+    assert smtp_session.greeting.code == 220
 
 
 @pytest.mark.smtp(port={good_server.port})
@@ -208,10 +210,11 @@ def test_then_a_good_server(smtp_session):
 """)
     with scenarios(certs)["silent"].make() as server:
         result = run(pytester, server)
-    result.assert_outcomes(errors=1, passed=1)
-    setup = [r for r in reports_of(result, "test_greeting") if r.failed]
-    assert [r.when for r in setup] == ["setup"]
-    assert "ReplyTimeout: no complete reply to the greeting within 1 s (nothing received)" in setup[0].longreprtext
+    result.assert_outcomes(failed=1, passed=1)
+    failed = [r for r in reports_of(result, "test_greeting") if r.failed]
+    assert [r.when for r in failed] == ["call"]
+    assert "ReplyTimeout: no complete reply to the greeting within 1 s (nothing received)" in failed[0].longreprtext
+    assert "test_fault.py:5: " in failed[0].longreprtext, "the failure points at the test's line"
     assert setup[0].duration <= TIMEOUT + SLACK
     assert f"SMTP transcript 127.0.0.1:{server.port}" in [name for name, _ in setup[0].sections]
 
@@ -262,16 +265,16 @@ def test_then_a_good_server(smtp_session):
 )
 def test_oversize_input_is_cut_off_at_once_and_the_buffer_stays_bounded(monkeypatch, fault, limits, cut_off):
     peak_buffer = 0
-    recv = SMTPSession._recv
+    receive = Connection._receive
 
-    def recording_recv(self, deadline, what):
+    def recording_receive(self, deadline, what):
         nonlocal peak_buffer
         try:
-            return recv(self, deadline, what)
+            return receive(self, deadline, what)
         finally:
-            peak_buffer = max(peak_buffer, len(self._buffer))
+            peak_buffer = max(peak_buffer, len(self.reader.pending))
 
-    monkeypatch.setattr(SMTPSession, "_recv", recording_recv)
+    monkeypatch.setattr(Connection, "_receive", recording_receive)
     with scenarios()[fault].make() as server:
         session = SMTPSession("127.0.0.1", server.port, timeout=TIMEOUT, limits=limits)
         tracemalloc.start()

@@ -15,8 +15,13 @@ def test_smtp_session_is_greeted_and_quits_at_teardown(pytester):
             smtp_session.noop()
 
         def test_the_sandbox_saw_a_quit(request):
+            import time
+
             sessions = request.config.stash[TARGETS].sandbox.sessions
             assert [s.commands for s in sessions] == [["NOOP", "QUIT"]]
+            deadline = time.monotonic() + 3  # the sandbox's thread ends the session just after its 221
+            while not sessions[0].closed and time.monotonic() < deadline:
+                time.sleep(0.01)
             assert sessions[0].closed
         """
     )
@@ -53,7 +58,7 @@ def test_marker_picks_the_listener_and_the_factory_opens_more_sessions(pytester)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     report = [r for r in result.reprec.getreports("pytest_runtest_logreport") if r.when == "call"][0]
-    assert len(report.smtp) == 3, "every session the test opened is in its report"
+    assert len(report.smtp) == 2, "every session the test connected is in its report, no empty one"
 
 
 def test_marker_typos_fail_the_test_with_a_clear_message(pytester):

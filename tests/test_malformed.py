@@ -16,7 +16,7 @@ HAND_PICKED = {
     "bad_toml": (b"+++\ndescription = \n+++\n< 220\n", 2, "front matter"),
     "unclosed_front_matter": (b"+++\ndescription = 'x'\n< 220\n", 1, "+++"),
     "unknown_key": (b"+++\nretries = 3\n+++\n< 220\n", 2, "retries"),
-    "stray_directive": (b"< 220\n! bdat 100\n< 250\n", 2, "unknown directive"),
+    "stray_directive": (b"< 220\n! tls\n< 250\n", 2, "unknown directive"),
     "answer_without_question": (b"< 220\n< 250\n", 2, "nothing to answer"),
     "non_utf8": (b"< 220\n> EHLO \xff\xfe\n< 250\n", 2, "UTF-8"),
     "long_line": (b"< 220\n> NOOP " + b"x" * 2000 + b"\n< 250\n", 2, "998"),

@@ -6,10 +6,10 @@ import threading
 
 import pytest
 
-from pytest_smtpcheck.client import SMTPSession
+from pytest_smtpcheck.smtp.session import SMTPSession
 from pytest_smtpcheck.errors import TLSFailed
 from pytest_smtpcheck.sandbox import Sandbox
-from pytest_smtpcheck.tls import TLSSettings
+from pytest_smtpcheck.smtp.tls import TLSSettings
 
 DOMAIN = Sandbox.domain
 

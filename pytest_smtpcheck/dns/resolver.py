@@ -170,8 +170,8 @@ class Resolver:
             if unchecked is not None and unchecked.rcode() in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
                 raise DNSSECBogus(
                     f"DNS query {described}: DNSSEC validation failed (bogus) at the resolver {self.where}"
-                    f"{' (' + reasons + ')' if reasons else ''}; the data exists but its signatures do not "
-                    "verify: re-sign the zone or fix its DS record at the parent"
+                    f"{' (' + reasons + ')' if reasons else ''}; the answer exists without validation, but its "
+                    "signatures or denial proof do not verify: re-sign the zone or fix its DS record at the parent"
                 )
         raise DNSServerFailure(
             f"DNS query {described}: the resolver at {self.where} answered SERVFAIL"

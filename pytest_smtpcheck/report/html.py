@@ -6,7 +6,10 @@ import html as _html
 
 import pytest
 
-from .transcript import EVENT, RECEIVED, SENT, Transcript
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..smtp.transcript import Transcript
 
 _STYLE = (
     "<style>.smtp-transcript{font-family:monospace;white-space:pre-wrap;margin:0}"
@@ -28,14 +31,18 @@ class HtmlHooks:
         cells.insert(3, f"<td>{_html.escape(props.get('smtp_reply', ''))}</td>")
 
 
-def extras(transcripts: list[dict]) -> list[dict]:
+def extras(transcripts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """pytest-html extras, one per session, built where the test ran (they are plain dicts)."""
     from pytest_html import extras as html_extras
+
+    from ..smtp.transcript import Transcript
 
     return [html_extras.html(render(Transcript.from_data(data))) for data in transcripts]
 
 
 def render(transcript: Transcript) -> str:
+    from ..smtp.transcript import EVENT, RECEIVED, SENT
+
     rows = []
     for index, entry in enumerate(transcript.entries):
         kind = {SENT: "smtp-C", RECEIVED: "smtp-S", EVENT: "smtp-event"}[entry.direction]

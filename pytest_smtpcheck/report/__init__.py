@@ -7,13 +7,19 @@ right on the xdist controller too.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import __version__
-from .keys import SESSIONS, TARGETS
+from .. import __version__
+from ..keys import OUTCOME, SESSIONS, TARGETS
+
+if TYPE_CHECKING:
+    from ..smtp.transcript import Transcript
+    from ..transcripts.runner import ExchangeVerdict, FileResult
 
 TAIL_LINES = 40
 JUNIT_TRANSCRIPT = "smtp_transcript"  # moved from <properties> into <system-out> once the XML is written
@@ -67,7 +73,10 @@ class RunSummary:
             totals = self.targets.setdefault(data["target"], TargetTotals())
             if data["address"]:
                 totals.addresses.add(data["address"])
-            totals.commands[data["id"]] = sum(entry["direction"] == "C" for entry in data["entries"])
+            if data["full"]:  # a .smtp item's part of a session counts once its file's whole session arrives
+                totals.commands[data["id"]] = sum(entry["direction"] == "C" for entry in data["entries"])
+            else:
+                totals.commands.setdefault(data["id"], 0)
         first = self.targets[transcripts[0]["target"]]
         first.exchanges += 1
         first.failed += report.failed
@@ -97,34 +106,84 @@ def configure(config: pytest.Config) -> None:
 
 def attach(item: pytest.Item, report: pytest.TestReport) -> None:
     """Put the test's transcripts into its report (where the test ran, so also on xdist workers)."""
-    sessions = item.stash.get(SESSIONS, [])
+    outcome = item.stash.get(OUTCOME, None)
+    if outcome is not None:
+        if report.when == "call":
+            _attach_exchange(item, report, *outcome)
+        return
+    sessions = [s for s in item.stash.get(SESSIONS, []) if s.transcript.entries]
     if not sessions or report.skipped or not (report.when == "call" or report.failed):
         return
     if report.failed and sessions[-1].transcript.mismatch is None:
         sessions[-1].transcript.mark_last_reply()  # a Python test's verdict rests on the last reply it got
-    report.smtp = [session.transcript.to_data() for session in sessions]
-    for session in sessions:
-        text = session.transcript.render(tail=None if report.passed else TAIL_LINES)
-        report.sections.append((f"SMTP transcript {session.address}", text))
     last = next((s.last_reply for s in reversed(sessions) if s.last_reply is not None), None)
-    properties = [("smtp_target", sessions[0].address)]
-    if last is not None:
-        properties += [("smtp_command", last.command or "(greeting)"), ("smtp_reply", f"{last.code} {last.lines[0]}".rstrip())]
-    if item.config.getoption("xmlpath", None):
-        transcripts = "\n\n".join(f"SMTP transcript {s.address}\n{s.transcript.render()}" for s in sessions)
-        properties.append((JUNIT_TRANSCRIPT, transcripts))
+    deciding = None if last is None else (last.command or "(greeting)", f"{last.code} {last.lines[0]}".rstrip())
+    _attach(item, report, [s.transcript for s in sessions], full=True, deciding=deciding)
+
+
+def locate_skip(item: pytest.Item, report: pytest.TestReport) -> None:
+    """Point a `.smtp` item's skip at its line in the file, not at the plugin's code."""
+    line = getattr(item, "location_line", None)
+    if line is not None and report.skipped and isinstance(report.longrepr, tuple):
+        report.longrepr = (str(item.path), line, report.longrepr[2])
+
+
+def _attach_exchange(item: pytest.Item, report: pytest.TestReport, result: FileResult,
+                     verdict: ExchangeVerdict | None) -> None:
+    """A `.smtp` item carries its own exchange; the item that decides the file carries the whole session once."""
+    from ..collector import ExchangeItem
+    from ..smtp.transcript import Transcript
+
+    assert isinstance(item, ExchangeItem)
+    if verdict is None or report.skipped or not result.transcript:
+        return
+    report.duration = verdict.duration  # the exchange's own time, not the wait for the file's session
+    whole = Transcript.from_data(result.transcript)
+    decisive = item.decides_file(result)
+    shown = whole if decisive else whole.part(*verdict.entries)
+    _attach(item, report, [shown], full=decisive, deciding=_last_reply(shown))
+
+
+def _attach(item: pytest.Item, report: pytest.TestReport, transcripts: list[Transcript], *, full: bool,
+            deciding: tuple[str, str] | None) -> None:
+    report.smtp = [t.to_data() | {"full": full} for t in transcripts]  # type: ignore[attr-defined]
+    for transcript in transcripts:
+        text = transcript.render(tail=None if report.passed else TAIL_LINES)
+        report.sections.append((f"SMTP transcript {transcript.target}", text))
+    properties = [("smtp_target", transcripts[0].target)]
+    if deciding is not None:
+        properties += [("smtp_command", deciding[0]), ("smtp_reply", deciding[1])]
+    if item.config.getoption("--junitxml", None):
+        texts = "\n\n".join(f"SMTP transcript {t.target}\n{t.render()}" for t in transcripts)
+        properties.append((JUNIT_TRANSCRIPT, texts))
     # The report's list is a copy of the item's; pytest's JUnit writer reads the item's (via the teardown report).
     report.user_properties.extend(properties)
     item.user_properties.extend(properties)
     if item.config.pluginmanager.hasplugin("html"):
         from .html import extras
 
-        report.extras = getattr(report, "extras", []) + extras(report.smtp)
+        report.extras = getattr(report, "extras", []) + extras(report.smtp)  # type: ignore[attr-defined]
+
+
+def _last_reply(transcript: Transcript) -> tuple[str, str] | None:
+    """The last command and the reply to it, read back from a transcript: (command, first reply line)."""
+    from ..smtp.transcript import RECEIVED, SENT
+
+    entries = transcript.entries
+    end = transcript.mismatch if transcript.mismatch is not None else len(entries) - 1
+    replies = [i for i in range(end, -1, -1) if entries[i].direction == RECEIVED]
+    if not replies:
+        return None
+    first = replies[0]
+    while first > 0 and entries[first - 1].direction == RECEIVED:
+        first -= 1
+    sent = next((entries[i].text for i in range(first - 1, -1, -1) if entries[i].direction == SENT), "(greeting)")
+    return sent, entries[first].text
 
 
 def scrub(item: pytest.Item, report: pytest.TestReport) -> None:
     """Last line of defence: a password a test itself printed or put in an assert message is masked too."""
-    from .transcript import MASK
+    from ..vocabulary import MASK
 
     secrets = _secret_forms(item)
     if not secrets:
@@ -144,25 +203,30 @@ def scrub(item: pytest.Item, report: pytest.TestReport) -> None:
 
 
 def _secret_forms(item: pytest.Item) -> list[str]:
-    """Every password the run knows of, with the base64 forms AUTH sends it in."""
-    import base64
+    """Every password the run knows of for this test, with the forms AUTH sends it in."""
+    from ..collector import ExchangeItem
 
     target = item.config.stash[TARGETS].resolved
     user = (target.username if target else None) or ""
-    passwords = {target.password} if target is not None and target.password else set()
+    secrets = {target.password} if target is not None and target.password else set()
     for session in item.stash.get(SESSIONS, []):
-        passwords.update(session.transcript.secrets)
-    forms = set()
-    for password in filter(None, passwords):
-        for text in (password, f"\0{user}\0{password}", f"{user}\0{password}"):
-            forms.add(text)
-            forms.add(base64.b64encode(text.encode()).decode())
-    return sorted((form for form in forms if len(form) >= 3), key=len, reverse=True)
+        secrets.update(session.transcript.secrets)
+    if isinstance(item, ExchangeItem):
+        secrets.update(item.parent.script.secrets)
+    return _forms(frozenset(filter(None, secrets)), user)
+
+
+@functools.lru_cache(maxsize=64)
+def _forms(secrets: frozenset[str], user: str) -> list[str]:
+    from ..vocabulary import secret_forms
+
+    forms = {form for secret in secrets for form in secret_forms(secret, user)}
+    return sorted(forms, key=len, reverse=True)
 
 
 def move_transcripts_to_system_out(config: pytest.Config) -> None:
     """pytest's JUnit writer has no public way to add system-out: rewrite its file after it is written."""
-    path = config.getoption("xmlpath", None)
+    path = config.getoption("--junitxml", None)
     if not path or hasattr(config, "workerinput") or not Path(path).is_file():
         return
     import xml.etree.ElementTree as ElementTree

@@ -7,9 +7,9 @@ import time
 import pytest
 from faultserver import FaultServer
 
-from pytest_smtpcheck.client import SMTPSession
+from pytest_smtpcheck.smtp.session import SMTPSession
 from pytest_smtpcheck.errors import ConnectFailed, ConnectionLost, ProtocolViolation, ReplyTimeout, SessionClosed
-from pytest_smtpcheck.reply import Reply
+from pytest_smtpcheck.smtp.reply import Reply
 
 
 def serve(script, **kwargs):

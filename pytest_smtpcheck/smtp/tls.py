@@ -9,7 +9,9 @@ import ssl
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
-from .errors import hide_for_server_faults
+from typing import Any
+
+from ..errors import hide_for_server_faults
 
 __tracebackhide__ = hide_for_server_faults  # server faults are reported at the test's line
 
@@ -118,20 +120,26 @@ def _explain_verification(error: ssl.SSLCertVerificationError, server_name: str,
     return f"certificate verification failed: {reason}"
 
 
-def peer_certificate(sock: ssl.SSLSocket) -> dict:
-    """The server's leaf certificate as getpeercert() would decode it, even when verification failed.
+def peer_chain(sock: ssl.SSLSocket) -> list[bytes]:
+    """The certificates the server sent (DER, leaf first), whether or not they verified.
 
     ssl drops the certificate when verification fails, but the SSL object keeps the
     chain it received: public from Python 3.13, `_sslobj.get_unverified_chain()` in
-    3.10-3.12. Anything missing (or cryptography not installed) gives ``{}``.
+    3.10-3.12 (the one private name this module uses; nothing else exposes it).
     """
     try:
-        getter = getattr(sock, "get_unverified_chain", None) or sock._sslobj.get_unverified_chain
+        getter = getattr(sock, "get_unverified_chain", None) or sock._sslobj.get_unverified_chain  # type: ignore[attr-defined]
         chain = getter() or []
-        leaf = chain[0] if chain else None
-        if leaf is not None and not isinstance(leaf, bytes):  # 3.10-3.12: _ssl.Certificate
-            leaf = leaf.public_bytes(ssl._ssl.ENCODING_DER)
-        return _decode_unverified(leaf)
+    except (AttributeError, ValueError):
+        return []
+    return [cert if isinstance(cert, bytes) else ssl.PEM_cert_to_DER_cert(cert.public_bytes()) for cert in chain]
+
+
+def peer_certificate(sock: ssl.SSLSocket) -> dict[str, Any]:
+    """The server's leaf certificate as getpeercert() would decode it, even when verification failed."""
+    try:
+        chain = peer_chain(sock)
+        return _decode_unverified(chain[0] if chain else None)
     except Exception:  # noqa: BLE001 - a better message is a bonus, never a new failure
         return {}
 

@@ -16,10 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NoReturn
 
-from .client import TLS_MODES
-from .expect import Expectation, ExpectationError
-from .options import LISTENERS
-from .transcript import MASK
+from ..smtp.expect import Expectation, ExpectationError
+from ..vocabulary import AUTH_MECHANISMS, LISTENERS, MASK, TLS_MODES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -29,18 +27,19 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 MAX_LINE = 998  # RFC 5321 4.5.3.1.6: 1000 octets per line, CRLF included
 MAX_SLEEP = 300.0
 MAX_MESSAGE = 1 << 30
-AUTH_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5")
 FRONT_MATTER_KEYS = ("description", "markers", "vars", "timeout", "tls", "helo", "listener")
 DIRECTIVES = {  # name: (fewest arguments, most arguments, usage)
     "starttls": (0, 0, "! starttls"),
     "auth": (3, 3, "! auth MECHANISM USER PASSWORD"),
-    "message": (0, 1, "! message [SIZE]"),
+    "message": (0, 2, "! message [SIZE] [file=PATH]"),
+    "bdat": (1, 2, "! bdat SIZE [chunk=BYTES]"),
     "sleep": (1, 1, "! sleep SECONDS"),
 }
+STEPS, BODY, CLOSED = "steps", "body", "closed"  # the parser's states
 _DIRECTIVE_LIST = ", ".join(f"`{usage}`" for _, _, usage in DIRECTIVES.values())
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _REFERENCE = re.compile(r"\$\$\{|\$\{(?P<name>[^}]*)(?P<close>\})?")
-_ONLY_REFERENCES = re.compile(r"(?:\$\{[A-Za-z_][A-Za-z0-9_]*\})+")
+_ONLY_REFERENCES = re.compile(r"(?:\$\{(?:env:)?[A-Za-z_][A-Za-z0-9_]*\})+")
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmg]i?b|b)?", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "b": 1, "kb": 10**3, "kib": 2**10, "mb": 10**6, "mib": 2**20, "gb": 10**9, "gib": 2**30}
 _SECONDS = re.compile(r"\d+(?:\.\d+)?")
@@ -70,11 +69,15 @@ class Step:
     """
 
     line: int
-    kind: str  # command | body | starttls | auth | message | sleep
-    verb: str  # EHLO, MAIL, DATA, ...; BODY, STARTTLS, AUTH, MESSAGE, SLEEP
+    kind: str  # command | body | starttls | auth | message | bdat | sleep
+    verb: str  # EHLO, MAIL, DATA, ...; BODY, STARTTLS, AUTH, MESSAGE, BDAT, SLEEP
     raw: str
     lines: tuple[str, ...] = field(default=(), repr=False)  # command: the line; body: its lines, "." last
-    args: tuple[str, ...] = field(default=(), repr=False)  # auth: MECH USER PASSWORD; message: bytes; sleep: seconds
+    args: tuple[str, ...] = field(default=(), repr=False)  # auth: MECH USER SECRET
+    size: int = 0  # message, bdat: bytes to generate
+    chunk: int = 0  # bdat: bytes per chunk
+    seconds: float = 0.0  # sleep
+    path: str | None = None  # message: a file whose content is the body
 
     @property
     def gets_reply(self) -> bool:
@@ -110,7 +113,7 @@ class Exchange:
 
 
 @dataclass(frozen=True)
-class SmtpFile:
+class Script:
     """A parsed `.smtp` file: its front matter settings and its exchanges in order."""
 
     path: str
@@ -122,24 +125,36 @@ class SmtpFile:
     tls: str | None = None
     helo: str | None = None
     listener: str | None = None
-    secrets: tuple[str, ...] = field(default=(), repr=False)  # expanded AUTH passwords, for masking
+    secrets: tuple[str, ...] = field(default=(), repr=False)  # expanded passwords and ${env:} values, masked
+    missing: Mapping[str, int] = field(default_factory=dict)  # variables used but not given: name -> first line
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path)
 
 
-def parse_smtp_file(
-    source: str | bytes, path: str | os.PathLike[str], variables: Mapping[str, str] | None = None
-) -> SmtpFile:
-    """Parse a `.smtp` file; *variables* (command line, environment) win over the front matter's ``vars``.
+def parse_script(
+    source: str | bytes,
+    path: str | os.PathLike[str],
+    variables: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Script:
+    """Parse a `.smtp` file; *variables* (the run's) win over the front matter's ``vars``.
 
-    Raises SmtpFileError, and nothing else, for any input.
+    ``${env:NAME}`` reads *environ*, and only that form does. A variable that is not
+    given is no error here: it is listed in ``missing``, and the file's tests are
+    skipped with a reason naming it. Raises SmtpFileError, and nothing else, for any input.
     """
     path = os.fspath(path)
     lines = _split_lines(source, path)
     settings, body_start = _FrontMatter(path, lines).read()
     names = {**settings.get("vars", {}), **(variables or {})}
-    content = [(number, text) for number, text in enumerate(lines[body_start:], body_start + 1) if not _is_comment(text)]
-    parser = _Parser(path, content, names)
-    exchanges = parser.parse()
-    return SmtpFile(
+    machine = _Machine(path, names, environ or {})
+    for number, text in enumerate(lines[body_start:], body_start + 1):
+        if not _is_comment(text):
+            machine.feed(number, text)
+    exchanges = machine.end()
+    return Script(
         path=path,
         exchanges=exchanges,
         description=settings.get("description"),
@@ -149,7 +164,8 @@ def parse_smtp_file(
         tls=settings.get("tls"),
         helo=settings.get("helo"),
         listener=settings.get("listener"),
-        secrets=tuple(parser.secrets),
+        secrets=tuple(machine.secrets),
+        missing=dict(machine.missing),
     )
 
 
@@ -274,38 +290,60 @@ class _FrontMatter:
         raise SmtpFileError(self.path, line, message)
 
 
-class _Parser:
-    """Groups content lines into exchanges: client steps, then the `<` lines answering them."""
+class _Machine:
+    """Reads content lines one at a time and groups them into exchanges.
 
-    def __init__(self, path: str, lines: list[tuple[int, str]], variables: Mapping[str, str]) -> None:
+    A line-oriented state machine: each line is handled by the state the lines
+    before it left (client steps, their `<` lines, a message body, or closed),
+    so no line is read twice and every error names the line it is found on.
+    """
+
+    def __init__(self, path: str, variables: Mapping[str, str], environ: Mapping[str, str]) -> None:
         self.path = path
-        self.lines = lines
         self.variables = variables
-        self.pos = 0
+        self.environ = environ
+        self.state = STEPS
         self.exchanges: list[Exchange] = []
         self.secrets: list[str] = []
+        self.missing: dict[str, int] = {}  # variables referenced but not given: name -> first line
         self.steps: list[Step] = []
         self.expects: list[ExpectLine] = []
         self.start: int | None = None  # first line of the exchange being read
         self.close_line: int | None = None
         self.data: Step | None = None  # a DATA whose message body comes next, unless its reply refuses it
+        self.body: list[str] = []  # lines of the body being read
+        self.body_start = 0
 
-    def parse(self) -> tuple[Exchange, ...]:
-        while self.pos < len(self.lines):
-            number, text = self.lines[self.pos]
-            self.pos += 1
-            if self.close_line is not None:
-                self._after_close(number, text)
-            if text.startswith("<"):
-                self._expect(number, text)
-            elif text.startswith((">", "!")):
+    def feed(self, number: int, text: str) -> None:
+        if self.state == CLOSED:
+            self._after_close(number, text)
+        if self.state == BODY:
+            self._body_line(number, text)
+        elif text.startswith("<"):
+            self._expect(number, text)
+        elif text.startswith(">"):
+            if self.data is not None:  # the body after DATA begins here (pipelined, or after its `< 354`)
                 if self.expects:
                     self._finish()
-                self._add(self._command(number, text) if text[0] == ">" else self._directive(number, text))
-            elif text.rstrip() == "+++":
-                self._fail(number, "front matter (`+++` ... `+++`) must come first, before any `>`, `<` or `!` line")
+                self.state, self.body, self.body_start = BODY, [], number
+                self._body_line(number, text)
             else:
-                self._fail(number, "line must start with `>` (send), `<` (expected reply), `!` (directive) or `#` (comment)")
+                self._step(self._command(number, text))
+        elif text.startswith("!"):
+            self._step(self._directive(number, text))
+        elif text.rstrip() == "+++":
+            self._fail(number, "front matter (`+++` ... `+++`) must come first, before any `>`, `<` or `!` line")
+        else:
+            self._fail(number, "line must start with `>` (send), `<` (expected reply), `!` (directive) or `#` (comment)")
+
+    def end(self) -> tuple[Exchange, ...]:
+        if self.state == BODY:
+            assert self.data is not None
+            self._fail(
+                self.data.line,
+                f"the message body after this DATA has no `> .` terminator: the body starts at line {self.body_start} "
+                f"and the file ends first; end the body with a `> .` line",
+            )
         self._finish()
         if self.data is not None and self.close_line is None:
             self._fail(self.data.line, "DATA is answered with 354 but no message body follows: add `>` lines ending with `> .`")
@@ -315,7 +353,9 @@ class _Parser:
 
     # --- exchanges -------------------------------------------------------------------------
 
-    def _add(self, step: Step) -> None:
+    def _step(self, step: Step) -> None:
+        if self.expects:
+            self._finish()
         if self.start is None:
             self.start = step.line
         self.steps.append(step)
@@ -333,7 +373,7 @@ class _Parser:
         if written.lower() == "closed":
             if not self.steps and not self.expects:
                 self._fail(number, "`< closed` cannot replace the greeting: expect it first, e.g. `< 554` then `< closed`")
-            self.close_line = number
+            self.close_line, self.state = number, CLOSED
             return
         slots = self._slots()
         if len(self.expects) >= len(slots):
@@ -359,6 +399,7 @@ class _Parser:
         slots = self._slots()
         if len(self.expects) < len(slots):
             missing = slots[len(self.expects)]
+            assert missing is not None  # the greeting's slot is filled by the `<` line that opened the exchange
             self._fail(
                 missing.line,
                 f"no `<` line answers `{missing.raw}`: every `>` line and directive gets one reply; add a "
@@ -381,8 +422,6 @@ class _Parser:
     # --- client steps ----------------------------------------------------------------------
 
     def _command(self, number: int, text: str) -> Step:
-        if self.data is not None:
-            return self._body(number)
         written = self._client_text(number, text)
         words = written.split(None, 1)
         verb = words[0].upper() if words else "EMPTY"
@@ -391,30 +430,22 @@ class _Parser:
             self.data = step
         return step
 
-    def _body(self, first: int) -> Step:
-        """The message body after DATA: `>` lines up to and including `> .`, one step with one reply."""
-        data, self.data = self.data, None
-        self.pos -= 1  # re-read the first body line in the loop below
-        sent: list[str] = []
-        while self.pos < len(self.lines):
-            number, text = self.lines[self.pos]
-            if not text.startswith(">"):
-                self._fail(
-                    data.line,
-                    f"the message body after this DATA has no `> .` terminator: the body starts at line {first} "
-                    f"but line {number} is not a `>` line; end the body with a `> .` line",
-                )
-            self.pos += 1
-            written = self._client_text(number, text)
-            if written == ".":
-                sent.append(".")
-                return Step(first, "body", "BODY", f"(message body, lines {first}-{number})", tuple(sent))
-            sent.append(self._line_to_send(number, written, stuffed=written.startswith(".")))
-        self._fail(
-            data.line,
-            f"the message body after this DATA has no `> .` terminator: the body starts at line {first} "
-            f"and the file ends first; end the body with a `> .` line",
-        )
+    def _body_line(self, number: int, text: str) -> None:
+        """A line of the message body after DATA: `>` lines up to and including `> .`, one step with one reply."""
+        assert self.data is not None
+        if not text.startswith(">"):
+            self._fail(
+                self.data.line,
+                f"the message body after this DATA has no `> .` terminator: the body starts at line {self.body_start} "
+                f"but line {number} is not a `>` line; end the body with a `> .` line",
+            )
+        written = self._client_text(number, text)
+        if written != ".":
+            self.body.append(self._line_to_send(number, written, stuffed=written.startswith(".")))
+            return
+        self.data, self.state = None, STEPS
+        raw = f"(message body, lines {self.body_start}-{number})"
+        self._step(Step(self.body_start, "body", "BODY", raw, (*self.body, ".")))
 
     def _client_text(self, number: int, text: str) -> str:
         if text == ">":
@@ -458,22 +489,51 @@ class _Parser:
         if name == "starttls":
             return Step(number, "starttls", "STARTTLS", text.rstrip())
         if name == "sleep":
-            return Step(number, "sleep", "SLEEP", text.rstrip(), args=(str(self._seconds(number, args[0])),))
+            return Step(number, "sleep", "SLEEP", text.rstrip(), seconds=self._seconds(number, args[0]))
+        if name == "bdat":
+            return self._bdat(number, text, args)
         return self._auth(number, args)
 
     def _message(self, number: int, text: str, args: list[str]) -> Step:
         if self.data is None:
             self._fail(number, "`! message` sends a message body, so it must follow `> DATA` (and its `< 354`)")
         self.data = None
-        size = () if not args else (str(self._size(number, args[0])),)
-        return Step(number, "message", "MESSAGE", text.rstrip(), args=size)
+        options = self._options(number, args, ("file",), "! message [SIZE] [file=PATH]")
+        size = self._size(number, options["size"]) if "size" in options else 0
+        path = None
+        if "file" in options:
+            path = os.path.join(os.path.dirname(self.path), self._expand(number, options["file"]))
+            if not os.path.isfile(path):
+                self._fail(number, f"`! message file=`: no such file {path}; the path is relative to this .smtp file")
+        return Step(number, "message", "MESSAGE", text.rstrip(), size=size, path=path)
+
+    def _bdat(self, number: int, text: str, args: list[str]) -> Step:
+        options = self._options(number, args, ("chunk",), "! bdat SIZE [chunk=BYTES]")
+        if "size" not in options:
+            self._fail(number, "`! bdat` needs the message size: write `! bdat 20kB` or `! bdat 20kB chunk=7kB`")
+        size = self._size(number, options["size"])
+        chunk = self._size(number, options["chunk"]) if "chunk" in options else min(max(size, 1), 64 * 1024)
+        if chunk < 1:
+            self._fail(number, "`! bdat ... chunk=` must be at least 1 byte")
+        return Step(number, "bdat", "BDAT", text.rstrip(), size=size, chunk=chunk)
+
+    def _options(self, number: int, args: list[str], names: tuple[str, ...], usage: str) -> dict[str, str]:
+        """A directive's words: a bare first word is the size, the others NAME=VALUE."""
+        found: dict[str, str] = {}
+        for word in args:
+            name, equals, value = word.partition("=")
+            key = name.lower() if equals else "size"
+            if (equals and key not in names) or key in found or (equals and not value):
+                self._fail(number, f"`{word}` is not understood here: write `{usage}`")
+            found[key] = value if equals else word
+        return found
 
     def _auth(self, number: int, args: list[str]) -> Step:
         mechanism, user, password = args
         if mechanism.upper() not in AUTH_MECHANISMS:
             self._fail(number, f"unknown AUTH mechanism `{mechanism}`: use one of {', '.join(AUTH_MECHANISMS)}")
         secret = self._expand(number, password)
-        if secret and secret not in self.secrets:
+        if secret not in self.secrets and len(secret) >= 3:
             self.secrets.append(secret)
         shown = password if _ONLY_REFERENCES.fullmatch(password) else MASK
         step_args = (mechanism.upper(), self._expand(number, user), secret)
@@ -499,32 +559,34 @@ class _Parser:
     # --- variables -------------------------------------------------------------------------
 
     def _expand(self, number: int, text: str) -> str:
-        """Replace ``${NAME}`` with its value; ``$${`` is a literal ``${``."""
+        """Replace ``${NAME}`` and ``${env:NAME}`` with their values; ``$${`` is a literal ``${``."""
         return _REFERENCE.sub(lambda match: self._value(number, match), text)
 
     def _value(self, number: int, match: re.Match[str]) -> str:
         if match.group(0) == "$${":
             return "${"
-        name = match.group("name")
+        reference = match.group("name")
+        from_env = reference.startswith("env:")
+        name = reference[4:] if from_env else reference
         if match.group("close") is None or not _NAME.fullmatch(name):
             self._fail(
                 number,
-                f"`{match.group(0)[:40]}` is not a variable reference: write ${{NAME}} (letters, digits, _), "
-                f"or $${{ for a literal ${{",
+                f"`{match.group(0)[:40]}` is not a variable reference: write ${{NAME}} or ${{env:NAME}} "
+                f"(letters, digits, _), or $${{ for a literal ${{",
             )
-        if name not in self.variables:
-            self._fail(
-                number,
-                f"variable {name} is not defined: pass --smtp-var {name}=VALUE, set it in the environment, "
-                f"or add it to the front matter's vars",
-            )
-        value = self.variables[name]
+        source = self.environ if from_env else self.variables
+        if name not in source:
+            self.missing.setdefault(reference, number)
+            return match.group(0)
+        value = source[name]
         if "\r" in value or "\n" in value:
-            self._fail(number, f"variable {name} holds a line break, which would send an extra line; remove it")
+            self._fail(number, f"variable {reference} holds a line break, which would send an extra line; remove it")
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            self._fail(number, f"variable {name} is not valid UTF-8 text; set it to a UTF-8 value")
+            self._fail(number, f"variable {reference} is not valid UTF-8 text; set it to a UTF-8 value")
+        if from_env and len(value) >= 3 and value not in self.secrets:
+            self.secrets.append(value)  # the environment holds secrets: its values are masked wherever they appear
         return value
 
     def _fail(self, line: int, message: str) -> NoReturn:

@@ -9,6 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .expect import Expectation
+
+__all__ = ["Reply"]
+
 _ENHANCED = re.compile(r"([245])\.(\d{1,3})\.(\d{1,3})(?=\s|$)")
 
 
@@ -56,14 +60,11 @@ class Reply:
 
     def matches(self, expectation: str) -> bool:
         """True when the reply satisfies an expectation written as in `.smtp` files, e.g. ``"550|554 5.7.1 /relay/i"``."""
-        from .expect import Expectation
-
         return Expectation.parse(expectation).match(self) is None
 
     def expect(self, expectation: str) -> Reply:
         """Assert that the reply satisfies *expectation*; the failure names the command, the expectation and the reply."""
-        from .expect import Expectation
-
+        __tracebackhide__ = True  # the failure is reported at the test's line
         problem = Expectation.parse(expectation).match(self)
         if problem is not None:
             raise AssertionError(self.describe_mismatch(expectation, problem))

@@ -10,27 +10,15 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
-MASK = "****"
+from ..vocabulary import MASK
+
+__all__ = ["EVENT", "RECEIVED", "SENT", "Entry", "Transcript"]
 
 SENT = "C"  # client to server
 RECEIVED = "S"  # server to client
 EVENT = "*"  # connect, TLS established, close, failure
-
-
-def mask_auth_line(line: str) -> str:
-    """A hand-written `AUTH MECH initial-response` line carries credentials: keep only the mechanism."""
-    words = line.split()
-    if len(words) > 2 and words[0].upper() == "AUTH":
-        return f"{words[0]} {words[1]} {MASK}"
-    return line
-
-
-class Secret(str):
-    """A password: sent as itself, shown as ``****`` by repr (so pytest's assertion output never prints it)."""
-
-    def __repr__(self) -> str:
-        return repr(MASK)
 
 
 @dataclass(frozen=True)
@@ -81,6 +69,11 @@ class Transcript:
                 self.mismatch = index
                 return
 
+    def part(self, start: int, end: int) -> Transcript:
+        """The entries from *start* to *end* (one exchange's lines), with the mismatch marker if it falls there."""
+        mismatch = self.mismatch - start if self.mismatch is not None and start <= self.mismatch < end else None
+        return Transcript(self.target, self.address, self.id, self.started, self.entries[start:end], mismatch)
+
     def render(self, *, tail: int | None = None, times: bool = True) -> str:
         """A telnet-like text: `C:` lines sent, `S:` lines received, `*` events; `>>` marks the mismatch."""
         entries = list(enumerate(self.entries))
@@ -98,7 +91,7 @@ class Transcript:
             lines.append(f"{marker}{stamp}{lock}{entry.direction}: {entry.text}".rstrip())
         return "\n".join(lines)
 
-    def to_data(self) -> dict:
+    def to_data(self) -> dict[str, Any]:
         """Builtins only, so the transcript can travel in a test report between xdist processes."""
         return {
             "id": self.id,
@@ -110,7 +103,7 @@ class Transcript:
         }
 
     @classmethod
-    def from_data(cls, data: dict) -> Transcript:
+    def from_data(cls, data: dict[str, Any]) -> Transcript:
         transcript = cls(
             target=data["target"], address=data["address"], id=data["id"], started=data["started"],
             mismatch=data["mismatch"],

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_smtpcheck.smtpfile import SmtpFile, SmtpFileError, parse_smtp_file
+from pytest_smtpcheck.transcripts.parser import Script, SmtpFileError, parse_script
 
 RELAY = """\
 # An outside sender must not be able to relay through the MX.
@@ -25,8 +25,8 @@ description = "relay from outside is denied"
 """
 
 
-def parse(source, variables=None) -> SmtpFile:
-    return parse_smtp_file(source, "t.smtp", variables or {})
+def parse(source, variables=None) -> Script:
+    return parse_script(source, "t.smtp", variables or {})
 
 
 def error(source, variables=None) -> SmtpFileError:
@@ -35,11 +35,11 @@ def error(source, variables=None) -> SmtpFileError:
     return caught.value
 
 
-def names(parsed: SmtpFile) -> list[str]:
+def names(parsed: Script) -> list[str]:
     return [exchange.name for exchange in parsed.exchanges]
 
 
-def sent(parsed: SmtpFile) -> list[tuple[str, ...]]:
+def sent(parsed: Script) -> list[tuple[str, ...]]:
     return [step.lines for exchange in parsed.exchanges for step in exchange.steps]
 
 
@@ -296,7 +296,7 @@ def test_a_literal_auth_password_is_masked_in_raw_but_kept_to_send():
 
 
 def test_auth_errors():
-    assert "unknown AUTH mechanism `XOAUTH2`" in error("! auth XOAUTH2 u p\n< 235\n").message
+    assert "unknown AUTH mechanism `GSSAPI`" in error("! auth GSSAPI u p\n< 235\n").message
     problem = error("< 220\n! auth PLAIN user\n< 235\n")
     assert problem.line == 2 and "takes 3 arguments, got 2" in problem.message
 
@@ -307,12 +307,32 @@ def test_auth_errors():
 )
 def test_message_sizes(size, octets):
     step = parse(f"> DATA\n< 354\n! message {size}\n< 250\n").exchanges[1].steps[0]
-    assert (step.kind, step.verb, step.args) == ("message", "MESSAGE", (str(octets),))
+    assert (step.kind, step.verb, step.size) == ("message", "MESSAGE", octets)
 
 
 def test_message_without_size_and_from_a_variable():
-    assert parse("> DATA\n< 354\n! message\n< 250\n").exchanges[1].steps[0].args == ()
-    assert parse("> DATA\n< 354\n! message ${N}\n< 250\n", {"N": "2MiB"}).exchanges[1].steps[0].args == ("2097152",)
+    assert parse("> DATA\n< 354\n! message\n< 250\n").exchanges[1].steps[0].size == 0
+    assert parse("> DATA\n< 354\n! message ${N}\n< 250\n", {"N": "2MiB"}).exchanges[1].steps[0].size == 2097152
+
+
+def test_message_from_a_file_next_to_the_smtp_file(tmp_path):
+    (tmp_path / "body.eml").write_text("Subject: x\n\nhello\n")
+    step = parse_script("> DATA\n< 354\n! message file=body.eml\n< 250\n", tmp_path / "t.smtp").exchanges[1].steps[0]
+    assert step.path == str(tmp_path / "body.eml")
+    problem = error("> DATA\n< 354\n! message file=missing.eml\n< 250\n")
+    assert problem.line == 3 and "no such file" in problem.message and "relative to this .smtp file" in problem.message
+
+
+@pytest.mark.parametrize(("line", "size", "chunk"), [("! bdat 20kB chunk=7000", 20000, 7000), ("! bdat 100", 100, 100),
+                                                     ("! bdat 1MiB", 2**20, 65536)])
+def test_bdat_size_and_chunk(line, size, chunk):
+    step = parse(f"> MAIL FROM:<a@b>\n< 250\n{line}\n< 250\n").exchanges[1].steps[0]
+    assert (step.kind, step.verb, step.size, step.chunk) == ("bdat", "BDAT", size, chunk)
+
+
+@pytest.mark.parametrize("line", ["! bdat", "! bdat chunk=7", "! bdat 10 chunk=0", "! bdat 10 size=3", "! bdat 10 7"])
+def test_bad_bdat_lines(line):
+    assert error(f"< 220\n{line}\n< 250\n").line == 2
 
 
 @pytest.mark.parametrize("size", ["2 MiB MiB", "lots", "-1", "2TiB", "2GiB", "1" * 400])
@@ -329,7 +349,7 @@ def test_message_needs_a_data_before_it():
 def test_sleep_gets_no_reply():
     parsed = parse("< 220\n! sleep 2.5\n> NOOP\n< 250\n")
     steps = parsed.exchanges[1].steps
-    assert [(s.kind, s.args, s.gets_reply) for s in steps] == [("sleep", ("2.5",), False), ("command", (), True)]
+    assert [(s.kind, s.seconds, s.gets_reply) for s in steps] == [("sleep", 2.5, False), ("command", 0.0, True)]
     assert parsed.exchanges[1].name == "line2-SLEEP+NOOP"
 
 
@@ -347,7 +367,8 @@ def test_sleep_at_the_end_needs_something_after_it():
 def test_unknown_directive_lists_the_known_ones():
     problem = error("< 220\n! tls\n< 220\n")
     assert problem.line == 2
-    for known in ("`! starttls`", "`! auth MECHANISM USER PASSWORD`", "`! message [SIZE]`", "`! sleep SECONDS`"):
+    for known in ("`! starttls`", "`! auth MECHANISM USER PASSWORD`", "`! message [SIZE] [file=PATH]`",
+                  "`! bdat SIZE [chunk=BYTES]`", "`! sleep SECONDS`"):
         assert known in problem.message
 
 
@@ -424,10 +445,19 @@ def test_front_matter_vars_and_caller_override():
     assert parsed.exchanges[1].steps[0].raw == "MAIL FROM:<${SENDER}@${DOMAIN}>"  # raw keeps the reference
 
 
-def test_undefined_variable_names_the_line_and_how_to_define_it():
-    problem = error("< 220\n> RCPT TO:<x@${SMTP_DOMAIN}>\n< 250\n")
-    assert problem.line == 2
-    assert "SMTP_DOMAIN is not defined" in problem.message and "--smtp-var SMTP_DOMAIN=VALUE" in problem.message
+def test_an_undefined_variable_is_listed_with_its_first_line_not_an_error():
+    parsed = parse("< 220\n> RCPT TO:<x@${SMTP_DOMAIN}>\n< 250\n> RCPT TO:<${SMTP_DOMAIN}${B}>\n< 250\n")
+    assert parsed.missing == {"SMTP_DOMAIN": 2, "B": 4}
+    assert parse("< 220\n> RCPT TO:<x@${SMTP_DOMAIN}>\n< 250\n", {"SMTP_DOMAIN": "d"}).missing == {}
+
+
+def test_the_environment_is_read_only_through_env_and_its_values_are_secrets():
+    source = "< 220\n> NOOP ${HOME}\n< 250\n> NOOP ${env:HOME}\n< 250\n"
+    parsed = parse_script(source, "t.smtp", {}, {"HOME": "/root/secret-home"})
+    assert parsed.missing == {"HOME": 2}
+    assert sent(parsed)[1] == ("NOOP /root/secret-home",)
+    assert "/root/secret-home" in parsed.secrets
+    assert parse_script(source.replace("${HOME}", "x"), "t.smtp", {}, {}).missing == {"env:HOME": 4}
 
 
 def test_escape_for_a_literal_reference():
@@ -551,9 +581,9 @@ def test_error_attributes_and_str():
 
 
 def test_path_may_be_a_pathlike():
-    assert parse_smtp_file("< 220\n", Path("a") / "b.smtp").path == str(Path("a") / "b.smtp")
+    assert parse_script("< 220\n", Path("a") / "b.smtp").path == str(Path("a") / "b.smtp")
     with pytest.raises(SmtpFileError, match=r"^a/b\.smtp:1: line must start"):
-        parse_smtp_file("oops\n", Path("a/b.smtp"))
+        parse_script("oops\n", Path("a/b.smtp"))
 
 
 def test_expanded_values_stay_out_of_reprs():
@@ -564,11 +594,11 @@ def test_expanded_values_stay_out_of_reprs():
 
 def check_never_escapes(source) -> None:
     try:
-        result = parse_smtp_file(source, "prop.smtp", {"A": "1", "P": "pw"})
+        result = parse_script(source, "prop.smtp", {"A": "1", "P": "pw"})
     except SmtpFileError as problem:
         assert str(problem).startswith("prop.smtp")
     else:
-        assert isinstance(result, SmtpFile) and result.exchanges
+        assert isinstance(result, Script) and result.exchanges
 
 
 LINE = st.one_of(

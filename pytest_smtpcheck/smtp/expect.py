@@ -11,10 +11,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from re import Pattern
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from .reply import Reply
+__all__ = ["Expectation", "ExpectationError"]
+
+
+class _Reply(Protocol):
+    """What matching reads of a reply (smtp.reply.Reply has it; this module needs nothing else of it)."""
+
+    @property
+    def code(self) -> int: ...
+    @property
+    def enhanced(self) -> str | None: ...
+    @property
+    def text(self) -> str: ...
 
 _CODE = re.compile(r"[2-5x][0-9x]{2}")
 _ENHANCED = re.compile(r"([245x])\.(\d{1,3}|x)\.(\d{1,3}|x)")
@@ -59,7 +69,7 @@ class Expectation:
         digits = str(code)
         return any(all(want in ("x", got) for want, got in zip(pattern, digits)) for pattern in self.codes)
 
-    def match(self, reply: Reply) -> str | None:
+    def match(self, reply: _Reply) -> str | None:
         """None when *reply* satisfies the expectation, else the first difference, e.g. ``code 250, expected 550|554``."""
         if not self.admits_code(reply.code):
             return f"code {reply.code}, expected {'|'.join(self.codes)}"

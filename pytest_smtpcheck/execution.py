@@ -1,0 +1,183 @@
+"""When `.smtp` sessions run: once per file and target, whatever order or process pytest uses.
+
+- A file's session runs whole, from its first exchange through the last one
+  selected in this run, the first time any of its items is reached (or earlier,
+  in the background, when run-ahead is on). Its items then read their verdicts.
+- Under pytest-xdist, every worker sees the same selection; the first worker to
+  reach a file claims it in the run directory, runs it, and publishes the
+  result there; any other worker holding items of that file waits for it. So a
+  file never opens a second connection, however `--dist` spreads its items.
+- The run directory also holds the per-target connection cap (smtp.cap).
+See docs/execution.md.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .transcripts.runner import FileResult
+
+__all__ = ["FilePlan", "RunDirectory", "Runs"]
+
+_WAIT_STEP = 0.01
+
+
+@dataclass
+class FilePlan:
+    """One file and target of this run: how far its session goes, and how to run it."""
+
+    key: str  # unique in the run: the file's node id and the target
+    through: int  # index of the last exchange selected in this run
+    run: Callable[[int], FileResult] = field(repr=False)  # runs exchanges 0..through
+
+
+class RunDirectory:
+    """A directory every process of the run shares: the cap's slot files and the files' claims and results.
+
+    The controller (or a plain pytest process) makes it and removes it at the end;
+    xdist workers get its path from the controller.
+    """
+
+    def __init__(self, path: str | None = None) -> None:
+        self.owned = path is None
+        self._path = path
+
+    @property
+    def path(self) -> str:
+        """Made on first use, so a run that opens no session leaves nothing on disk."""
+        if self._path is None:
+            self._path = tempfile.mkdtemp(prefix="smtpcheck-run-")
+        return self._path
+
+    def remove(self) -> None:
+        if self.owned and self._path is not None:
+            shutil.rmtree(self._path, ignore_errors=True)
+            self._path = None
+
+    def file(self, key: str, suffix: str) -> str:
+        return os.path.join(self.path, hashlib.sha256(key.encode()).hexdigest()[:24] + suffix)
+
+
+class Runs:
+    """This process's view of the run's file sessions: run each once, share the result, optionally run ahead."""
+
+    def __init__(self, directory: RunDirectory, *, shared: bool, ahead: int) -> None:
+        self.directory = directory
+        self.shared = shared  # other processes (xdist workers) may hold items of the same files
+        self.ahead = ahead  # sessions to run in the background at once; 0: only when an item is reached
+        self.plans: dict[str, FilePlan] = {}
+        self.selected: dict[str, set[int]] = {}  # per file and target: the indices of the exchanges selected
+        self._futures: dict[str, Future[FileResult]] = {}
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+
+    def plan(self, plans: Iterable[FilePlan], selected: dict[str, set[int]]) -> None:
+        """The run's files in the order pytest will reach them, and which of their exchanges are selected."""
+        self.plans = {plan.key: plan for plan in plans}
+        self.selected = selected
+
+    def start(self) -> None:
+        """Start the run-ahead, when it is on: the sessions of upcoming files run in the background."""
+        if self.ahead > 0 and len(self.plans) > 1:
+            self._pool = ThreadPoolExecutor(max_workers=self.ahead, thread_name_prefix="smtpcheck-ahead")
+            with self._lock:
+                for key, plan in self.plans.items():
+                    self._futures[key] = self._pool.submit(self._obtain, plan)
+
+    def result(self, key: str) -> FileResult:
+        """The file's result: from the run-ahead, from another worker, or by running it now."""
+        with self._lock:
+            future = self._futures.get(key)
+            if future is None:
+                future = Future()
+                self._futures[key] = future
+                owner = True
+            else:
+                owner = False
+        if owner:
+            try:
+                future.set_result(self._obtain(self.plans[key]))
+            except BaseException as error:  # noqa: BLE001 - handed to every item of the file, then re-raised
+                future.set_exception(error)
+                raise
+        return future.result()
+
+    def close(self) -> None:
+        """Stop the run-ahead: queued files never start; running sessions end within their own timeouts."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def _obtain(self, plan: FilePlan) -> FileResult:
+        if not self.shared:
+            return plan.run(plan.through)
+        return self._obtain_shared(plan)
+
+    def _obtain_shared(self, plan: FilePlan) -> FileResult:
+        """Run the file if this process claims it first, else wait for the worker that did."""
+        from .transcripts.runner import FileResult
+
+        claim, result = self.directory.file(plan.key, ".claim"), self.directory.file(plan.key, ".json")
+        # Lock first, then publish the claim under its name (link is atomic and fails if taken): no waiter
+        # can ever see a claim whose lock is not yet held.
+        mine = f"{claim}.{os.getpid()}.{threading.get_ident()}"
+        fd = os.open(mine, os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # held while running: a waiter that gets it knows we are gone
+        try:
+            os.link(mine, claim)
+        except FileExistsError:
+            os.close(fd)
+            return FileResult.from_data(self._wait_for(claim, result, plan))
+        finally:
+            os.unlink(mine)
+        try:
+            outcome = plan.run(plan.through)
+            partial = result + ".partial"
+            with open(partial, "w", encoding="utf-8") as file:
+                json.dump(outcome.to_data(), file)
+            os.replace(partial, result)
+            return outcome
+        finally:
+            os.close(fd)
+
+    def _wait_for(self, claim: str, result: str, plan: FilePlan) -> dict[str, object]:
+        pause = _WAIT_STEP
+        while True:
+            if os.path.exists(result):
+                with open(result, encoding="utf-8") as file:
+                    data: dict[str, object] = json.load(file)
+                return data
+            if _released(claim) and not os.path.exists(result):
+                from .transcripts.runner import FileResult
+
+                return FileResult(error=f"the pytest-xdist worker that ran {plan.key} stopped before it finished; "
+                                        f"its verdicts are unknown, and the file was not run again").to_data()
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+
+
+def _released(claim: str) -> bool:
+    """True when no process holds the claim's lock any more (its owner finished or died)."""
+    try:
+        fd = os.open(claim, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True

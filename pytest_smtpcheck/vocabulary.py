@@ -1,0 +1,63 @@
+"""The words every part of the plugin shares, defined once: listeners, TLS modes, AUTH mechanisms, masking.
+
+Options, markers, `.smtp` front matter, profiles, the sandbox and the reports all
+import these; none of them keeps a list of its own.
+"""
+
+from __future__ import annotations
+
+import base64
+
+__all__ = [
+    "AUTH_MECHANISMS",
+    "LISTENERS",
+    "MASK",
+    "PASSWORD_ENV",
+    "SANDBOX_POLICIES",
+    "STANDARD_PORTS",
+    "TLS_MODES",
+    "Secret",
+    "mask_auth_line",
+    "secret_forms",
+]
+
+LISTENERS = ("smtp", "submission", "submissions")
+STANDARD_PORTS = {"smtp": 25, "submission": 587, "submissions": 465}
+TLS_MODES = ("none", "starttls", "implicit")
+AUTH_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER")
+SANDBOX_POLICIES = ("secure", "misconfigured")
+PASSWORD_ENV = "SMTPCHECK_PASSWORD"
+
+MASK = "****"
+_SHORTEST_SECRET = 3  # shorter values are not masked: they would blot out ordinary text
+
+
+class Secret(str):
+    """A password or token: sent as itself, shown as ``****`` by repr (so pytest's assertion output never prints it)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(MASK)
+
+
+def mask_auth_line(line: str) -> str:
+    """A hand-written `AUTH MECH initial-response` line carries credentials: keep only the mechanism."""
+    words = line.split()
+    if len(words) > 2 and words[0].upper() == "AUTH":
+        return f"{words[0]} {words[1]} {MASK}"
+    return line
+
+
+def secret_forms(secret: str, user: str = "") -> list[str]:
+    """Every form in which *secret* can reach a wire or a report: itself and the SASL encodings that carry it.
+
+    Longest first, so that masking a longer form is not spoiled by masking a part of it first.
+    """
+    if len(secret) < _SHORTEST_SECRET:
+        return []
+    texts = {secret, f"\0{user}\0{secret}", f"{user}\0{secret}",
+             f"user={user}\x01auth=Bearer {secret}\x01\x01", f"n,a={user},\x01auth=Bearer {secret}\x01\x01",
+             f"n,,\x01auth=Bearer {secret}\x01\x01"}
+    forms = set(texts) | {base64.b64encode(text.encode("utf-8")).decode("ascii") for text in texts}
+    return sorted(forms, key=len, reverse=True)

@@ -204,3 +204,11 @@ def test_servfail_that_is_not_dnssec_is_not_called_bogus(failing_resolver: tuple
 def test_mx_targets_timeout_is_a_problem(silent_resolver: tuple[str, int]) -> None:
     plan = DNSChecks(Resolver(*silent_resolver, timeout=0.3)).mx_targets("example.test")
     assert plan.targets == () and "no answer from the resolver" in (plan.problem or "")
+
+
+def test_harness_skips_naming_the_debian_packages(monkeypatch: pytest.MonkeyPatch) -> None:
+    import unbound
+
+    monkeypatch.setattr(unbound, "UNBOUND", "/nonexistent/unbound")
+    with pytest.raises(pytest.skip.Exception, match=r"apt-get install unbound ldnsutils"), unbound.running_unbound():
+        pass

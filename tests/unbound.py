@@ -34,9 +34,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
+
+if TYPE_CHECKING:
+    from pytest_smtpcheck.dns import DNSChecks
 
 UNBOUND = "/usr/sbin/unbound"
 LDNS_KEYGEN = "/usr/bin/ldns-keygen"
@@ -407,7 +410,7 @@ def dns_server(dns_zone_extras: dict[str, list[str]]) -> Iterator[DNSServer]:
 
 
 @pytest.fixture
-def dns_checks(dns_server: DNSServer) -> Any:
+def dns_checks(dns_server: DNSServer) -> DNSChecks:
     """A `DNSChecks` on a fresh resolver (empty cache) pointed at the harness."""
     from pytest_smtpcheck.dns import DNSChecks, Resolver
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .smtp.session import SMTPSession
     from .target import Target
 
-MARKER_OPTIONS = ("listener", "port", "tls", "helo", "timeout", "deadline")
+MARKER_OPTIONS = ("listener", "port", "tls", "helo", "timeout", "deadline", "as_address", "as_via")
 
 
 @pytest.fixture(scope="session")

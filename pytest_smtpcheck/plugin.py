@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 __all__ = ["smtp_connect", "smtp_server", "smtp_session"]  # fixtures are found by name in this module
 
 MARKERS = [
-    "smtp(listener=, port=, tls=, helo=, timeout=, deadline=): session options for this test's smtp_session "
-    "and smtp_connect (listener: smtp, submission or submissions)",
+    "smtp(listener=, port=, tls=, helo=, timeout=, deadline=, as_address=, as_via=): session options for this "
+    "test's smtp_session and smtp_connect (listener: smtp, submission or submissions)",
 ]
 _RUN_DIRECTORY_INPUT = "smtpcheck_run_directory"
 

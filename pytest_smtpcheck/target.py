@@ -93,6 +93,8 @@ class Target:
         helo: str | None = None,
         timeout: float | None = None,
         deadline: float | None = None,
+        as_address: str | None = None,
+        as_via: str | None = None,
         auto_connect: bool = False,
     ) -> SMTPSession:
         """An unconnected session to one of the target's listeners; keyword arguments override the run's options."""
@@ -119,8 +121,8 @@ class Target:
             tls=TLSSettings(verify=self.verify, ca_file=self.ca_file, server_name=self.tls_name),
             transcript=transcript,
             slot=None if cap is None else lambda: cap.acquire(address, patience=reply_timeout),
-            present_as=self.present_as,
-            present_via=self.present_via,
+            present_as=as_address or self.present_as,
+            present_via=as_via or self.present_via,
             auto_connect=auto_connect,
         )
 

@@ -10,7 +10,7 @@ import pytest
 import trustme  # noqa: F401 - imported once here: pytester's in-process runs would otherwise re-import
 #                 cryptography's Python half after each run, and its Rust half rejects the new classes
 
-pytest_plugins = ["postfix"]
+pytest_plugins = ["postfix", "unbound"]
 
 
 def _our_temp_dirs() -> set[str]:
@@ -24,7 +24,7 @@ def _postfix_processes() -> list[str]:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if "smtpcheck-postfix-" in cmdline or "smtpcheck-test-" in cmdline:
+        if any(mark in cmdline for mark in ("smtpcheck-postfix-", "smtpcheck-test-", "smtpcheck-unbound-")):
             found.append(f"{proc.name}: {cmdline.strip()}")
     return found
 

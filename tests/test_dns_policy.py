@@ -13,7 +13,6 @@ from pytest_smtpcheck.dns import DNSChecks, DNSSECBogus, TLSARecord, dane_match
 if TYPE_CHECKING:
     from unbound import DNSServer
 
-pytest_plugins = ["unbound"]
 
 
 # SPF

@@ -20,7 +20,6 @@ from pytest_smtpcheck.dns import (
 )
 from pytest_smtpcheck.errors import SMTPCheckError
 
-pytest_plugins = ["unbound"]
 
 
 @pytest.fixture

@@ -215,8 +215,8 @@ def test_then_a_good_server(smtp_session):
     assert [r.when for r in failed] == ["call"]
     assert "ReplyTimeout: no complete reply to the greeting within 1 s (nothing received)" in failed[0].longreprtext
     assert "test_fault.py:5: " in failed[0].longreprtext, "the failure points at the test's line"
-    assert setup[0].duration <= TIMEOUT + SLACK
-    assert f"SMTP transcript 127.0.0.1:{server.port}" in [name for name, _ in setup[0].sections]
+    assert failed[0].duration <= TIMEOUT + SLACK
+    assert f"SMTP transcript 127.0.0.1:{server.port}" in [name for name, _ in failed[0].sections]
 
 
 @pytest.mark.parametrize(("deadline", "verdict"), [(None, "passed"), (2.0, "failed")])

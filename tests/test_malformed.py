@@ -20,7 +20,6 @@ HAND_PICKED = {
     "answer_without_question": (b"< 220\n< 250\n", 2, "nothing to answer"),
     "non_utf8": (b"< 220\n> EHLO \xff\xfe\n< 250\n", 2, "UTF-8"),
     "long_line": (b"< 220\n> NOOP " + b"x" * 2000 + b"\n< 250\n", 2, "998"),
-    "undefined_variable": (b"< 220\n> RCPT TO:<${NOPE}>\n< 250\n", 2, "NOPE"),
 }
 
 

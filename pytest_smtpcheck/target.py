@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .transcripts.parser import Script
 
 ACCOUNT_VARS = ("SMTP_USER", "SMTP_PASSWORD")
+TOKEN_VAR = "SMTP_TOKEN"  # an OAuth token for XOAUTH2 / OAUTHBEARER, from $SMTPCHECK_TOKEN
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class Target:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return (self.password,) if self.password else ()
+        return tuple(value for value in (self.password, self.vars.get(TOKEN_VAR)) if value)
 
     def session(
         self,
@@ -136,6 +137,8 @@ def skip_for_missing(name: str, password_env: str = PASSWORD_ENV) -> NoReturn:
 def missing_reason(name: str, password_env: str = PASSWORD_ENV) -> str:
     if name in ACCOUNT_VARS:
         return f"needs an account: give --smtp-user USER and set the password in the environment variable {password_env}"
+    if name == TOKEN_VAR:
+        return "needs an OAuth token: set it in the environment variable SMTPCHECK_TOKEN"
     if name.startswith("env:"):
         return f"needs the environment variable {name[4:]}, which is not set"
     return f"needs the variable {name}: give --smtp-var {name}=VALUE"
@@ -202,7 +205,7 @@ class Targets:
             connect_timeout=s.connect_timeout, deadline=s.deadline,
             ca_file=s.ca_file, verify=s.verify, tls_name=s.tls_name, username=s.user, password=s.password,
             password_env=getattr(s, "password_env", PASSWORD_ENV),
-            vars={**_credential_vars(s.user, s.password), **s.vars},
+            vars={**_credential_vars(s.user, s.password, s.token), **s.vars},
             present_as=getattr(s, "as_address", None), present_via=getattr(s, "as_via", "xclient"), cap=self.cap,
         )
 
@@ -236,6 +239,7 @@ def _sandbox_vars(sandbox: type[Sandbox] | Sandbox, settings: Settings) -> dict[
     }
 
 
-def _credential_vars(user: str | None, password: str | None) -> dict[str, str]:
-    found = {"SMTP_USER": user, "SMTP_PASSWORD": Secret(password) if password else None}
+def _credential_vars(user: str | None, password: str | None, token: str | None = None) -> dict[str, str]:
+    found = {"SMTP_USER": user, "SMTP_PASSWORD": Secret(password) if password else None,
+             TOKEN_VAR: Secret(token) if token else None}
     return {name: value for name, value in found.items() if value}

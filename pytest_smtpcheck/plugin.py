@@ -47,6 +47,10 @@ def pytest_configure(config: pytest.Config) -> None:
         run_ahead = 0
     config.stash[RUNS] = Runs(directory, shared=worker_input is not None, ahead=run_ahead)
     report.configure(config)
+    if settings.update and worker_input is None:  # files are rewritten once, on the controller, from reports
+        from .update import Updater
+
+        config.pluginmanager.register(Updater(config), "smtpcheck-update")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(directory), "smtpcheck-xdist")
 

@@ -138,6 +138,11 @@ def _attach_exchange(item: pytest.Item, report: pytest.TestReport, result: FileR
     if verdict is None or report.skipped or not result.transcript:
         return
     report.duration = verdict.duration  # the exchange's own time, not the wait for the file's session
+    if verdict.got_code is not None:  # what --smtp-update needs to rewrite the `<` line (builtins: crosses xdist)
+        report.smtp_mismatch = {  # type: ignore[attr-defined]
+            "path": str(item.path), "line": verdict.line, "expected": verdict.expected,
+            "code": verdict.got_code, "enhanced": verdict.got_enhanced,
+        }
     whole = Transcript.from_data(result.transcript)
     decisive = item.decides_file(result)
     shown = whole if decisive else whole.part(*verdict.entries)

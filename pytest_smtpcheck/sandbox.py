@@ -53,6 +53,7 @@ class Sandbox:
     domain = "sandbox.test"
     username = "submit@sandbox.test"
     password = "sandbox-Pa55word"
+    token = "sandbox-oauth-t0ken"  # the OAuth bearer token XOAUTH2 and OAUTHBEARER accept
 
     def __init__(self, *, misconfigured: bool = False, host: str = "127.0.0.1") -> None:
         self.misconfigured = misconfigured

@@ -234,7 +234,7 @@ def listener_reason(listener: str) -> str:
 def _sandbox_vars(sandbox: type[Sandbox] | Sandbox, settings: Settings) -> dict[str, str]:
     return {
         "SMTP_DOMAIN": sandbox.domain,
-        **_credential_vars(sandbox.username, sandbox.password),
+        **_credential_vars(sandbox.username, sandbox.password, sandbox.token),
         **settings.vars,
     }
 

@@ -162,7 +162,8 @@ class SMTPSession:
         try:
             self.timeout = min(self.timeout, 5.0)
             last = self.last_reply
-            if last is None or not last.is_intermediate:  # in DATA or AUTH, a QUIT would be taken as data
+            said_quit = last is not None and (last.command or "").upper().startswith("QUIT")
+            if not said_quit and (last is None or not last.is_intermediate):  # in DATA or AUTH it would be data
                 self.quit()
         except Exception:  # noqa: BLE001 - teardown must close whatever state the server left us in
             pass

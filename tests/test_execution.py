@@ -1,0 +1,269 @@
+"""The execution model: a `.smtp` file is one session, run once, whatever pytest's order, selection or process.
+
+A scripted MX counts every connection and every line it receives, and how many
+connections are open at once, so each test proves what reached the server, not
+what the plugin meant to send.
+"""
+
+import json
+import threading
+import time
+
+import pytest
+from faultserver import FaultServer
+
+FILES = 5
+PASSING = """\
+< 220
+> EHLO probe.example.net
+< 250
+> MAIL FROM:<probe@example.net>
+< 250
+> RCPT TO:<victim{n}@elsewhere.example>
+< 550|554 5.7.1
+> QUIT
+< 221
+"""
+# f4's recipient is relayed by the MX below: RCPT fails, and the message after it must never be sent.
+FAILING = PASSING.replace("> QUIT\n< 221\n", "> DATA\n< 354\n> Subject: must never arrive\n>\n> x\n> .\n< 250\n"
+                          ).replace("victim{n}", "relayed")
+
+RECORDER = """
+import json, os
+import pytest
+
+OUTCOMES = {}
+
+def pytest_collection_modifyitems(items):
+    if os.environ.get("REVERSE_ITEMS"):
+        items.reverse()
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        OUTCOMES[report.nodeid.split("@")[0]] = report.outcome
+
+def pytest_sessionfinish(session):
+    if not hasattr(session.config, "workerinput"):
+        with open("outcomes.json", "w") as f:
+            json.dump(OUTCOMES, f)
+"""
+
+
+class CountingMX:
+    """A scripted MX: RCPT to `relayed@` gets 250 (the misconfiguration), any other outside RCPT 554."""
+
+    def __init__(self, delay: float = 0.0, max_connections: int = 64) -> None:
+        self.delay = delay
+        self.open = 0
+        self.peak = 0
+        self._lock = threading.Lock()
+        self.server = FaultServer(self.script, max_connections=max_connections)
+
+    def script(self, peer):
+        with self._lock:
+            self.open += 1
+            self.peak = max(self.peak, self.open)
+        try:
+            self.serve(peer)
+        finally:
+            with self._lock:
+                self.open -= 1
+
+    def serve(self, peer):
+        time.sleep(self.delay)
+        peer.reply("220 mx.test ESMTP")
+        while (line := peer.readline()) is not None:
+            time.sleep(self.delay)
+            verb = line.split(" ")[0].upper()
+            if verb == "RCPT":
+                peer.reply("250 2.1.5 Ok" if "relayed@" in line else "554 5.7.1 Relay access denied")
+            elif verb == "DATA":
+                peer.reply("354 go ahead")
+                while peer.readline() not in (".", None):
+                    pass
+                peer.reply("250 2.0.0 queued")
+            elif verb == "QUIT":
+                peer.reply("221 2.0.0 bye")
+                return
+            else:
+                peer.reply("250 ok")
+
+    def __enter__(self):
+        self.server.__enter__()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.server.__exit__(*exc_info)
+
+    @property
+    def sessions(self) -> list[list[str]]:
+        return [peer.received for peer in self.server.peers]
+
+
+@pytest.fixture
+def suite(pytester):
+    pytester.makeconftest(RECORDER)
+    for n in range(FILES):
+        pytester.makefile(".smtp", **{f"f{n}": (FAILING if n == 4 else PASSING).format(n=n)})
+    return pytester
+
+
+def run(pytester, server, *args, subprocess=False, cache=False):
+    options = [f"--smtp-target={server.server.target}", "--smtp-timeout=5", *args]
+    if not cache:
+        options += ["-p", "no:cacheprovider"]
+    runner = pytester.runpytest_subprocess if subprocess else pytester.runpytest_inprocess
+    result = runner(*options)
+    return result, json.loads((pytester.path / "outcomes.json").read_text())
+
+
+def assert_one_session_per_file_and_nothing_after_the_mismatch(server, files=FILES):
+    sessions = server.sessions
+    assert len(sessions) == files, f"{len(sessions)} connections for {files} files: {sessions}"
+    for received in sessions:
+        assert received[:2] == ["EHLO probe.example.net", "MAIL FROM:<probe@example.net>"]
+        if "relayed@" in received[2]:
+            assert received[2:] == ["RCPT TO:<relayed@elsewhere.example>"], "nothing after the mismatch"
+        else:
+            assert received[2:] == [received[2], "QUIT"]
+
+
+@pytest.fixture
+def baseline(suite):
+    with CountingMX() as server:
+        _, outcomes = run(suite, server, "--smtp-concurrency=1")
+    assert_one_session_per_file_and_nothing_after_the_mismatch(server)
+    assert outcomes["f4.smtp::line6-RCPT"] == "failed"
+    assert outcomes["f4.smtp::line8-DATA"] == "skipped"
+    assert outcomes["f3.smtp::line6-RCPT"] == "passed"
+    assert list(outcomes.values()).count("failed") == 1
+    return outcomes
+
+
+@pytest.mark.parametrize(
+    ("label", "args", "env", "subprocess"),
+    [
+        ("serial, run-ahead", ["--smtp-concurrency=4"], {}, False),
+        ("reversed order", [], {"REVERSE_ITEMS": "1"}, False),
+        ("reversed, run-ahead", ["--smtp-concurrency=3"], {"REVERSE_ITEMS": "1"}, False),
+        ("-n 2 --dist loadgroup", ["-n", "2", "--dist", "loadgroup"], {}, True),
+        ("-n 3 --dist load", ["-n", "3", "--dist", "load"], {}, True),
+        ("-n 2 --dist loadfile", ["-n", "2", "--dist", "loadfile"], {}, True),
+        ("-n 2 --dist worksteal", ["-n", "2", "--dist", "worksteal"], {}, True),
+    ],
+)
+def test_the_same_verdicts_and_one_connection_per_file_in_any_order_or_process(
+    suite, baseline, monkeypatch, label, args, env, subprocess
+):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with CountingMX() as server:
+        result, outcomes = run(suite, server, *args, subprocess=subprocess)
+    assert outcomes == baseline, label
+    assert_one_session_per_file_and_nothing_after_the_mismatch(server)
+
+
+def test_failed_first_after_a_failing_run_changes_no_verdict(suite, baseline):
+    with CountingMX() as server:
+        run(suite, server, cache=True)
+        result, outcomes = run(suite, server, "--ff", "-v", cache=True)
+    assert outcomes == baseline
+    assert result.outlines.index(next(line for line in result.outlines if "f4.smtp::line6-RCPT" in line)) < \
+        result.outlines.index(next(line for line in result.outlines if "f0.smtp::line1-greeting" in line)), \
+        "--ff put the failed item first"
+    assert len(server.sessions) == 2 * FILES
+
+
+def test_last_failed_runs_the_file_through_the_failed_exchange_only(suite, baseline):
+    with CountingMX() as server:
+        run(suite, server, cache=True)
+        result, outcomes = run(suite, server, "--lf", cache=True)
+    assert outcomes == {"f4.smtp::line6-RCPT": "failed"}
+    assert server.sessions[FILES:] == [["EHLO probe.example.net", "MAIL FROM:<probe@example.net>",
+                                        "RCPT TO:<relayed@elsewhere.example>"]]
+
+
+@pytest.mark.parametrize("node", ["f2.smtp::line6-RCPT", "f2.smtp::line1-greeting"])
+def test_a_single_item_by_node_id_sends_the_exchanges_up_to_it_and_nothing_of_the_rest(suite, baseline, node):
+    with CountingMX() as server:
+        result, outcomes = run(suite, server, node)
+    assert outcomes == {node: "passed"}
+    expected = {"f2.smtp::line6-RCPT": ["EHLO probe.example.net", "MAIL FROM:<probe@example.net>",
+                                        "RCPT TO:<victim2@elsewhere.example>", "QUIT"],
+                "f2.smtp::line1-greeting": ["QUIT"]}[node]
+    assert server.sessions == [expected], "only the polite QUIT follows the last selected exchange"
+
+
+def test_a_deselected_failing_exchange_fails_the_first_selected_item_after_it(suite):
+    with CountingMX() as server:
+        result, outcomes = run(suite, server, "-k", "f4 and (greeting or DATA or BODY)", "-rfs")
+    assert outcomes == {"f4.smtp::line1-greeting": "passed", "f4.smtp::line8-DATA": "failed",
+                        "f4.smtp::line10-BODY": "skipped"}
+    assert "an earlier exchange (line 7) failed" in result.stdout.str()
+    assert server.sessions == [["EHLO probe.example.net", "MAIL FROM:<probe@example.net>",
+                                "RCPT TO:<relayed@elsewhere.example>"]]
+
+
+def test_exitfirst_runs_nothing_ahead_past_the_stop(pytester):
+    pytester.makeconftest(RECORDER)
+    pytester.makefile(".smtp", a0=FAILING.format(n=0), **{f"a{n}": PASSING.format(n=n) for n in range(1, 6)})
+    with CountingMX(delay=0.02) as server:
+        result, outcomes = run(pytester, server, "-x", "--smtp-concurrency=8")
+    assert outcomes.get("a0.smtp::line6-RCPT") == "failed"
+    assert len(server.sessions) == 1, "with -x no later file may have run ahead"
+
+
+@pytest.mark.parametrize(("cap", "args"), [(1, []), (3, []), (3, ["-n", "2"])])
+def test_the_cap_holds_across_threads_and_workers_and_run_ahead_uses_it(pytester, cap, args):
+    pytester.makeconftest(RECORDER)
+    pytester.makefile(".smtp", **{f"c{n}": PASSING.format(n=n) for n in range(12)})
+    with CountingMX(delay=0.05) as server:
+        result, outcomes = run(pytester, server, f"--smtp-concurrency={cap}", *args, subprocess=bool(args))
+    assert list(outcomes.values()).count("passed") == 12 * 5
+    assert len(server.sessions) == 12
+    assert server.peak <= cap, f"{server.peak} connections open at once with --smtp-concurrency={cap}"
+    if cap > 1:
+        assert server.peak > 1, "run-ahead (or the workers) kept more than one session open"
+
+
+def test_python_tests_wait_for_a_place_under_the_cap_and_a_test_over_it_fails_clearly(pytester):
+    pytester.makepyfile(test_cap="""
+        def test_one_session(smtp_session):
+            assert smtp_session.noop().code == 250
+
+        def test_two_sessions_under_a_cap_of_one(smtp_connect):
+            first = smtp_connect()
+            smtp_connect()
+    """)
+    with CountingMX() as server:
+        result = pytester.runpytest_inprocess(f"--smtp-target={server.server.target}", "--smtp-concurrency=1",
+                                              "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    assert "this test already has 1 session(s) open to 127.0.0.1:" in result.stdout.str()
+    assert "the most --smtp-concurrency=1 allows" in result.stdout.str()
+    assert server.peak == 1
+
+
+def test_a_tarpitting_server_never_raises_the_open_connections_above_the_cap(pytester):
+    pytester.makeconftest(RECORDER)
+    pytester.makefile(".smtp", **{f"t{n}": "< 220\n> NOOP\n< 250\n" for n in range(6)})
+    with CountingMX(delay=0.3) as server:
+        result, outcomes = run(pytester, server, "--smtp-concurrency=2")
+    assert list(outcomes.values()) == ["passed"] * 12
+    assert server.peak == 2
+
+
+def test_each_item_reports_its_own_exchange_time_and_carries_its_own_exchange(suite):
+    with CountingMX(delay=0.1) as server:
+        result = suite.runpytest_inprocess(f"--smtp-target={server.server.target}", "-p", "no:cacheprovider",
+                                           "f0.smtp")
+    reports = {r.nodeid: r for r in result.reprec.getreports("pytest_runtest_logreport") if r.when == "call"}
+    for nodeid, report in reports.items():
+        assert 0.09 < report.duration < 0.5, f"{nodeid}: {report.duration:.3f} s for one reply after 0.1 s"
+    rcpt = reports["f0.smtp::line6-RCPT"]
+    (transcript,) = rcpt.smtp
+    assert [e["text"] for e in transcript["entries"]] == ["RCPT TO:<victim0@elsewhere.example>",
+                                                          "554 5.7.1 Relay access denied"]
+    whole = reports["f0.smtp::line8-QUIT"].smtp[0]
+    assert whole["full"] and sum(e["direction"] == "C" for e in whole["entries"]) == 4, \
+        "the file's last item carries the whole session, once"

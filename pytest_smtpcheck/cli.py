@@ -1,0 +1,400 @@
+"""`smtpcheck record`: type an SMTP session as in telnet, get a `.smtp` file that replays it under pytest.
+
+The first `.smtp` file of a team is usually the telnet session someone already
+typed; this writes it for them. Every line typed goes through the `.smtp` parser
+and is run by the same session and runner code pytest uses, so the file written
+is exactly what was sent, and the parser reads it back before it is written.
+This module must not import pytest: it is a command, not a test run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import ipaddress
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import TextIO
+
+from .errors import SMTPCheckError
+from .smtp.reply import Reply
+from .smtp.session import SMTPSession
+from .smtp.tls import TLSSettings
+from .smtp.transcript import EVENT, RECEIVED, SENT
+from .transcripts.parser import Script, SmtpFileError, Step, parse_script
+from .transcripts.runner import _Runner  # runs directives exactly as a `.smtp` file's run does
+from .vocabulary import STANDARD_PORTS, TLS_MODES
+
+__all__ = ["main"]
+
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+ACCOUNT = "${SMTP_USER} ${SMTP_PASSWORD}"  # what AUTH credentials are written as: the plugin fills them in
+_FILLER = "< 2xx"  # a reply line that lets the parser accept one typed step on its own
+
+
+class _Refused(Exception):
+    """A typed line that cannot be sent as typed; the message says what to type instead."""
+
+
+class _Input:
+    """Lines as typed: with line editing (readline) on a terminal, plain reading when piped."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.terminal = stream.isatty()
+        self.number = 0
+        if self.terminal:
+            import readline  # noqa: F401 - importing it gives input() line editing and history
+
+    def read(self, prompt: str) -> str | None:
+        """The next line without its line end; None at the end of input (EOF, Ctrl-D)."""
+        self.number += 1
+        if self.terminal:
+            try:
+                return input(prompt)
+            except EOFError:
+                print()
+                return None
+        line = self.stream.readline()
+        return line.removesuffix("\n").removesuffix("\r") if line else None
+
+
+class Recorder:
+    """Runs what is typed over one session and keeps the `.smtp` lines that replay it."""
+
+    def __init__(self, session: SMTPSession, output: str, keep_text: bool, out: TextIO) -> None:
+        self.session = session
+        self.output = output
+        self.keep_text = keep_text
+        self.out = out
+        self.lines: list[str] = []  # the file's lines after its header
+        self.replies: list[Reply] = []  # every recorded reply, in the order of the `<` lines
+        self.uses_account = False
+        self.echo = False  # show the lines sent (stdin piped: nobody saw them typed)
+        self._shown = 0  # transcript entries already printed
+
+    def greet(self) -> None:
+        self._expect(self.session.connect())
+
+    def run(self, typed: _Input) -> None:
+        """Read and run lines until QUIT or the end of input."""
+        self.echo = not typed.terminal
+        while True:
+            line = typed.read("> ")
+            if line is None:
+                self.session.quit_quietly()
+                return
+            try:
+                verb = self._line(line, typed)
+            except _Refused as refusal:
+                if not typed.terminal:
+                    raise SmtpFileError("stdin", typed.number, str(refusal)) from None
+                print(f"not sent: {refusal}", file=sys.stderr)
+                continue
+            if verb == "QUIT":
+                self.session.close()
+                return
+
+    def _line(self, line: str, typed: _Input) -> str:
+        """Run one typed line; returns the verb sent, if any."""
+        stripped = line.strip()
+        if not stripped:
+            return ""  # as in .smtp files; `>` alone would send an empty line, a typo here
+        if stripped.startswith("#"):
+            self.lines.append(line)
+            return ""
+        if line.startswith("!"):
+            self._directive(line)
+            return "!"
+        verb = stripped.split()[0].upper()
+        if verb == "STARTTLS":
+            self._directive("! starttls")
+            return verb
+        if verb == "BDAT":
+            raise _Refused("type `! bdat SIZE [chunk=BYTES]`: the recorder sends the message data after each BDAT")
+        if verb == "AUTH":
+            self._typed_auth(line)
+            return verb
+        step = self._step([_send_line(line), _FILLER])
+        reply = self._send(step)
+        self._record([_send_line(line)], reply)
+        if verb == "DATA" and reply.code == 354:
+            self._body(typed)
+        return verb
+
+    def _directive(self, line: str) -> None:
+        words = line[1:].split()
+        if words and words[0].lower() == "sleep":  # gets no reply: the parser wants a step after it
+            step = self._step([line, "> NOOP", _FILLER])
+            time.sleep(step.seconds)
+            self.lines.append(line)
+            return
+        step = self._step([line, _FILLER])
+        written = line
+        if step.kind == "auth":
+            written = f"! auth {step.args[0]} {ACCOUNT}"
+            self.uses_account = True
+        reply = self._send(step)
+        self._record([written], reply)
+
+    def _typed_auth(self, line: str) -> None:
+        """`AUTH PLAIN <base64>` is sent as typed and written as `! auth PLAIN` with variables; other forms would
+        put the credentials' challenge answers in the file."""
+        words = line.split()
+        if len(words) != 3 or words[1].upper() != "PLAIN":
+            raise _Refused("type `! auth MECHANISM USER PASSWORD`: the recorder answers the server's challenges and "
+                           "writes the credentials as ${SMTP_USER} ${SMTP_PASSWORD}, never their values")
+        try:
+            _, _, password = base64.b64decode(words[2], validate=True).decode("utf-8").split("\0", 2)
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise _Refused("AUTH PLAIN takes base64 of \\0USER\\0PASSWORD; or type `! auth PLAIN USER PASSWORD`"
+                           ) from None
+        self.session.transcript.add_secret(password, words[2])
+        step = self._step([_send_line(line), _FILLER])
+        reply = self._send(step)
+        self.uses_account = True
+        self._record([f"! auth PLAIN {ACCOUNT}"], reply)
+
+    def _body(self, typed: _Input) -> None:
+        """The message after 354: lines up to `.`, or `! message [SIZE]` as the first line."""
+        written: list[str] = []
+        while True:
+            line = typed.read("data> ")
+            if line is None:  # the server discards the unfinished message when the session closes
+                self.drop_open_data()
+                return
+            if not written and line.split()[:2] in (["!", "message"], ["!", "MESSAGE"]):
+                message = self._step(["> DATA", "< 354", line, _FILLER])
+                self._record([line], self._send(message))
+                return
+            if line == ".":
+                break
+            try:
+                self._step(["> DATA", "< 354", _send_line(line), "> .", _FILLER])
+            except _Refused as refusal:
+                if not typed.terminal:
+                    raise SmtpFileError("stdin", typed.number, str(refusal)) from None
+                print(f"not sent: {refusal}", file=sys.stderr)
+                continue
+            written.append(_send_line(line))
+        step = self._step(["> DATA", "< 354", *written, "> .", _FILLER])
+        self._record([*written, "> ."], self._send(step))
+
+    def _step(self, lines: list[str]) -> Step:
+        """The typed step as the `.smtp` parser reads it: its checks and its wording, once for both."""
+        try:
+            script = parse_script("\n".join(lines), self.output, {}, os.environ)
+        except SmtpFileError as error:
+            raise _Refused(error.message) from None
+        if script.missing:
+            name = next(iter(script.missing))
+            raise _Refused(f"${{{name}}} is not set here: type the value, or ${{env:NAME}} for an environment variable")
+        return script.exchanges[-1].steps[0]
+
+    def _send(self, step: Step) -> Reply:
+        """Send a command line, or run a directive or body as a `.smtp` file's run does; show what came back."""
+        try:
+            if step.kind == "command":
+                return self.session.command(step.lines[0])
+            runner = _Runner(Script(self.output, ()), self.session, time.sleep)  # the script names generated messages
+            return runner._run_directive(step)[-1]
+        finally:
+            self.show()
+
+    def drop_open_data(self) -> None:
+        """A DATA whose message was never finished is left out: the file must replay what the server accepted."""
+        if self.replies and self.replies[-1].code == 354:
+            del self.lines[-2:]
+            self.replies.pop()
+            print("the message after DATA was not finished: DATA is left out of the file", file=sys.stderr)
+
+    def _record(self, written: list[str], reply: Reply) -> None:
+        self.lines.extend(written)
+        self._expect(reply)
+
+    def _expect(self, reply: Reply) -> None:
+        self.show()
+        self.lines.append(f"< {expectation_for(reply, keep_text=self.keep_text)}")
+        self.replies.append(reply)
+
+    def show(self) -> None:
+        """Print what the transcript got since last time: replies and events, and the lines sent when piped."""
+        entries = self.session.transcript.entries
+        for entry in entries[self._shown:]:
+            if entry.direction == RECEIVED:
+                print(entry.text, file=self.out)
+            elif entry.direction == EVENT:
+                print(f"* {entry.text}", file=self.out)
+            elif entry.direction == SENT and self.echo:
+                print(f"> {entry.text}", file=self.out)
+        self._shown = len(entries)
+        self.out.flush()
+
+    def text(self, header: list[str]) -> str:
+        """The whole file; parsed back and checked against every reply before anyone sees it."""
+        text = "\n".join([*header, *self.lines]) + "\n"
+        script = parse_script(text, self.output)  # an error here is a bug in the recorder: let it show
+        expects = [expect.expectation for exchange in script.exchanges for expect in exchange.expects]
+        if len(expects) != len(self.replies):
+            raise AssertionError(f"recorded file has {len(expects)} `<` lines for {len(self.replies)} replies")
+        problems = [e.match(r) for e, r in zip(expects, self.replies, strict=True)]
+        if any(problems):
+            raise AssertionError(f"recorded file does not match the session: {problems}")
+        return text
+
+
+def expectation_for(reply: Reply, *, keep_text: bool = False) -> str:
+    """`CODE [ENHANCED]`, and with *keep_text* the text as an escaped /regex/.
+
+    Words with digits (queue IDs, dates, sizes) become ``\\S+``, so the file passes on the next session too.
+    """
+    parts = [str(reply.code)] + ([reply.enhanced] if reply.enhanced else [])
+    if keep_text:
+        lines = list(reply.lines)
+        if reply.enhanced:
+            lines[0] = lines[0][len(reply.enhanced):].lstrip()
+        pattern = r"\n".join(_line_pattern(line) for line in lines)
+        if pattern.replace(r"\n", ""):
+            parts.append(f"/{pattern}/")
+    return " ".join(parts)
+
+
+def _line_pattern(line: str) -> str:
+    return "".join(
+        r"\S+" if any(c.isdigit() for c in piece) else re.escape(piece) if piece.strip() else piece.replace("\t", r"\t")
+        for piece in re.split(r"(\s+)", line) if piece
+    )
+
+
+def _send_line(typed: str) -> str:
+    """The `>` line that sends *typed* as it is: `${` would be taken for a variable."""
+    text = typed.replace("${", "$${")
+    return f"> {text}" if text else ">"
+
+
+def _target(text: str) -> tuple[str, int]:
+    """HOST, HOST:PORT, [IPv6]:PORT or a bare IPv6 address (the plugin's options module imports pytest)."""
+    bracketed = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?", text)
+    if bracketed:
+        host, port = bracketed.group(1), bracketed.group(2)
+    elif text.count(":") > 1:
+        host, port = text, None
+    else:
+        host, _, port = text.partition(":")
+        port = port or None
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"{text!r} is not HOST[:PORT]") from None
+    if not host or (port is not None and not (port.isdigit() and 1 <= int(port) <= 65535)):
+        raise ValueError(f"{text!r} is not HOST[:PORT] with a port from 1 to 65535")
+    return host, int(port) if port else STANDARD_PORTS["smtp"]
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be seconds above 0 and at most 3600, not {text!r}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smtpcheck", description="pytest-smtpcheck's command line tools")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    record = commands.add_parser(
+        "record", help="type an SMTP session as in telnet; write it as a .smtp file",
+        description="Connect to HOST[:PORT] (default port 25) and send each line typed; `!` directives work as in "
+                    ".smtp files. At QUIT or end of input (Ctrl-D) the session is written to the .smtp file: "
+                    "each reply as an expectation of its code and enhanced code. See docs/recording.md.")
+    record.add_argument("target", metavar="HOST[:PORT]", help="the server, e.g. mx.example.com:25 or [2001:db8::25]")
+    record.add_argument("-o", "--output", required=True, metavar="FILE.smtp", help="the .smtp file to write")
+    record.add_argument("--tls", choices=TLS_MODES, default="none",
+                        help="how the session starts (default none; starttls sends EHLO and STARTTLS first)")
+    record.add_argument("--ca", metavar="FILE", help="CA bundle (PEM) that signs the server's certificate")
+    record.add_argument("--tls-name", metavar="NAME", help="name the certificate must match (default: HOST)")
+    record.add_argument("--no-verify", action="store_true", help="do not verify the server's certificate")
+    record.add_argument("--helo", metavar="NAME", help="EHLO name for --tls=starttls (written to the file)")
+    record.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="wait for each reply (default 30)")
+    record.add_argument("--keep-text", action="store_true",
+                        help="keep each reply's text as a /regex/ (words with digits match any word)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`smtpcheck record ...`; returns the exit status: 0, 1 (the session failed), 2 (usage), 130 (Ctrl-C)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        host, port = _target(args.target)
+    except ValueError as error:
+        parser.error(f"HOST[:PORT]: {error}")
+    output = os.path.abspath(args.output)
+    if not output.endswith(".smtp"):
+        parser.error(f"-o {args.output}: the file name must end in .smtp, or pytest will not collect it")
+    if not os.path.isdir(os.path.dirname(output)):
+        parser.error(f"-o {args.output}: no such directory {os.path.dirname(output)}")
+    if args.ca and not os.path.isfile(args.ca):
+        parser.error(f"--ca {args.ca}: no such file")
+    if args.helo and not re.fullmatch(r"[!-~]{1,255}", args.helo):
+        parser.error(f"--helo {args.helo!r}: one host name or [address], without spaces")
+    session = SMTPSession(
+        host, port, helo=args.helo or "probe.smtpcheck.invalid", timeout=args.timeout or 30.0, tls_mode=args.tls,
+        tls=TLSSettings(verify=not args.no_verify, ca_file=args.ca, server_name=args.tls_name),
+    )
+    recorder = Recorder(session, output, args.keep_text, sys.stdout)
+    try:
+        recorder.greet()
+    except SMTPCheckError as error:
+        recorder.show()
+        print(f"smtpcheck record: {args.target}: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    status = 0
+    try:
+        recorder.run(_Input(sys.stdin))
+    except KeyboardInterrupt:
+        session.close()
+        print("\nsmtpcheck record: interrupted; nothing written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except SmtpFileError as error:  # a piped line that cannot be sent: a script must not get a different file
+        session.quit_quietly()
+        print(f"smtpcheck record: {error}; nothing written", file=sys.stderr)
+        return EXIT_FAILED
+    except SMTPCheckError as error:
+        session.close()
+        print(f"smtpcheck record: {args.target}: {error}; the file ends before that line", file=sys.stderr)
+        recorder.drop_open_data()
+        status = EXIT_FAILED
+    with open(output, "w", encoding="utf-8", newline="") as file:
+        file.write(recorder.text(_header(args, host, port)))
+    print(f"wrote {args.output}: {len(recorder.replies)} replies; run it with:\n  {_replay_hint(args, recorder)}",
+          file=sys.stderr)
+    return status
+
+
+def _header(args: argparse.Namespace, host: str, port: int) -> list[str]:
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    header = [f"# Recorded by `smtpcheck record` from {args.target} on {when}."]
+    settings = [f'tls = "{args.tls}"'] if args.tls != "none" else []
+    settings += [f"helo = {json.dumps(args.helo)}"] if args.helo else []  # a JSON string of ASCII is a TOML one
+    settings += [f"timeout = {args.timeout:g}"] if args.timeout else []
+    return [*header, "+++", *settings, "+++"] if settings else header
+
+
+def _replay_hint(args: argparse.Namespace, recorder: Recorder) -> str:
+    words = ["pytest", args.output, f"--smtp-target={args.target}"]
+    words += [f"--smtp-ca={args.ca}"] if args.ca else []
+    words += [f"--smtp-tls-name={args.tls_name}"] if args.tls_name else []
+    words += ["--smtp-no-verify"] if args.no_verify else []
+    if recorder.uses_account:
+        words = ["SMTPCHECK_PASSWORD=...", *words, "--smtp-user=USER"]
+    return " ".join(words)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import json
 import os
 import secrets
 import shutil
@@ -17,21 +18,28 @@ import socket
 import ssl
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from .smtp.params import MAIL_PARAMETERS, RCPT_PARAMETERS, ParameterError, esmtp_parameters, unadvertised
 
 LISTENERS = ("smtp", "submission", "submissions")
 SIZE_LIMIT = 1048576
-USERS = ("postmaster", "alice", "bob")
+USERS = ("postmaster", "alice", "bob", "jörg")  # jörg: a UTF-8 mailbox, for SMTPUTF8 tests
 GREYLISTED = "greylisted"
 MAX_LINE = 4096
 IDLE_TIMEOUT = 30.0
 MAX_MESSAGES = 100
+EXTENSIONS = ("PIPELINING", f"SIZE {SIZE_LIMIT}", "ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING")
+AUTH_OFFERED = "PLAIN LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER"
+OAUTH_SCOPE = "https://mx.sandbox.test/smtp.send"
+UNICODE_ADDRESS = "553 5.6.7 Must declare SMTPUTF8 to send unicode address"  # Postfix with strict_smtputf8
 
 
 @dataclass
 class SessionRecord:
     listener: str
-    peer: tuple
+    peer: tuple[str, int]
     commands: list[str] = field(default_factory=list)
     tls: bool = False
     authenticated_as: str | None = None
@@ -121,7 +129,7 @@ class Sandbox:
         cert.configure_cert(context)
         return context
 
-    def _spawn(self, target, *args) -> None:
+    def _spawn(self, target: Callable[..., None], *args: object) -> None:
         thread = threading.Thread(target=target, args=args, name=f"smtpcheck-sandbox-{target.__name__}", daemon=True)
         self._threads.append(thread)
         thread.start()
@@ -130,10 +138,11 @@ class Sandbox:
         while not self._stopping.is_set():
             try:
                 sock, peer = listener_sock.accept()
-            except (socket.timeout, TimeoutError):
+            except TimeoutError:
                 continue
             except OSError:
                 return
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # replies must not wait for Nagle
             with self._lock:
                 self._connections.add(sock)
                 record = SessionRecord(listener, peer)
@@ -141,17 +150,17 @@ class Sandbox:
             self._spawn(self._serve, sock, listener, record)
 
     def _serve(self, sock: socket.socket, listener: str, record: SessionRecord) -> None:
-        conversation = _Conversation(self, sock, listener, record)
+        handler = _ClientHandler(self, sock, listener, record)
         try:
-            conversation.run()
+            handler.run()
         except (OSError, ValueError, ssl.SSLError):
             pass  # the client went away or spoke garbage: the next client must not notice
         finally:
             record.closed = True
             with self._lock:
-                self._connections.discard(conversation.sock)
+                self._connections.discard(handler.sock)
                 self._connections.discard(sock)
-            conversation.sock.close()
+            handler.sock.close()
 
     def _keep(self, message: AcceptedMessage) -> None:
         with self._lock:
@@ -159,7 +168,7 @@ class Sandbox:
             del self.messages[:-MAX_MESSAGES]
 
 
-class _Conversation:
+class _ClientHandler:
     """One client's session: the policy of docs/sandbox.md, command by command."""
 
     def __init__(self, sandbox: Sandbox, sock: socket.socket, listener: str, record: SessionRecord) -> None:
@@ -172,6 +181,8 @@ class _Conversation:
         self.user: str | None = None
         self.mail_from: str | None = None
         self.rcpts: list[str] = []
+        self.smtputf8 = False  # the transaction declared SMTPUTF8 on MAIL
+        self.chunked = 0  # bytes received so far by BDAT in this transaction
 
     # The policy's switches
     @property
@@ -228,11 +239,11 @@ class _Conversation:
         if not arg:
             return self.reply("501 5.5.4 Syntax: EHLO hostname")
         self._reset()
-        capabilities = ["PIPELINING", f"SIZE {SIZE_LIMIT}", "ENHANCEDSTATUSCODES", "8BITMIME"]
+        capabilities = list(EXTENSIONS)
         if not self.tls:
             capabilities.append("STARTTLS")
         if self.offers_auth:
-            capabilities.append("AUTH PLAIN LOGIN CRAM-MD5")
+            capabilities.append(f"AUTH {AUTH_OFFERED}")
         lines = [self.sandbox.hostname, *capabilities]
         self.reply(*(f"250-{line}" for line in lines[:-1]), f"250 {lines[-1]}")
 
@@ -264,7 +275,8 @@ class _Conversation:
             return self.reply("530 5.7.0 Must issue a STARTTLS command first")
         if self.user is not None:
             return self.reply("503 5.5.1 Error: already authenticated")
-        check = {"PLAIN": self._auth_plain, "LOGIN": self._auth_login, "CRAM-MD5": self._auth_cram}.get(mechanism)
+        check = {"PLAIN": self._auth_plain, "LOGIN": self._auth_login, "CRAM-MD5": self._auth_cram,
+                 "XOAUTH2": self._auth_xoauth2, "OAUTHBEARER": self._auth_oauthbearer}.get(mechanism)
         if check is None:
             return self.reply("504 5.5.4 Unrecognized authentication type")
         try:
@@ -284,14 +296,16 @@ class _Conversation:
         address, params = _address(arg[5:])
         if address is None:
             return self.reply("501 5.1.7 Bad sender address syntax")
-        size = params.get("SIZE", "0")
-        if not size.isdigit():
-            return self.reply("501 5.5.4 Bad SIZE parameter")
-        if int(size) > SIZE_LIMIT:
+        refusal = _parameter_refusal("MAIL", params)
+        if refusal is not None:
+            return self.reply(refusal)
+        if int(params.get("SIZE", "0")) > SIZE_LIMIT:
             return self.reply("552 5.3.4 Message size exceeds fixed limit")
+        if not address.isascii() and "SMTPUTF8" not in params:
+            return self.reply(UNICODE_ADDRESS)
         if self.submission and self.user is None and not self.sandbox.misconfigured:
             return self.reply("530 5.7.0 Authentication required")
-        self.mail_from = address
+        self.mail_from, self.smtputf8 = address, "SMTPUTF8" in params
         self.reply("250 2.1.0 Ok")
 
     def do_RCPT(self, arg: str) -> None:
@@ -299,9 +313,14 @@ class _Conversation:
             return self.reply("501 5.5.4 Syntax: RCPT TO:<address>")
         if self.mail_from is None:
             return self.reply("503 5.5.1 Error: need MAIL command")
-        address, _ = _address(arg[3:])
+        address, params = _address(arg[3:])
         if not address or "@" not in address:
             return self.reply("501 5.1.3 Bad recipient address syntax")
+        refusal = _parameter_refusal("RCPT", params)
+        if refusal is not None:
+            return self.reply(refusal)
+        if not address.isascii() and not self.smtputf8:
+            return self.reply(UNICODE_ADDRESS)
         local, _, domain = address.rpartition("@")
         if domain.lower() != self.sandbox.domain:
             if self.user is None and not self.sandbox.misconfigured:
@@ -326,16 +345,49 @@ class _Conversation:
         if too_big:
             self.reply("552 5.3.4 Message size exceeds fixed limit")
         else:
-            self.sandbox._keep(AcceptedMessage(self.listener, self.mail_from or "", list(self.rcpts), size))
+            self._keep(size)
             self.reply("250 2.0.0 Ok: queued")
+        self._reset()
+
+    def do_BDAT(self, arg: str) -> None:
+        """RFC 3030 chunks: the announced bytes are read whatever the reply, so the session stays in step."""
+        words = arg.upper().split()
+        if not 1 <= len(words) <= 2 or not words[0].isdigit() or words[1:] not in ([], ["LAST"]):
+            return self.reply("501 5.5.4 Syntax: BDAT count [LAST]")
+        size, last = int(words[0]), len(words) == 2
+        self._skip(size)
+        if not self.rcpts:
+            return self.reply("503 5.5.1 Error: need RCPT command")
+        self.chunked += size
+        if self.chunked > SIZE_LIMIT:
+            self._reset()
+            return self.reply("552 5.3.4 Message size exceeds fixed limit")
+        if not last:
+            return self.reply(f"250 2.0.0 Ok: {size} bytes")
+        self._keep(self.chunked)
+        self.reply(f"250 2.0.0 Ok: {self.chunked} bytes queued")
         self._reset()
 
     # -- helpers -----------------------------------------------------------------------
 
     def _reset(self) -> None:
-        self.mail_from, self.rcpts = None, []
+        self.mail_from, self.rcpts, self.smtputf8, self.chunked = None, [], False, 0
+
+    def _keep(self, size: int) -> None:
+        self.sandbox._keep(AcceptedMessage(self.listener, self.mail_from or "", list(self.rcpts), size))
+
+    def _skip(self, count: int) -> None:
+        """Read and drop *count* bytes of message data, 64 KiB at a time at most."""
+        taken = min(count, len(self.buffer))
+        self.buffer, count = self.buffer[taken:], count - taken
+        while count > 0:
+            data = self.sock.recv(min(count, 65536))
+            if not data:
+                raise ConnectionError("the client closed the connection inside a BDAT chunk")
+            count -= len(data)
 
     def _start_tls(self) -> None:
+        assert self.sandbox._tls is not None, "start() makes the TLS context before any client is served"
         self.sock = self.sandbox._tls.wrap_socket(self.sock, server_side=True)
         self.buffer = b""
         self.tls = self.record.tls = True
@@ -366,9 +418,60 @@ class _Conversation:
         expected = hmac.new(self.sandbox.password.encode(), challenge, "md5").hexdigest()
         return user if user == self.sandbox.username and hmac.compare_digest(digest, expected) else None
 
-    def _verify(self, user: str, password: str) -> str | None:
-        ok = user == self.sandbox.username and hmac.compare_digest(password.encode(), self.sandbox.password.encode())
+    def _auth_xoauth2(self, initial: str) -> str | None:
+        """``user=U^Aauth=Bearer T^A^A``; a wrong token gets the JSON error challenge, answered by an empty line."""
+        fields = base64.b64decode(initial or self._challenge(b""), validate=True).decode().split("\x01")
+        values = dict(field.partition("=")[::2] for field in fields if field)
+        return self._bearer(values.get("user", ""), values.get("auth", ""), "401", "")
+
+    def _auth_oauthbearer(self, initial: str) -> str | None:
+        """RFC 7628: ``n,a=U,^Ahost=H^Aport=P^Aauth=Bearer T^A^A``; an error challenge is answered by ``^A``."""
+        message = base64.b64decode(initial or self._challenge(b""), validate=True).decode()
+        header, _, rest = message.partition("\x01")
+        gs2 = header.split(",")
+        if len(gs2) != 3 or gs2[0] != "n" or not gs2[1].startswith("a="):
+            raise ValueError("OAUTHBEARER needs the GS2 header n,a=USER,")
+        user = gs2[1][2:].replace("=2C", ",").replace("=3D", "=")
+        values = dict(field.partition("=")[::2] for field in rest.split("\x01") if field)
+        return self._bearer(user, values.get("auth", ""), "invalid_token", "AQ==")
+
+    def _bearer(self, user: str, auth: str, status: str, acknowledgement: str) -> str | None:
+        """Accept the sandbox's token for its user; otherwise send the error challenge and await its acknowledgement."""
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() == "bearer" and self._verify(user, token, self.sandbox.token):
+            return user
+        error = json.dumps({"status": status, "schemes": "bearer", "scope": OAUTH_SCOPE}, separators=(",", ":"))
+        if self._challenge(error.encode()) != acknowledgement:
+            raise ValueError("the client did not acknowledge the OAuth error challenge")
+        return None
+
+    def _verify(self, user: str, password: str, expected: str | None = None) -> str | None:
+        """*user* when it is the sandbox's account and *password* is its password (or the *expected* token)."""
+        wanted = (expected or self.sandbox.password).encode()
+        ok = user == self.sandbox.username and hmac.compare_digest(password.encode(), wanted)
         return user if ok else None
+
+
+def _parameter_refusal(verb: str, params: dict[str, str]) -> str | None:
+    """The reply to MAIL/RCPT parameters the sandbox does not take (unknown, unadvertised, malformed); None if fine.
+
+    smtp/params.py validates what the plugin sends; the sandbox judges received parameters by the same rules.
+    """
+    known = MAIL_PARAMETERS if verb == "MAIL" else RCPT_PARAMETERS
+    advertised = {keyword.split()[0]: "" for keyword in EXTENSIONS}
+    for name, value in params.items():
+        if name not in known:
+            return f"555 5.5.4 Unsupported option: {name}"
+        given: object = True if name in ("SMTPUTF8", "REQUIRETLS") and not value else value
+        if name == "SIZE" and value.isdigit():
+            given = int(value)
+        try:
+            words = esmtp_parameters(verb, **{name: given})
+        except ParameterError:
+            return f"501 5.5.4 Bad {name} parameter syntax"
+        if unadvertised(verb, words, advertised, "the sandbox") is not None:
+            return f"555 5.5.4 Unsupported option: {name}"
+    return None
 
 
 def _address(text: str) -> tuple[str | None, dict[str, str]]:

@@ -93,7 +93,7 @@ def test_submission_requires_starttls_then_auth(sandbox):
     assert session.command("AUTH PLAIN AHgAeQ==").code == 530
     session.starttls()
     session.ehlo()
-    assert session.capabilities["AUTH"] == "PLAIN LOGIN CRAM-MD5"
+    assert session.capabilities["AUTH"] == "PLAIN LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER"
     reply = session.mail("probe@example.net")
     assert (reply.code, reply.enhanced) == (530, "5.7.0")
 

@@ -1,7 +1,7 @@
-"""Fixtures for Python tests: where to connect, a live session, and a factory for more.
+"""Fixtures for Python tests: where to connect, a live session, a factory for more, and the run's DNS.
 
-Everything heavy (sockets, TLS, the sandbox) is imported inside the fixtures, so
-a run that uses none of them pays nothing.
+Everything heavy (sockets, TLS, the sandbox, dnspython) is imported inside the
+fixtures, so a run that uses none of them pays nothing.
 """
 
 from __future__ import annotations
@@ -14,20 +14,49 @@ import pytest
 from .errors import hide_for_server_faults
 from .keys import SESSIONS, TARGETS
 
-__all__ = ["smtp_connect", "smtp_server", "smtp_session"]
+__all__ = ["pytest_generate_tests", "smtp_connect", "smtp_dns", "smtp_server", "smtp_session"]
 __tracebackhide__ = hide_for_server_faults  # server faults are reported at the test's line
 
 if TYPE_CHECKING:
+    from .dns import DNSChecks
     from .smtp.session import SMTPSession
     from .target import Target
 
 MARKER_OPTIONS = ("listener", "port", "tls", "helo", "timeout", "deadline", "as_address", "as_via")
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """With `--smtp-mx`, every test that reaches the server runs once per MX host and address.
+
+    `smtp_server` (and through it `smtp_session` and `smtp_connect`) is parametrized
+    indirectly with the run's target ids, so each id shows in the test's name.
+    """
+    if "smtp_server" not in metafunc.fixturenames:
+        return
+    ids = metafunc.config.stash[TARGETS].ids()
+    if ids != [None]:
+        metafunc.parametrize("smtp_server", ids, indirect=True, ids=[str(target_id) for target_id in ids])
+
+
 @pytest.fixture(scope="session")
-def smtp_server(pytestconfig: pytest.Config) -> Target:
-    """The server under test: `--smtp-target`, or the embedded sandbox MX when none is given."""
-    return pytestconfig.stash[TARGETS].target()
+def smtp_server(request: pytest.FixtureRequest) -> Target:
+    """The server under test: `--smtp-target`, each MX address of `--smtp-mx`, or the embedded sandbox MX."""
+    targets = request.config.stash[TARGETS]
+    target_id: str | None = getattr(request, "param", None)
+    reason = targets.unreachable(target_id)
+    if reason is not None:
+        pytest.skip(reason)
+    return targets.target(target_id)
+
+
+@pytest.fixture(scope="session")
+def smtp_dns(pytestconfig: pytest.Config) -> DNSChecks:
+    """The run's DNS checks (MX, FCrDNS, SPF, DMARC, MTA-STS, TLS-RPT, TLSA) over one cached resolver.
+
+    Against the sandbox without `--smtp-resolver`, tests that use it are skipped: the
+    sandbox's domain is in no DNS, and the system's resolver is never asked for it.
+    """
+    return pytestconfig.stash[TARGETS].dns()
 
 
 @pytest.fixture

@@ -9,14 +9,15 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import report
-from .fixtures import smtp_connect, smtp_server, smtp_session
+from .fixtures import pytest_generate_tests, smtp_connect, smtp_dns, smtp_server, smtp_session
 from .keys import RUN_DIRECTORY, RUNS, TARGETS
 from .options import add_options, read_settings
 
 if TYPE_CHECKING:
     from .execution import RunDirectory
 
-__all__ = ["smtp_connect", "smtp_server", "smtp_session"]  # fixtures are found by name in this module
+# fixtures and the parametrizing hook are found by name in this module
+__all__ = ["pytest_generate_tests", "smtp_connect", "smtp_dns", "smtp_server", "smtp_session"]
 
 MARKERS = [
     "smtp(listener=, port=, tls=, helo=, timeout=, deadline=, as_address=, as_via=): session options for this "

@@ -1,20 +1,22 @@
-"""Where sessions connect: the target given on the command line, or the embedded sandbox.
+"""Where sessions connect: the target given on the command line, every MX address of `--smtp-mx`, or the sandbox.
 
 Python tests (through fixtures) and `.smtp` files (through the collector) both
 ask the run's :class:`Targets` for a target, so they always agree; and each
-session a target makes holds a place under the run's per-target cap.
+session a target makes holds a place under the run's per-target cap. The run's
+DNS (one cached resolver) lives here too, so MX resolution, `smtp_dns` and
+`dane()` share one view of DNS.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
-from .errors import hide_for_server_faults
+from .errors import ConnectFailed, SessionMisuse, hide_for_server_faults
 from .options import Settings
 from .vocabulary import LISTENERS, PASSWORD_ENV, STANDARD_PORTS, TLS_MODES, Secret
 
@@ -22,13 +24,20 @@ __all__ = ["Target", "Targets"]
 __tracebackhide__ = hide_for_server_faults  # server faults are reported at the test's line
 
 if TYPE_CHECKING:
+    from .dns import DNSChecks, HostNames
+    from .mx import MXEntry
     from .sandbox import Sandbox
-    from .smtp.cap import Cap
+    from .smtp.cap import Cap, Slot
     from .smtp.session import SMTPSession
     from .transcripts.parser import Script
 
 ACCOUNT_VARS = ("SMTP_USER", "SMTP_PASSWORD")
 TOKEN_VAR = "SMTP_TOKEN"  # an OAuth token for XOAUTH2 / OAUTHBEARER, from $SMTPCHECK_TOKEN
+DNS_TIMEOUT = 5.0  # seconds per DNS query at most (less with a shorter --smtp-timeout)
+NO_DNS_REASON = (
+    "DNS checks need a real mail domain and a resolver; the embedded sandbox has no DNS: give "
+    "--smtp-mx=DOMAIN (or --smtp-target=HOST --smtp-var SMTP_DOMAIN=DOMAIN) and --smtp-resolver=IP[:PORT]"
+)
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,9 @@ class Target:
     present_as: str | None = None
     present_via: str = "xclient"
     cap: Cap | None = field(default=None, repr=False, compare=False)
+    mx_host: str | None = None  # --smtp-mx: the MX host this address belongs to (TLS and DANE use its name)
+    problem: str | None = None  # --smtp-mx: why there is nothing to connect to; sessions fail with it
+    dns: Callable[[], DNSChecks] | None = field(default=None, repr=False, compare=False)  # the run's DNS
 
     @property
     def label(self) -> str:
@@ -80,6 +92,22 @@ class Target:
         if name in self.vars:
             return self.vars[name]
         skip_for_missing(name, self.password_env)
+
+    def host_names(self, session: SMTPSession) -> HostNames:
+        """Whether the names the server gives in its greeting and EHLO reply are the FCrDNS name of its address.
+
+        Connects the session if needed, and sends EHLO if the test has not yet; asks the run's resolver.
+        """
+        from .dns import host_names
+
+        if self.dns is None:
+            raise SessionMisuse("host_names() needs the run's DNS: use the smtp_server fixture's target")
+        greeting = session.greeting
+        ehlo = next((reply for reply in reversed(session.replies)
+                     if reply.command and reply.command.upper().startswith("EHLO ")), None) or session.ehlo()
+        return host_names(self.dns().resolver, session.transcript.address,
+                          _first_word(greeting.lines if greeting and greeting.code == 220 else ()),
+                          _first_word(ehlo.lines if ehlo.code == 250 else ()))
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -111,6 +139,9 @@ class Target:
         port = port or self.port_for(listener)
         reply_timeout = timeout or self.timeout
         cap, address = self.cap, f"[{self.host}]:{port}" if ":" in self.host else f"{self.host}:{port}"
+        slot: Callable[[], Slot] | None = None if cap is None else lambda: cap.acquire(address, patience=reply_timeout)
+        if self.problem is not None:
+            slot = _failing(self.problem)  # nothing to connect to: the session's first use fails saying why
         return SMTPSession(
             self.host,
             port,
@@ -119,13 +150,27 @@ class Target:
             connect_timeout=self.connect_timeout,
             deadline=deadline or self.deadline,
             tls_mode=mode,
-            tls=TLSSettings(verify=self.verify, ca_file=self.ca_file, server_name=self.tls_name),
+            tls=TLSSettings(verify=self.verify, ca_file=self.ca_file, server_name=self.tls_name or self.mx_host),
             transcript=transcript,
-            slot=None if cap is None else lambda: cap.acquire(address, patience=reply_timeout),
+            slot=slot,
             present_as=as_address or self.present_as,
             present_via=as_via or self.present_via,
             auto_connect=auto_connect,
+            dns=self.dns,
         )
+
+
+def _failing(problem: str) -> Callable[[], Slot]:
+    def fail() -> Slot:
+        raise ConnectFailed(problem)
+
+    return fail
+
+
+def _first_word(lines: tuple[str, ...]) -> str | None:
+    """The host name a greeting or EHLO reply starts with."""
+    words = lines[0].split() if lines else []
+    return words[0] if words else None
 
 
 def skip_for_missing(name: str, password_env: str = PASSWORD_ENV) -> NoReturn:
@@ -136,7 +181,8 @@ def skip_for_missing(name: str, password_env: str = PASSWORD_ENV) -> NoReturn:
 
 def missing_reason(name: str, password_env: str = PASSWORD_ENV) -> str:
     if name in ACCOUNT_VARS:
-        return f"needs an account: give --smtp-user USER and set the password in the environment variable {password_env}"
+        return ("needs an account: give --smtp-user USER and set the password in the environment variable "
+                f"{password_env}")
     if name == TOKEN_VAR:
         return "needs an OAuth token: set it in the environment variable SMTPCHECK_TOKEN"
     if name.startswith("env:"):
@@ -145,49 +191,83 @@ def missing_reason(name: str, password_env: str = PASSWORD_ENV) -> str:
 
 
 class Targets:
-    """The run's target, resolved on first use: the sandbox only starts if a test needs it."""
+    """The run's targets, resolved on first use: the sandbox only starts, and DNS is only asked, if a test needs it."""
 
     def __init__(self, settings: Settings, cap: Cap | None = None) -> None:
         self.settings = settings
         self.cap = cap
         self._target: Target | None = None
         self._sandbox: Sandbox | None = None
-        self._lock = threading.Lock()  # run-ahead threads may ask for the target at once
+        self._mx: dict[str, MXEntry] | None = None
+        self._mx_targets: dict[str, Target] = {}
+        self._dns: DNSChecks | None = None
+        self._lock = threading.RLock()  # run-ahead threads may ask for a target at once; target() asks dns()
 
     def ids(self) -> list[str | None]:
-        """The ids of the run's targets, for item names (None: the one target, no suffix)."""
-        return [None]
+        """The ids of the run's targets, for item names: with `--smtp-mx` one per MX host and address, in
+        preference order; else None (the one target, no suffix)."""
+        if self.settings.mx is None:
+            return [None]
+        return list(self._mx_entries())
 
     def target(self, target_id: str | None = None) -> Target:
         with self._lock:
+            if self.settings.mx is not None:
+                return self._mx_target(target_id)
             if self._target is None:
-                self._target = self._given() if self.settings.host else self._start_sandbox()
+                self._target = self._given(self.settings.host) if self.settings.host else self._start_sandbox()
             return self._target
+
+    def dns(self) -> DNSChecks:
+        """The run's DNS checks over one cached resolver: `--smtp-resolver`, else the system's.
+
+        Against the sandbox without `--smtp-resolver` the test is skipped instead: the
+        sandbox's domain is in no DNS, and tests never ask the system's resolver.
+        """
+        with self._lock:
+            if self._dns is None:
+                s = self.settings
+                if s.resolver is None and not (s.host or s.mx):
+                    pytest.skip(NO_DNS_REASON)
+                from .dns import DNSChecks, Resolver
+
+                nameserver, port = s.resolver or (None, 53)
+                resolver = Resolver(nameserver, port, timeout=min(s.timeout, DNS_TIMEOUT))
+                self._dns = DNSChecks(resolver, domain=s.mx or self.variables().get("SMTP_DOMAIN"))
+            return self._dns
 
     def variables(self) -> dict[str, str]:
         """The target's variables, known without connecting or starting the sandbox (for collection)."""
         if self._target is not None:
             return dict(self._target.vars)
-        if self.settings.host:
-            return dict(self._given().vars)
+        if self.settings.host or self.settings.mx:
+            return self._variables()
         from .sandbox import Sandbox
 
         return _sandbox_vars(Sandbox, self.settings)
 
     def unavailable(self, script: Script, target_id: str | None) -> str | None:
-        """Why a `.smtp` file cannot run in this run (a variable or listener it needs was not given), or None."""
+        """Why a `.smtp` file cannot run in this run (a variable or listener it needs was not given, an address
+        this machine cannot reach), or None."""
         if script.missing:
             name, line = min(script.missing.items(), key=lambda item: item[1])
             password_env = getattr(self.settings, "password_env", PASSWORD_ENV)
             return f"line {line} {missing_reason(name, password_env)}"
         listener = script.listener or "smtp"
-        if self.settings.host and listener != "smtp" and listener not in self.settings.ports:
+        if (self.settings.host or self.settings.mx) and listener != "smtp" and listener not in self.settings.ports:
             return listener_reason(listener)
-        return None
+        return self.unreachable(target_id)
+
+    def unreachable(self, target_id: str | None) -> str | None:
+        """Why this machine cannot reach the target of TARGET_ID (its address family has no route), or None."""
+        if self.settings.mx is None or target_id is None:
+            return None
+        entry = self._mx_entries().get(target_id)
+        return entry.skip if entry else None
 
     @property
     def resolved(self) -> Target | None:
-        return self._target
+        return self._target or next(iter(self._mx_targets.values()), None)
 
     @property
     def sandbox(self) -> Sandbox | None:
@@ -198,15 +278,40 @@ class Targets:
             self._sandbox.stop()
             self._sandbox = None
 
-    def _given(self) -> Target:
+    def _mx_entries(self) -> dict[str, MXEntry]:
+        """The `--smtp-mx` plan, resolved once per process."""
+        with self._lock:
+            if self._mx is None:
+                from .mx import plan
+
+                assert self.settings.mx is not None
+                self._mx = {entry.id: entry for entry in plan(self.dns(), self.settings.mx)}
+            return self._mx
+
+    def _mx_target(self, target_id: str | None) -> Target:
+        if target_id is None:
+            raise ValueError(f"--smtp-mx={self.settings.mx} runs every test once per MX address: "
+                             f"say which one ({', '.join(self._mx_entries())})")
+        if target_id not in self._mx_targets:
+            entry = self._mx_entries()[target_id]
+            self._mx_targets[target_id] = self._given(entry.address or entry.host, mx_host=entry.host,
+                                                      problem=entry.problem)
+        return self._mx_targets[target_id]
+
+    def _variables(self) -> dict[str, str]:
+        s = self.settings
+        domain = {"SMTP_DOMAIN": s.mx} if s.mx else {}  # the MX domain is the mail domain unless --smtp-var says
+        return {**domain, **_credential_vars(s.user, s.password, s.token), **s.vars}
+
+    def _given(self, host: str, *, mx_host: str | None = None, problem: str | None = None) -> Target:
         s = self.settings
         return Target(
-            host=s.host or "", ports=s.ports, tls=s.tls, helo=s.helo, timeout=s.timeout,
+            host=host, ports=s.ports, tls=s.tls, helo=s.helo, timeout=s.timeout,
             connect_timeout=s.connect_timeout, deadline=s.deadline,
             ca_file=s.ca_file, verify=s.verify, tls_name=s.tls_name, username=s.user, password=s.password,
-            password_env=getattr(s, "password_env", PASSWORD_ENV),
-            vars={**_credential_vars(s.user, s.password, s.token), **s.vars},
+            password_env=getattr(s, "password_env", PASSWORD_ENV), vars=self._variables(),
             present_as=getattr(s, "as_address", None), present_via=getattr(s, "as_via", "xclient"), cap=self.cap,
+            mx_host=mx_host, problem=problem, dns=self.dns,
         )
 
     def _start_sandbox(self) -> Target:
@@ -222,7 +327,7 @@ class Targets:
             deadline=s.deadline, ca_file=sandbox.ca_file, verify=s.verify, tls_name=s.tls_name,
             username=sandbox.username, password=Secret(sandbox.password),
             vars=_sandbox_vars(sandbox, s),
-            sandbox=True, policy=s.sandbox, cap=self.cap,
+            sandbox=True, policy=s.sandbox, cap=self.cap, dns=self.dns,
         )
 
 

@@ -8,7 +8,7 @@ from .dane import DaneResult, TLSARecord, TLSAResult, dane_match
 from .dmarc import DMARCResult
 from .errors import DNSCheckError, DNSSECBogus, DNSServerFailure, DNSTimeout
 from .mta_sts import MTASTSPolicy, MTASTSRecord, MTASTSResult
-from .records import FCrDNS, MXRecord, MXTarget, MXTargets, mx_targets
+from .records import FCrDNS, HostNames, MXRecord, MXTarget, MXTargets, host_names, mx_targets
 from .resolver import Answer, Resolver
 from .spf import SPFResult
 from .tls_rpt import TLSRPTResult
@@ -23,6 +23,7 @@ __all__ = [
     "DNSTimeout",
     "DaneResult",
     "FCrDNS",
+    "HostNames",
     "MTASTSPolicy",
     "MTASTSRecord",
     "MTASTSResult",
@@ -35,5 +36,6 @@ __all__ = [
     "TLSAResult",
     "TLSRPTResult",
     "dane_match",
+    "host_names",
     "mx_targets",
 ]

@@ -12,13 +12,21 @@ from .tls_rpt import TLSRPTResult, tls_rpt
 
 
 class DNSChecks:
-    """The DNS checks of a run; each method asks the run's resolver, whose cache they share."""
+    """The DNS checks of a run; each method asks the run's resolver, whose cache they share.
 
-    def __init__(self, resolver: Resolver) -> None:
+    `domain` is the run's mail domain (`--smtp-mx`, else the SMTP_DOMAIN variable), or None;
+    `https_port` and `https_ca_file` are where `mta_sts()` fetches policies by default (for test servers).
+    """
+
+    def __init__(self, resolver: Resolver, *, domain: str | None = None, https_port: int = 443,
+                 https_ca_file: str | None = None) -> None:
         self.resolver = resolver
+        self.domain = domain
+        self.https_port = https_port
+        self.https_ca_file = https_ca_file
 
     def __repr__(self) -> str:
-        return f"DNSChecks({self.resolver!r})"
+        return f"DNSChecks({self.resolver!r}, domain={self.domain!r})"
 
     def lookup(self, name: str, rdtype: str) -> Answer:
         """The raw answer, for what the other methods do not cover: `.status` ok / nxdomain / nodata, `.secure`."""
@@ -48,9 +56,9 @@ class DNSChecks:
         """The DMARC record that applies to DOMAIN (its own or its organisational domain's)."""
         return dmarc(self.resolver, domain)
 
-    def mta_sts(self, domain: str, *, port: int = 443, ca_file: str | None = None) -> MTASTSResult:
+    def mta_sts(self, domain: str, *, port: int | None = None, ca_file: str | None = None) -> MTASTSResult:
         """The MTA-STS record and policy, fetched over HTTPS; PORT and CA_FILE are for test servers."""
-        return mta_sts(self.resolver, domain, port=port, ca_file=ca_file)
+        return mta_sts(self.resolver, domain, port=port or self.https_port, ca_file=ca_file or self.https_ca_file)
 
     def tls_rpt(self, domain: str) -> TLSRPTResult:
         """The TLS-RPT record and its report addresses."""

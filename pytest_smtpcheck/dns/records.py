@@ -33,6 +33,49 @@ class FCrDNS:
 
 
 @dataclass(frozen=True)
+class HostNames:
+    """The names a server gives for itself (greeting, EHLO) against the FCrDNS of the address it answered on.
+
+    A name matches when it is a PTR name of the address that resolves back to it:
+    receivers and reputation systems compare exactly these.
+    """
+
+    fcrdns: FCrDNS
+    greeting: str | None  # the first word of the 220 greeting
+    ehlo: str | None  # the first word of the 250 EHLO reply
+    confirmed_names: list[str]  # the PTR names that resolve back to the address
+
+    @property
+    def greeting_matches(self) -> bool:
+        return _named(self.greeting, self.confirmed_names)
+
+    @property
+    def ehlo_matches(self) -> bool:
+        return _named(self.ehlo, self.confirmed_names)
+
+    @property
+    def matches(self) -> bool:
+        return self.greeting_matches and self.ehlo_matches
+
+    @property
+    def problems(self) -> list[str]:
+        """Sentences for the engineer who fixes the server's name or the PTR record."""
+        address = self.fcrdns.address
+        if not self.confirmed_names:
+            found = f"PTR {', '.join(self.fcrdns.names)}, which does not resolve back" if self.fcrdns.names \
+                else "no PTR record"
+            return [f"{address} has no forward-confirmed reverse DNS name ({found})"]
+        expected = " or ".join(self.confirmed_names)
+        return [f"the {what} names {name or 'no host'}, but {address} is {expected} (FCrDNS)"
+                for what, name, ok in (("greeting", self.greeting, self.greeting_matches),
+                                       ("EHLO reply", self.ehlo, self.ehlo_matches)) if not ok]
+
+
+def _named(name: str | None, names: list[str]) -> bool:
+    return name is not None and name.rstrip(".").lower() in {n.lower() for n in names}
+
+
+@dataclass(frozen=True)
 class MXTarget:
     """One address to test for `--smtp-mx`: the MX host it belongs to, or a `problem` that makes the test fail."""
 
@@ -92,6 +135,15 @@ def fcrdns(resolver: Resolver, address: str) -> FCrDNS:
         parsed in {ipaddress.ip_address(a) for a in addresses(resolver, name)} for name in names
     )
     return FCrDNS(str(parsed), names, confirmed)
+
+
+def host_names(resolver: Resolver, address: str, greeting: str | None, ehlo: str | None) -> HostNames:
+    """Compare a server's greeting and EHLO names with the FCrDNS names of ADDRESS."""
+    result = fcrdns(resolver, address)
+    parsed = ipaddress.ip_address(result.address)
+    confirmed = [name for name in result.names
+                 if parsed in {ipaddress.ip_address(a) for a in addresses(resolver, name)}]
+    return HostNames(result, greeting, ehlo, confirmed)
 
 
 def mx_targets(resolver: Resolver, domain: str) -> MXTargets:

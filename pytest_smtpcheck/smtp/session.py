@@ -22,6 +22,7 @@ from .reply import Reply
 from .transcript import EVENT, SENT, Transcript
 
 if TYPE_CHECKING:
+    from ..dns import DaneResult, DNSChecks
     from .cap import Slot
     from .tls import TLSInfo, TLSSettings
 
@@ -50,12 +51,13 @@ class SMTPSession:
         deadline: float | None = None,
         tls_mode: str = "none",
         tls: TLSSettings | None = None,
-        limits: Limits = Limits(),
+        limits: Limits = Limits(),  # noqa: B008 - frozen, safely shared
         transcript: Transcript | None = None,
         slot: Callable[[], Slot] | None = None,
         present_as: str | None = None,
         present_via: str = "xclient",
         auto_connect: bool = False,
+        dns: Callable[[], DNSChecks] | None = None,
     ) -> None:
         if tls_mode not in TLS_MODES:
             raise ValueError(f"tls_mode must be one of {', '.join(TLS_MODES)}, not {tls_mode!r}")
@@ -72,6 +74,7 @@ class SMTPSession:
         self.present_via = present_via
         self.auto_connect = auto_connect
         self._slot = slot
+        self._dns = dns  # the run's DNS checks, made on first use, for dane()
         self._conn = Connection(host, port, self.transcript, limits)
         self.transcript.target = self._conn.address
         self._greeting: Reply | None = None
@@ -131,9 +134,10 @@ class SMTPSession:
         if self.present_as is not None and self.present_via == "xclient" and greeting.code == 220:
             greeting = self._greeting = self.xclient(ADDR=self.present_as)
             if greeting.code != 220:
-                message = (f"--smtp-as: the server refused XCLIENT ADDR={self.present_as}: {greeting.wire_lines()[0]}; "
-                           f"allow this test machine with Postfix's smtpd_authorized_xclient_hosts, "
-                           f"or use --smtp-as-via=proxy-v2 where a PROXY-protocol listener is set up")
+                message = (f"cannot test as client {self.present_as} (--smtp-as): {self.address} refused "
+                           f"XCLIENT ADDR={self.present_as} with {greeting.wire_lines()[0]}; allow this test "
+                           "machine's address in Postfix's smtpd_authorized_xclient_hosts, or use "
+                           "--smtp-as-via=proxy-v1/proxy-v2 on a listener that expects a PROXY header")
                 raise self._conn.fail(SessionMisuse, message)
         if self.tls_mode == "starttls" and greeting.code == 220:
             self.ehlo()
@@ -281,17 +285,27 @@ class SMTPSession:
             except sasl.SASLError as error:
                 raise self._conn.fail(ProtocolViolation, str(error)) from None
             self.transcript.add_secret(*client.secrets())
+            if client.error is not None:  # the 334 is base64: say in words why the token was refused
+                self.transcript.record(EVENT, f"{name} error from the server: {client.error}", tls=self._conn.tls)
             reply = self._exchange(answer, MASK)
         return reply
 
-    def xclient(self, **attributes: str) -> Reply:
-        """XCLIENT (Postfix): tell the server which client this session speaks for, e.g. ``xclient(ADDR="203.0.113.9")``.
+    def xclient(self, **attributes: str | int) -> Reply:
+        """XCLIENT (Postfix): say which client this session speaks for, e.g. ``xclient(ADDR="203.0.113.9")``.
 
         The server answers 220 with a new greeting; what it knew from EHLO is gone, so send EHLO again.
         """
-        from .params import xclient_command
+        from .params import ParameterError, xclient_command, xclient_unadvertised
 
-        reply = self.command(xclient_command(**attributes))
+        try:
+            line = xclient_command(**attributes)
+        except ParameterError as error:
+            raise SessionMisuse(str(error)) from None
+        if "XCLIENT" in self.capabilities:  # an attribute it did not offer fails here; a refusal is the server's
+            problem = xclient_unadvertised(attributes, self.capabilities, self.address)
+            if problem is not None:
+                raise SessionMisuse(problem)
+        reply = self.command(line)
         if reply.code == 220:
             self.capabilities = {}
         return reply
@@ -300,31 +314,54 @@ class SMTPSession:
         """Send *message* with BDAT (RFC 3030) in chunks of *chunk_size* bytes, the last with LAST.
 
         The message is streamed; returns every chunk's reply and stops at the first that is
-        not 2xx, as a client must (the server discards the rest of the message).
+        not 2xx, as a client must (the server discards the rest of the message). Without
+        CHUNKING in the last EHLO reply nothing is sent: a server that does not know BDAT
+        would read the message data as commands.
         """
         from .message import bdat_chunks
 
+        self._ensure_connected()
+        if "CHUNKING" not in self.capabilities:
+            hint = "" if self.capabilities else " (there was no EHLO reply to go by: send EHLO first)"
+            raise SessionMisuse(f"BDAT needs the CHUNKING extension, which {self.address} did not advertise in its "
+                                f"EHLO reply{hint}; send the message with data() instead")
         replies: list[Reply] = []
         for number, (chunk, last) in enumerate(bdat_chunks(message, chunk_size), 1):
             line = f"BDAT {len(chunk)}{' LAST' if last else ''}"
-            self._ensure_connected()
             self._conn.send_lines([(line, line)], self._deadline())
             self._conn.send_raw(chunk, line, self._deadline())
             self.transcript.record(EVENT, f"chunk {number}: {len(chunk)} bytes of message data", tls=self._conn.tls)
             reply = self._read(line, line)
             replies.append(reply)
-            if not reply.is_positive:
+            if reply.code // 100 != 2:
                 break
         return replies
 
-    def dane(self, resolver: object | None = None) -> object:
-        """DANE (RFC 7672) for this TLS session: the TLSA records of ``_PORT._tcp.HOST`` against the presented chain."""
-        from ..dns import DNSChecks, dane_match
+    def dane(self, host: str | None = None, port: int | None = None) -> DaneResult:
+        """DANE (RFC 7672) for this TLS session: the TLSA records of ``_PORT._tcp.HOST`` against the presented chain.
+
+        HOST defaults to the name TLS verified (the MX host with ``--smtp-mx``), PORT to the
+        port connected to. DNSSEC-bogus records raise ``DNSSECBogus``: the test fails saying so.
+        """
+        from ipaddress import ip_address
+
+        from ..dns import dane_match
 
         if self.tls_info is None:
             raise SessionMisuse("dane() needs a TLS session: call starttls() (or use tls='implicit') first")
-        checks = resolver if isinstance(resolver, DNSChecks) else DNSChecks.default()
-        return dane_match(checks.tlsa(self.host, self.port), self._conn.peer_chain())
+        if self._dns is None:
+            raise SessionMisuse("dane() needs DNS: sessions from smtp_session or smtp_connect have the run's; "
+                                "give SMTPSession(dns=...) otherwise")
+        checks = self._dns()
+        name = host or (self.tls_settings.server_name if self.tls_settings else None) or self.host
+        try:
+            ip_address(name.strip("[]"))
+        except ValueError:
+            pass  # a host name: TLSA records hang off it
+        else:
+            raise SessionMisuse(f"dane() needs the server's host name, not the address {name}: "
+                                "give --smtp-tls-name (or --smtp-mx), or dane(host=...)")
+        return dane_match(checks.tlsa(name, port or self.port), self.peer_chain(), host=name)
 
     def peer_chain(self) -> list[bytes]:
         """The certificate chain the server presented (DER, leaf first); empty before TLS."""

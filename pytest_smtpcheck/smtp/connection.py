@@ -55,7 +55,7 @@ class Deadline:
 class Connection:
     """A socket to *host*:*port*; closed for good after :meth:`close` or any failure."""
 
-    def __init__(self, host: str, port: int, transcript: Transcript, limits: Limits = Limits()) -> None:
+    def __init__(self, host: str, port: int, transcript: Transcript, limits: Limits = Limits()) -> None:  # noqa: B008 - frozen
         self.host = host
         self.port = port
         self.transcript = transcript
@@ -107,7 +107,7 @@ class Connection:
             ) from None
         except ConnectionResetError:  # accepted, then reset before connect() returned (seen on a loaded host)
             raise self.fail(ConnectionLost, "connection reset while reading the reply to the greeting") from None
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise self.fail(
                 ConnectFailed, f"no TCP connection to {self.address} within {timeout:g} s (host down or port filtered?)"
             ) from None
@@ -173,13 +173,15 @@ class Connection:
         sock.settimeout(deadline.remaining)
         try:
             sock.sendall(payload)
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise self.fail(
                 ReplyTimeout,
                 f"no complete reply to {what} within {deadline.name} while sending (the server stopped reading)",
             ) from None
         except OSError as error:
-            raise self.fail(ConnectionLost, f"connection lost while sending {what}: {error.strerror or error}") from None
+            raise self.fail(
+                ConnectionLost, f"connection lost while sending {what}: {error.strerror or error}"
+            ) from None
 
     def _refuse_unsolicited(self, before: str) -> None:
         """Whatever the server sent since its last reply would be taken for the reply to the next command,
@@ -245,11 +247,13 @@ class Connection:
     def _receive(self, deadline: Deadline, what: str) -> bool:
         sock = self._require_socket(what)
         if deadline.remaining <= 0:
-            raise self.fail(ReplyTimeout, f"no complete reply to {what} within {deadline.name} {self.reader.progress()}")
+            raise self.fail(
+                ReplyTimeout, f"no complete reply to {what} within {deadline.name} {self.reader.progress()}"
+            )
         sock.settimeout(deadline.remaining)
         try:
             chunk = sock.recv(65536)
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise self.fail(
                 ReplyTimeout, f"no complete reply to {what} within {deadline.name} {self.reader.progress()}"
             ) from None
@@ -291,7 +295,7 @@ class Connection:
             self._sock = wrapped
             wrapped.settimeout(max(deadline.remaining, 0.001))
             wrapped.do_handshake()
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             raise self.fail(
                 TLSFailed, f"TLS handshake with {self.address}{after} did not finish within {deadline.name}"
             ) from None
@@ -307,9 +311,11 @@ class Connection:
 
     def peer_chain(self) -> list[bytes]:
         """The certificates the server presented (DER, leaf first); empty before TLS."""
+        import ssl
+
         from .tls import peer_chain
 
-        return peer_chain(self._sock) if self.tls and self._sock is not None else []
+        return peer_chain(self._sock) if isinstance(self._sock, ssl.SSLSocket) else []
 
     def _require_socket(self, what: str) -> socket.socket:
         if self._sock is None:

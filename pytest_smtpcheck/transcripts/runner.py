@@ -87,7 +87,9 @@ def run_file(script: Script, session: SMTPSession, through: int, *, sleep: Calla
     failed_line: int | None = None
     for index, exchange in enumerate(script.exchanges[: through + 1]):
         if failed_line is not None:
-            result.verdicts.append(ExchangeVerdict(index, NOT_RUN, exchange.line, f"not run: line {failed_line} did not match"))
+            result.verdicts.append(
+                ExchangeVerdict(index, NOT_RUN, exchange.line, f"not run: line {failed_line} did not match")
+            )
             continue
         start, began = len(transcript.entries), time.monotonic()
         try:
@@ -104,9 +106,8 @@ def run_file(script: Script, session: SMTPSession, through: int, *, sleep: Calla
                 got_enhanced=mismatch.reply.enhanced if mismatch and mismatch.reply else None,
             ))
             continue
-        result.verdicts.append(
-            ExchangeVerdict(index, PASSED, exchange.line, "", time.monotonic() - began, (start, len(transcript.entries)))
-        )
+        entries = (start, len(transcript.entries))
+        result.verdicts.append(ExchangeVerdict(index, PASSED, exchange.line, "", time.monotonic() - began, entries))
     if failed_line is None:
         session.quit_quietly()
     else:
@@ -140,7 +141,7 @@ class _Runner:
                 continue
             self._send_pipelined(exchange, pending, expects)
             pending = []
-            for reply in self._run_directive(step):
+            for reply in self._run_directive(exchange, step):
                 expect = expects.pop(0)
                 self._check(exchange, expect.expectation, reply, expect.line)
         self._send_pipelined(exchange, pending, expects)
@@ -160,7 +161,7 @@ class _Runner:
             expect = expects.pop(0)
             self._check(exchange, expect.expectation, reply, expect.line)
 
-    def _run_directive(self, step: Step) -> list[Reply]:
+    def _run_directive(self, exchange: Exchange, step: Step) -> list[Reply]:
         """The replies a directive got, each to be checked against the next `<` line."""
         from ..smtp.message import generated_message
 
@@ -173,7 +174,13 @@ class _Runner:
             return [session.send_body(generated_message(step.size, self.script.name))]
         if step.kind == "bdat":
             replies = session.bdat(generated_message(step.size, self.script.name), chunk_size=step.chunk)
-            return replies[-1:]  # chunk replies that were not 2xx end the sending; the last one is judged
+            last = replies[-1]
+            if not (last.command or "").endswith(" LAST"):  # an intermediate chunk was not 2xx: sending stopped
+                self.session.transcript.mark_last_reply()
+                expected = "2xx to every BDAT chunk before the LAST one"
+                problem = f"chunk {len(replies)} ({last.command}) got {last.code}; the rest was not sent"
+                raise _Mismatch(self._verdict(exchange, expected, problem, last, step.line), step.line, None, last)
+            return [last]  # the LAST chunk's reply: judged by the `<` line
         if step.kind == "starttls":
             return [session.starttls()]
         if step.kind == "auth":
@@ -192,9 +199,9 @@ class _Runner:
 
     def _verdict(self, exchange: Exchange, expected: str, problem: str, reply: Reply | None, line: int) -> str:
         mask = self.session.transcript.mask
-        sent = "\n".join(f"    {mask(mask_auth_line(step.raw))}" for step in exchange.steps) or "    (nothing: the greeting)"
+        sent = "\n".join(f"    {mask(mask_auth_line(step.raw))}" for step in exchange.steps)
         got = "" if reply is None else "\n" + "\n".join(f"    {wire}" for wire in reply.wire_lines())
         return (
             f"{self.script.name}:{line}: expected {expected}, {problem}\n"
-            f"  sent:\n{sent}\n  expected: {expected}\n  got:      {problem}{got}"
+            f"  sent:\n{sent or '    (nothing: the greeting)'}\n  expected: {expected}\n  got:      {problem}{got}"
         )

@@ -201,13 +201,8 @@ class SMTPSession:
         return [self._read(mask_auth_line(line), mask_auth_line(line)) for line in lines]
 
     def ehlo(self, name: str | None = None) -> Reply:
-        reply = self.command(f"EHLO {name or self.helo_name}")
-        self.capabilities = {}
-        if reply.code == 250:
-            for line in reply.lines[1:]:
-                keyword, _, params = line.partition(" ")
-                self.capabilities[keyword.upper()] = params
-        return reply
+        """EHLO; a 250 reply's keywords become :attr:`capabilities` (as they do for EHLO sent any other way)."""
+        return self.command(f"EHLO {name or self.helo_name}")
 
     def helo(self, name: str | None = None) -> Reply:
         return self.command(f"HELO {name or self.helo_name}")
@@ -305,10 +300,7 @@ class SMTPSession:
             problem = xclient_unadvertised(attributes, self.capabilities, self.address)
             if problem is not None:
                 raise SessionMisuse(problem)
-        reply = self.command(line)
-        if reply.code == 220:
-            self.capabilities = {}
-        return reply
+        return self.command(line)
 
     def bdat(self, message: MessageSource, *, chunk_size: int = 64 * 1024) -> list[Reply]:
         """Send *message* with BDAT (RFC 3030) in chunks of *chunk_size* bytes, the last with LAST.
@@ -386,7 +378,21 @@ class SMTPSession:
     def _read(self, command: str | None, what: str) -> Reply:
         reply = self._conn.read_reply(command, what, self._deadline())
         self.replies.append(reply)
+        self._track(command, reply)
         return reply
+
+    def _track(self, command: str | None, reply: Reply) -> None:
+        """Keep :attr:`capabilities` true to the session, however the command went out (a method, a `.smtp` line,
+        a pipeline): BDAT and parameter checks rely on them."""
+        verb = (command or "").partition(" ")[0].upper()
+        if verb == "EHLO":
+            self.capabilities = {}
+            if reply.code == 250:
+                for line in reply.lines[1:]:
+                    keyword, _, params = line.partition(" ")
+                    self.capabilities[keyword.upper()] = params
+        elif verb == "HELO" or (verb == "XCLIENT" and reply.code == 220):  # no extensions / a fresh session
+            self.capabilities = {}
 
     def _record_body(self, body: Body) -> None:
         tls = self._conn.tls

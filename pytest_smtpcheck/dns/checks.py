@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..errors import hide_for_server_faults
 from .dane import TLSAResult, tlsa
 from .dmarc import DMARCResult, dmarc
 from .mta_sts import MTASTSResult, mta_sts
@@ -9,6 +10,8 @@ from .records import FCrDNS, MXRecord, MXTargets, addresses, fcrdns, mx, mx_targ
 from .resolver import Answer, Resolver
 from .spf import SPFResult, spf
 from .tls_rpt import TLSRPTResult, tls_rpt
+
+__tracebackhide__ = hide_for_server_faults  # a DNS failure is reported at the test's line
 
 
 class DNSChecks:

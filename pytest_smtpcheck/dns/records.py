@@ -7,8 +7,11 @@ from dataclasses import dataclass
 
 import dns.reversename
 
+from ..errors import hide_for_server_faults
 from .errors import DNSCheckError
 from .resolver import Resolver, to_text
+
+__tracebackhide__ = hide_for_server_faults  # a DNS failure is reported at the test's line
 
 
 @dataclass(frozen=True)

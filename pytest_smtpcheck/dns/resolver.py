@@ -26,7 +26,10 @@ import dns.rdatatype
 import dns.resolver
 import dns.rrset
 
+from ..errors import hide_for_server_faults
 from .errors import DNSCheckError, DNSSECBogus, DNSServerFailure, DNSTimeout
+
+__tracebackhide__ = hide_for_server_faults  # a DNS failure is reported at the test's line
 
 Status = Literal["ok", "nxdomain", "nodata"]
 

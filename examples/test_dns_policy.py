@@ -4,8 +4,9 @@ Copy this file and run it against your domain, through a validating resolver:
 `pytest test_dns_policy.py --smtp-mx=example.com --smtp-resolver=192.0.2.53`.
 The tests that take `smtp_server` or `smtp_session` run once per MX host and
 address; the others check the domain once. Without --smtp-mx, give
-`--smtp-target=HOST --smtp-var SMTP_DOMAIN=example.com`. Against the embedded
-sandbox (`pytest examples`), every test here is skipped: the sandbox has no DNS.
+`--smtp-target=HOST --smtp-var SMTP_DOMAIN=example.com --smtp-resolver=IP`.
+Without DNS options (`pytest examples` against the sandbox) every test here is
+skipped, and no DNS server is asked.
 """
 
 import pytest

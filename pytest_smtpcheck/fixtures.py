@@ -53,8 +53,8 @@ def smtp_server(request: pytest.FixtureRequest) -> Target:
 def smtp_dns(pytestconfig: pytest.Config) -> DNSChecks:
     """The run's DNS checks (MX, FCrDNS, SPF, DMARC, MTA-STS, TLS-RPT, TLSA) over one cached resolver.
 
-    Against the sandbox without `--smtp-resolver`, tests that use it are skipped: the
-    sandbox's domain is in no DNS, and the system's resolver is never asked for it.
+    Without `--smtp-resolver` or `--smtp-mx`, tests that use it are skipped: the run asks
+    no DNS unless told to (the sandbox's domain is in none), not even the system's resolver.
     """
     return pytestconfig.stash[TARGETS].dns()
 

@@ -35,8 +35,8 @@ ACCOUNT_VARS = ("SMTP_USER", "SMTP_PASSWORD")
 TOKEN_VAR = "SMTP_TOKEN"  # an OAuth token for XOAUTH2 / OAUTHBEARER, from $SMTPCHECK_TOKEN
 DNS_TIMEOUT = 5.0  # seconds per DNS query at most (less with a shorter --smtp-timeout)
 NO_DNS_REASON = (
-    "DNS checks need a real mail domain and a resolver; the embedded sandbox has no DNS: give "
-    "--smtp-mx=DOMAIN (or --smtp-target=HOST --smtp-var SMTP_DOMAIN=DOMAIN) and --smtp-resolver=IP[:PORT]"
+    "DNS checks need a mail domain and a resolver: give --smtp-mx=DOMAIN (or --smtp-target=HOST "
+    "--smtp-var SMTP_DOMAIN=DOMAIN) and --smtp-resolver=IP[:PORT]; without them no DNS is asked"
 )
 
 
@@ -221,13 +221,13 @@ class Targets:
     def dns(self) -> DNSChecks:
         """The run's DNS checks over one cached resolver: `--smtp-resolver`, else the system's.
 
-        Against the sandbox without `--smtp-resolver` the test is skipped instead: the
-        sandbox's domain is in no DNS, and tests never ask the system's resolver.
+        Without `--smtp-resolver` or `--smtp-mx` the test is skipped instead: a run at the
+        sandbox or at one host asks no DNS unless told to, not even the system's resolver.
         """
         with self._lock:
             if self._dns is None:
                 s = self.settings
-                if s.resolver is None and not (s.host or s.mx):
+                if s.resolver is None and s.mx is None:
                     pytest.skip(NO_DNS_REASON)
                 from .dns import DNSChecks, Resolver
 

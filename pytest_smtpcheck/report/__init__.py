@@ -132,7 +132,6 @@ def _attach_exchange(item: pytest.Item, report: pytest.TestReport, result: FileR
                      verdict: ExchangeVerdict | None) -> None:
     """A `.smtp` item carries its own exchange; the item that decides the file carries the whole session once."""
     from ..collector import ExchangeItem
-    from ..smtp.transcript import Transcript
 
     assert isinstance(item, ExchangeItem)
     if verdict is None or report.skipped or not result.transcript:
@@ -143,7 +142,7 @@ def _attach_exchange(item: pytest.Item, report: pytest.TestReport, result: FileR
             "path": str(item.path), "line": verdict.line, "expected": verdict.expected,
             "code": verdict.got_code, "enhanced": verdict.got_enhanced,
         }
-    whole = Transcript.from_data(result.transcript)
+    whole = result.session()
     decisive = item.decides_file(result)
     shown = whole if decisive else whole.part(*verdict.entries)
     _attach(item, report, [shown], full=decisive, deciding=_last_reply(shown))
@@ -164,7 +163,7 @@ def _attach(item: pytest.Item, report: pytest.TestReport, transcripts: list[Tran
     # The report's list is a copy of the item's; pytest's JUnit writer reads the item's (via the teardown report).
     report.user_properties.extend(properties)
     item.user_properties.extend(properties)
-    if item.config.pluginmanager.hasplugin("html"):
+    if item.config.pluginmanager.hasplugin("html") and item.config.getoption("--html", None):
         from .html import extras
 
         report.extras = getattr(report, "extras", []) + extras(report.smtp)  # type: ignore[attr-defined]

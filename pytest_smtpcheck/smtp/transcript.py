@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -99,7 +99,7 @@ class Transcript:
             "address": self.address,
             "started": self.started,
             "mismatch": self.mismatch,
-            "entries": [asdict(entry) for entry in self.entries],
+            "entries": [{"direction": e.direction, "text": e.text, "at": e.at, "tls": e.tls} for e in self.entries],
         }
 
     @classmethod

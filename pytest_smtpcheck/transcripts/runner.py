@@ -18,6 +18,7 @@ from ..errors import SMTPCheckError
 from ..smtp.expect import Expectation
 from ..smtp.reply import Reply
 from ..smtp.session import SMTPSession
+from ..smtp.transcript import Transcript
 from ..vocabulary import mask_auth_line
 from .parser import Exchange, Script, Step
 
@@ -48,6 +49,13 @@ class FileResult:
     verdicts: list[ExchangeVerdict] = field(default_factory=list)
     transcript: dict[str, Any] = field(default_factory=dict)
     error: str | None = None  # the run itself could not happen (never a server fault: those are verdicts)
+    _session: Transcript | None = field(default=None, repr=False, compare=False)
+
+    def session(self) -> Transcript:
+        """The whole transcript, built once however many items read it."""
+        if self._session is None:
+            self._session = Transcript.from_data(self.transcript)
+        return self._session
 
     @property
     def failed(self) -> ExchangeVerdict | None:

@@ -292,9 +292,18 @@ def test_smtp_dns_asks_the_runs_resolver(pytester: pytest.Pytester, dns_server: 
 
             assert request.config.stash[TARGETS].dns() is smtp_dns
             assert smtp_dns.resolver.timeout == 2.0
+
+        def test_dane_needs_a_host_name(smtp_session):
+            import pytest
+            from pytest_smtpcheck.errors import SessionMisuse
+
+            smtp_session.ehlo()
+            smtp_session.starttls()
+            with pytest.raises(SessionMisuse, match="needs the server's host name, not the address 127.0.0.1"):
+                smtp_session.dane()
     """)
     result = pytester.runpytest_inprocess(resolver_arg(dns_server), "--smtp-timeout=2", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
 
 
 def test_smtp_dns_domain_is_the_mx_domain(pytester: pytest.Pytester, dns_server: DNSServer) -> None:

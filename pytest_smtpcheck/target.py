@@ -161,6 +161,8 @@ class Target:
 
 
 def _failing(problem: str) -> Callable[[], Slot]:
+    """A slot that never opens: the session fails where the test first uses it, as a refused connection does."""
+
     def fail() -> Slot:
         raise ConnectFailed(problem)
 

@@ -23,7 +23,7 @@ from typing import Any, Literal, NamedTuple, TypeVar
 import pytest
 
 from .profiles import PROFILE_ENV, Profile, find_profile_file, select_profile
-from .vocabulary import LISTENERS, PASSWORD_ENV, SANDBOX_POLICIES, STANDARD_PORTS, TLS_MODES, Secret
+from .vocabulary import AS_VIA_MODES, LISTENERS, PASSWORD_ENV, SANDBOX_POLICIES, STANDARD_PORTS, TLS_MODES, Secret
 
 __all__ = [
     "AS_VIA_MODES",
@@ -42,7 +42,6 @@ __all__ = [
 ]
 
 TOKEN_ENV = "SMTPCHECK_TOKEN"
-AS_VIA_MODES = ("xclient", "proxy-v1", "proxy-v2")
 # Sessions open at once per target. Well under Postfix's smtpd_client_connection_count_limit (50) and
 # Exchange's default of 20 connections per source, so a test run never looks like an attack; 1 = one at a time.
 DEFAULT_CONCURRENCY = 4

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 
 __all__ = [
+    "AS_VIA_MODES",
     "AUTH_MECHANISMS",
     "LISTENERS",
     "MASK",
@@ -24,6 +25,7 @@ __all__ = [
 LISTENERS = ("smtp", "submission", "submissions")
 STANDARD_PORTS = {"smtp": 25, "submission": 587, "submissions": 465}
 TLS_MODES = ("none", "starttls", "implicit")
+AS_VIA_MODES = ("xclient", "proxy-v1", "proxy-v2")  # how a session presents another client address
 AUTH_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER")
 SANDBOX_POLICIES = ("secure", "misconfigured")
 PASSWORD_ENV = "SMTPCHECK_PASSWORD"

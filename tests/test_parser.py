@@ -621,3 +621,10 @@ def test_structured_input_only_ever_raises_smtpfileerror(lines, newline):
 @given(st.one_of(st.binary(max_size=300), st.text(max_size=300)))
 def test_arbitrary_input_only_ever_raises_smtpfileerror(source):
     check_never_escapes(source)
+
+
+def test_front_matter_presents_another_client_address():
+    parsed = parse('+++\nas = "203.0.113.9"\nas_via = "proxy-v2"\n+++\n< 220\n')
+    assert (parsed.as_address, parsed.as_via) == ("203.0.113.9", "proxy-v2")
+    assert "as must be an IP address" in error('+++\nas = "outside.example"\n+++\n< 220\n').message
+    assert error('+++\nas_via = "socks"\n+++\n< 220\n').line == 2

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from ..smtp.expect import Expectation, ExpectationError
-from ..vocabulary import AUTH_MECHANISMS, LISTENERS, MASK, TLS_MODES
+from ..vocabulary import AS_VIA_MODES, AUTH_MECHANISMS, LISTENERS, MASK, TLS_MODES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -27,7 +27,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 MAX_LINE = 998  # RFC 5321 4.5.3.1.6: 1000 octets per line, CRLF included
 MAX_SLEEP = 300.0
 MAX_MESSAGE = 1 << 30
-FRONT_MATTER_KEYS = ("description", "markers", "vars", "timeout", "tls", "helo", "listener")
+FRONT_MATTER_KEYS = ("description", "markers", "vars", "timeout", "tls", "helo", "listener", "as", "as_via")
 DIRECTIVES = {  # name: (fewest arguments, most arguments, usage)
     "starttls": (0, 0, "! starttls"),
     "auth": (3, 3, "! auth MECHANISM USER PASSWORD"),
@@ -125,6 +125,8 @@ class Script:
     tls: str | None = None
     helo: str | None = None
     listener: str | None = None
+    as_address: str | None = None  # present this client address (XCLIENT or PROXY), as --smtp-as does
+    as_via: str | None = None
     secrets: tuple[str, ...] = field(default=(), repr=False)  # expanded passwords and ${env:} values, masked
     missing: Mapping[str, int] = field(default_factory=dict)  # variables used but not given: name -> first line
 
@@ -164,6 +166,8 @@ def parse_script(
         tls=settings.get("tls"),
         helo=settings.get("helo"),
         listener=settings.get("listener"),
+        as_address=settings.get("as"),
+        as_via=settings.get("as_via"),
         secrets=tuple(machine.secrets),
         missing=dict(machine.missing),
     )
@@ -239,7 +243,9 @@ class _FrontMatter:
             settings["vars"] = self._vars(table["vars"])
         if "timeout" in table:
             settings["timeout"] = self._timeout(table["timeout"])
-        for key, choices in (("tls", TLS_MODES), ("listener", LISTENERS)):
+        if "as" in table:
+            settings["as"] = self._address(table["as"])
+        for key, choices in (("tls", TLS_MODES), ("listener", LISTENERS), ("as_via", AS_VIA_MODES)):
             if key in table and table[key] not in choices:
                 self._fail(
                     self._line_of(key),
@@ -251,6 +257,14 @@ class _FrontMatter:
         if not isinstance(value, str):
             self._fail(self._line_of(key), f'{key} must be a string in quotes, e.g. {key} = "..."')
         return value
+
+    def _address(self, value: object) -> str:
+        import ipaddress
+
+        try:
+            return str(ipaddress.ip_address(self._string("as", value)))
+        except ValueError:
+            self._fail(self._line_of("as"), f'as must be an IP address, e.g. as = "203.0.113.9", not {value!r}')
 
     def _markers(self, value: object) -> list[str]:
         usage = 'markers must be a list of pytest marker names, e.g. markers = ["slow", "mx"]'

@@ -27,7 +27,7 @@ QUIT
 
 def record(target, output, typed, *options, env=None):
     return subprocess.run([sys.executable, "-m", "pytest_smtpcheck", "record", target, "-o", str(output), *options],
-                          input=typed, text=True, capture_output=True, timeout=60, env=env)
+                          input=typed, text=True, capture_output=True, timeout=60, env=env, check=False)
 
 
 def replay(pytester, path, *args):
@@ -61,7 +61,8 @@ def test_starttls_auth_message_and_bdat_replay_and_no_password_is_written_or_sho
     with Sandbox() as sb:
         target = f"{sb.host}:{sb.ports['submission']}"
         path = pytester.path / "submission.smtp"
-        typed = (f"EHLO probe.example.net\n! starttls\nEHLO probe.example.net\n! auth LOGIN {sb.username} {sb.password}\n"
+        typed = ("EHLO probe.example.net\n! starttls\nEHLO probe.example.net\n"
+                 f"! auth LOGIN {sb.username} {sb.password}\n"
                  "MAIL FROM:<probe@example.net>\nRCPT TO:<postmaster@sandbox.test>\nDATA\nSubject: ${HOME} as typed\n\n"
                  ".hidden\n.\nMAIL FROM:<probe@example.net>\nRCPT TO:<postmaster@sandbox.test>\nDATA\n! message 2KiB\n"
                  "MAIL FROM:<probe@example.net>\nRCPT TO:<postmaster@sandbox.test>\n! bdat 3000 chunk=1000\nQUIT\n")
@@ -180,7 +181,7 @@ def test_a_server_that_hangs_up_leaves_the_file_up_to_there_and_exit_status_1(tm
 ])
 def test_bad_usage_exits_2_naming_the_option(tmp_path, args, message):
     result = subprocess.run([sys.executable, "-m", "pytest_smtpcheck", *args], capture_output=True, text=True,
-                            cwd=tmp_path, timeout=30)
+                            cwd=tmp_path, timeout=30, check=False)
     assert result.returncode == 2
     assert message in result.stderr
 

@@ -83,8 +83,9 @@ FILE = (
 
 
 def run(pytester, postfix, *args, port="smtp"):
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--smtp-target={postfix.host}:{postfix.ports[port]}",
-                                         f"--smtp-ca={postfix.ca_file}", "--smtp-timeout=10", *args)
+    target = f"--smtp-target={postfix.host}:{postfix.ports[port]}"
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", target, f"--smtp-ca={postfix.ca_file}",
+                                         "--smtp-timeout=10", *args)
 
 
 @pytest.mark.parametrize(("rcpt", "new"), [

@@ -27,8 +27,8 @@ from .smtp.reply import Reply
 from .smtp.session import SMTPSession
 from .smtp.tls import TLSSettings
 from .smtp.transcript import EVENT, RECEIVED, SENT
-from .transcripts.parser import Script, SmtpFileError, Step, parse_script
-from .transcripts.runner import _Runner  # runs directives exactly as a `.smtp` file's run does
+from .transcripts.parser import Exchange, Script, SmtpFileError, Step, parse_script
+from .transcripts.runner import _Mismatch, _Runner  # runs directives exactly as a `.smtp` file's run does
 from .vocabulary import STANDARD_PORTS, TLS_MODES
 
 __all__ = ["main"]
@@ -203,7 +203,10 @@ class Recorder:
             if step.kind == "command":
                 return self.session.command(step.lines[0])
             runner = _Runner(Script(self.output, ()), self.session, time.sleep)  # the script names generated messages
-            return runner._run_directive(step)[-1]
+            return runner._run_directive(Exchange(step.line, (step,), ()), step)[-1]
+        except _Mismatch as mismatch:  # a BDAT chunk before the LAST one was refused: no `<` line can replay that
+            raise _Refused(f"{mismatch.args[0].splitlines()[0].split(': ', 1)[-1]}; `! bdat` is left out of the file"
+                           ) from None
         finally:
             self.show()
 

@@ -88,3 +88,37 @@ def test_failing_smtp_item_shows_its_transcript_and_the_mismatch(pytester, tmp_p
     assert "Failed" in rows and "Passed" in rows
     screenshot(report, tmp_path / "profile", ARTIFACTS / "html-report.png")
     assert (ARTIFACTS / "html-report.png").stat().st_size > 10_000
+
+
+@needs_chromium
+def test_the_change_ticket_report_against_an_mx_only_postfix(pytester, postfix, tmp_path):
+    """The README's change-ticket command against a server with port-25 policy and no account."""
+    for example in sorted(EXAMPLES.iterdir()):
+        if example.suffix in (".py", ".smtp"):
+            pytester.copy_example(str(example))
+    report, junit = tmp_path / "mx-acceptance.html", tmp_path / "mx-acceptance.xml"
+    result = pytester.runpytest_subprocess(
+        f"--smtp-target={postfix.host}:{postfix.ports['smtp']}", f"--smtp-ca={postfix.ca_file}",
+        "--smtp-var", "SMTP_DOMAIN=sandbox.test", f"--html={report}", "--self-contained-html",
+        f"--junitxml={junit}", "-p", "no:cacheprovider", "-rs",
+    )
+    text = result.stdout.str()
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == 0 and outcomes.get("errors", 0) == 0, text
+    assert outcomes["passed"] >= 20 and outcomes["skipped"] >= 5
+    assert "needs the submission listener, which this run was not given: give --smtp-listener submission=587" in text
+    assert "needs an account: give --smtp-user USER and set the password in the environment variable" in text
+
+    page = render(report, tmp_path / "profile")
+    title = next(e["text"] for e in page.found if e["tag"] == "h1")
+    assert title.startswith(f"SMTP acceptance: {postfix.host}:{postfix.ports['smtp']}, 20")
+    environment = " ".join(e["text"] for e in page.found if e["tag"] == "td")
+    assert "Command line" in environment and f"--smtp-target={postfix.host}" in environment
+    assert "SMTP options" in environment and "SMTP_DOMAIN" in environment and "(command line)" in environment
+    assert f"{postfix.host}:{postfix.ports['smtp']}: connected to 127.0.0.1" in environment
+    logs = [e["text"] for e in page.with_class("log")]
+    skipped = [log for log in logs if "needs the submission listener" in log]
+    assert skipped and all("(" not in log.split("needs")[0] for log in skipped), "a skip reads as its reason"
+    assert not any("SMTP transcript" in log for log in logs), "the transcript shows once, as the extra"
+    assert not any("\U0001f512" in t["text"] for t in page.with_class("smtp-transcript"))
+    screenshot(report, tmp_path / "profile", ARTIFACTS / "change-ticket-report.png")

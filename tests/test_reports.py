@@ -19,7 +19,7 @@ def test_junit_has_target_command_reply_properties_and_the_transcript_in_system_
         result.assert_outcomes(**{outcome: 1})
         case = ElementTree.parse(junit).getroot().find(".//testcase")
         properties = {p.get("name"): p.get("value") for p in case.iter("property")}
-        assert re.fullmatch(r"127\.0\.0\.1:\d+", properties["smtp_target"])
+        assert re.fullmatch(rf"sandbox \({policy}\) at 127\.0\.0\.1:\d+", properties["smtp_target"])
         assert properties["smtp_command"] == "RCPT TO:<victim@elsewhere.example>"
         expected = "554 5.7.1" if policy == "secure" else "250 2.1.5 Ok"
         assert properties["smtp_reply"].startswith(expected)
@@ -33,7 +33,8 @@ def test_terminal_summary_counts_sessions_tests_and_failures_per_target(pytester
     pytester.makefile(".smtp", relay="< 220\n> EHLO x\n< 250\n> MAIL FROM:<a@b>\n< 250\n> RCPT TO:<c@elsewhere.example>\n< 554\n")
     result = pytester.runpytest_inprocess("--smtp-sandbox=misconfigured", "-v", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=3, failed=2)
-    result.stdout.re_match_lines([r"127\.0\.0\.1:\d+: 2 sessions, 5 tests, 2 failed, 6 lines sent"])
+    result.stdout.re_match_lines([r"sandbox \(misconfigured\) at 127\.0\.0\.1:\d+: 2 sessions, 5 tests, 2 failed, "
+                                  r"6 lines sent"])
     result.stdout.fnmatch_lines(["*relay.smtp::line6-RCPT FAILED*"])
 
 
@@ -48,3 +49,9 @@ def test_a_failed_python_test_marks_its_last_reply_in_the_transcript(pytester):
     result = pytester.runpytest_inprocess("--smtp-sandbox=misconfigured", "-p", "no:cacheprovider")
     result.stdout.re_match_lines([r">>\s+[\d.]+s S: 250 2.1.5 Ok"])
     assert "where 250 = <Reply to 'RCPT TO:<victim@elsewhere.example>': 250 2.1.5 Ok>.code" in result.stdout.str()
+
+
+def test_the_summary_reads_as_english(pytester):
+    pytester.makefile(".smtp", one="< 220\n> NOOP\n< 250\n")
+    result = pytester.runpytest_inprocess("-k", "NOOP", "-p", "no:cacheprovider")
+    result.stdout.re_match_lines([r"sandbox \(secure\) at 127\.0\.0\.1:\d+: 1 session, 1 test, 0 failed, 2 lines sent"])

@@ -16,6 +16,7 @@ import pytest
 
 from .. import __version__
 from ..keys import OUTCOME, SESSIONS, TARGETS
+from ..vocabulary import Secret
 
 if TYPE_CHECKING:
     from ..smtp.transcript import Transcript
@@ -48,6 +49,8 @@ class RunSummary:
         metadata = _metadata(self.config)
         if metadata is not None:
             metadata["pytest-smtpcheck"] = __version__
+            metadata["Command line"] = " ".join(["pytest", *self.config.invocation_params.args])
+            metadata["SMTP options"] = options_shown(self.config)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.add(report)
@@ -55,7 +58,7 @@ class RunSummary:
         if metadata is not None and self.targets:
             metadata["SMTP targets"] = self.environment()
 
-    def pytest_terminal_summary(self, terminalreporter) -> None:
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.targets:
             terminalreporter.write_sep("-", "smtpcheck")
             for line in self.lines():
@@ -83,25 +86,58 @@ class RunSummary:
 
     def lines(self) -> list[str]:
         return [
-            f"{target}: {len(t.commands)} sessions, {t.exchanges} tests, {t.failed} failed, "
-            f"{sum(t.commands.values())} lines sent"
+            f"{label(self.config, target)}: {_count(len(t.commands), 'session')}, {_count(t.exchanges, 'test')}, "
+            f"{t.failed} failed, {_count(sum(t.commands.values()), 'line')} sent"
             for target, t in sorted(self.targets.items())
         ]
 
     def environment(self) -> dict[str, str]:
-        sandbox = " (embedded sandbox)" if self.config.stash[TARGETS].settings.host is None else ""
         return {
-            target: (", ".join(sorted(t.addresses)) or "not connected") + sandbox
+            label(self.config, target): "connected to " + (", ".join(sorted(t.addresses)) or "nothing")
             for target, t in sorted(self.targets.items())
         }
 
 
+def label(config: pytest.Config, target: str) -> str:
+    """How a report names a target: the embedded sandbox says so, with its policy."""
+    settings = config.stash[TARGETS].settings
+    if settings.host is None and settings.mx is None:
+        return f"sandbox ({settings.sandbox}) at {target}"
+    return target
+
+
+def options_shown(config: pytest.Config) -> dict[str, str]:
+    """The run's settings that did not come from the defaults, each with where it came from (never a secret)."""
+    from ..vocabulary import MASK
+
+    settings = config.stash[TARGETS].settings
+    shown = {}
+    for key, origin in sorted(settings.origins.items()):
+        if origin == "default":
+            continue
+        name, _, member = key.partition(".")
+        value: object = {"as": settings.as_address, "no_verify": not settings.verify, "ca": settings.ca_file,
+                         "target": settings.host, "port": settings.ports.get("smtp"),
+                         "user": settings.user}.get(name, getattr(settings, name, None))
+        if member:
+            value = (settings.ports if name == "listeners" else settings.vars).get(member)
+        if name in ("password", "token") or isinstance(value, Secret):
+            value = MASK
+        shown[key] = f"{value} ({origin})"
+    return shown
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def configure(config: pytest.Config) -> None:
-    config.pluginmanager.register(RunSummary(config), "smtpcheck-summary")
+    summary = RunSummary(config)
+    config.pluginmanager.register(summary, "smtpcheck-summary")
     if config.pluginmanager.hasplugin("html"):
         from . import html
 
-        config.pluginmanager.register(html.HtmlHooks(), "smtpcheck-html")
+        config.pluginmanager.register(html.HtmlHooks(summary), "smtpcheck-html")
 
 
 def attach(item: pytest.Item, report: pytest.TestReport) -> None:
@@ -154,7 +190,7 @@ def _attach(item: pytest.Item, report: pytest.TestReport, transcripts: list[Tran
     for transcript in transcripts:
         text = transcript.render(tail=None if report.passed else TAIL_LINES)
         report.sections.append((f"SMTP transcript {transcript.target}", text))
-    properties = [("smtp_target", transcripts[0].target)]
+    properties = [("smtp_target", label(item.config, transcripts[0].target))]
     if deciding is not None:
         properties += [("smtp_command", deciding[0]), ("smtp_reply", deciding[1])]
     if item.config.getoption("--junitxml", None):

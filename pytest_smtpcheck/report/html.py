@@ -1,25 +1,54 @@
-"""pytest-html integration: transcripts as extras, target and deciding reply as table columns."""
+"""pytest-html integration: a title naming the targets, transcripts as extras, target and deciding reply as columns."""
 
 from __future__ import annotations
 
 import html as _html
+import re
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from typing import TYPE_CHECKING, Any
+from ..keys import TARGETS
 
 if TYPE_CHECKING:
     from ..smtp.transcript import Transcript
+    from . import RunSummary
+
+_SECTION = re.compile(r"-* SMTP transcript ")
 
 _STYLE = (
     "<style>.smtp-transcript{font-family:monospace;white-space:pre-wrap;margin:0}"
     ".smtp-C{color:#0a3d91}.smtp-S{color:#1b5e20}.smtp-event{color:#777;font-style:italic}"
-    ".smtp-mismatch{background:#ffd6d6;font-weight:bold}</style>"
+    ".smtp-mismatch{background:#ffd6d6;font-weight:bold}"
+    ".smtp-tls{font-size:80%;border:1px solid #1b5e20;border-radius:3px;padding:0 2px;margin-right:3px}</style>"
 )
 
 
 class HtmlHooks:
     """Registered only when pytest-html is active, so the plugin works without it."""
+
+    def __init__(self, summary: RunSummary) -> None:
+        self.summary = summary
+
+    def pytest_html_report_title(self, report: Any) -> None:
+        """The file an engineer attaches to a ticket says, at the top, what was tested and when."""
+        settings = self.summary.config.stash[TARGETS].settings  # the title is made before any test ran
+        if settings.mx is not None:
+            targets = f"every MX of {settings.mx}"
+        elif settings.host is not None:
+            targets = f"{settings.host}:{settings.ports.get('smtp', 25)}"
+        else:
+            targets = f"the embedded sandbox ({settings.sandbox})"
+        day = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        report.title = f"SMTP acceptance: {targets}, {day}"
+
+    def pytest_html_results_table_html(self, report: pytest.TestReport, data: list[str]) -> None:
+        """A skip shows its reason; a transcript shows once (as the extra, not again as a text section)."""
+        if report.skipped and isinstance(report.longrepr, tuple):
+            data[:] = [_html.escape(str(report.longrepr[2]).removeprefix("Skipped: "))]
+            return
+        data[:] = [entry for entry in data if not _SECTION.match(entry)] or ["No log output captured."]
 
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
         cells.insert(2, "<th>SMTP target</th>")
@@ -47,7 +76,7 @@ def render(transcript: Transcript) -> str:
     for index, entry in enumerate(transcript.entries):
         kind = {SENT: "smtp-C", RECEIVED: "smtp-S", EVENT: "smtp-event"}[entry.direction]
         mark = " smtp-mismatch" if index == transcript.mismatch else ""
-        lock = "🔒 " if entry.tls and entry.direction != EVENT else ""
+        lock = '<span class="smtp-tls">TLS</span>' if entry.tls and entry.direction != EVENT else ""
         rows.append(
             f'<span class="{kind}{mark}">{entry.at:8.3f}s {lock}{entry.direction}: {_html.escape(entry.text)}</span>'
         )

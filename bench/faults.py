@@ -18,11 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from faultserver import Certificates, FaultServer, Scenario, drip_every_reply, leftovers, scenarios  # noqa: E402
+from faultserver import Certificates, FaultServer, Scenario, drip_every_reply, leftovers, scenarios
 
-from pytest_smtpcheck.smtp.session import SMTPSession  # noqa: E402
-from pytest_smtpcheck.errors import SMTPCheckError  # noqa: E402
-from pytest_smtpcheck.smtp.tls import TLSSettings  # noqa: E402
+from pytest_smtpcheck.errors import SMTPCheckError
+from pytest_smtpcheck.smtp.session import SMTPSession
+from pytest_smtpcheck.smtp.tls import TLSSettings
 
 TIMEOUT = 1.0
 DEADLINE = 2.0

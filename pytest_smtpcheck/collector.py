@@ -53,7 +53,8 @@ class SMTPFile(pytest.File):
     def plan(self, target_id: str | None, selected: set[int]) -> FilePlan:
         from .execution import FilePlan
 
-        return FilePlan(f"{self.nodeid}|{target_id or ''}", max(selected), lambda through: self._run(target_id, through))
+        key = f"{self.nodeid}|{target_id or ''}"
+        return FilePlan(key, max(selected), lambda through: self._run(target_id, through))
 
     def _run(self, target_id: str | None, through: int) -> FileResult:
         from .transcripts.runner import run_file

@@ -109,7 +109,7 @@ class Runs:
         if owner:
             try:
                 future.set_result(self._obtain(self.plans[key]))
-            except BaseException as error:  # noqa: BLE001 - handed to every item of the file, then re-raised
+            except BaseException as error:
                 future.set_exception(error)
                 raise
         return future.result()

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-if TYPE_CHECKING:
-    from .execution import RunDirectory, Runs
-    from .smtp.session import SMTPSession
-    from .target import Targets
-    from .transcripts.runner import ExchangeVerdict, FileResult
+if TYPE_CHECKING:  # named in the StashKey types below, which are strings at run time
+    from .execution import RunDirectory, Runs  # noqa: F401
+    from .smtp.session import SMTPSession  # noqa: F401
+    from .target import Targets  # noqa: F401
+    from .transcripts.runner import ExchangeVerdict, FileResult  # noqa: F401
 
 __all__ = ["OUTCOME", "RUNS", "RUN_DIRECTORY", "SESSIONS", "TARGETS"]
 

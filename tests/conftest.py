@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import trustme  # noqa: F401 - imported once here: pytester's in-process runs would otherwise re-import
+
 #                 cryptography's Python half after each run, and its Rust half rejects the new classes
 
 pytest_plugins = ["postfix", "unbound"]

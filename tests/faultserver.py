@@ -205,7 +205,7 @@ class FaultServer:
                 break
             try:
                 sock, _ = self._listener.accept()
-            except (socket.timeout, TimeoutError):
+            except TimeoutError:
                 continue
             except OSError:
                 break

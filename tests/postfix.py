@@ -270,7 +270,7 @@ def running_postfix() -> Iterator[PostfixInstance]:
         pytest.skip("the Postfix harness starts a private Postfix instance, which needs root")
     directory = Path(tempfile.mkdtemp(prefix="smtpcheck-postfix-"))
     os.chmod(directory, 0o755)
-    ports = dict(zip(LISTENERS, _free_ports(len(LISTENERS))))
+    ports = dict(zip(LISTENERS, _free_ports(len(LISTENERS)), strict=True))
     try:
         ca_file = _write_config(directory, ports)
         _run(f"{POSTFIX} -c {directory} check")

@@ -21,7 +21,6 @@ from pytest_smtpcheck.dns import (
 from pytest_smtpcheck.errors import SMTPCheckError
 
 
-
 @pytest.fixture
 def failing_resolver() -> Iterator[tuple[str, int]]:
     """A resolver on loopback that answers every query SERVFAIL, with EDE 22 (no reachable authority)."""

@@ -27,10 +27,10 @@ from faultserver import (
     scenarios,
 )
 
+from pytest_smtpcheck.errors import ConnectionLost, ProtocolViolation
 from pytest_smtpcheck.smtp.connection import Connection
 from pytest_smtpcheck.smtp.reader import Limits
 from pytest_smtpcheck.smtp.session import SMTPSession
-from pytest_smtpcheck.errors import ConnectionLost, ProtocolViolation
 
 TIMEOUT = 1.0
 SLACK = 1.0  # the verdict must come within the configured limit plus this

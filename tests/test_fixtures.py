@@ -57,7 +57,7 @@ def test_marker_picks_the_listener_and_the_factory_opens_more_sessions(pytester)
     )
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
-    report = [r for r in result.reprec.getreports("pytest_runtest_logreport") if r.when == "call"][0]
+    report = next(r for r in result.reprec.getreports("pytest_runtest_logreport") if r.when == "call")
     assert len(report.smtp) == 2, "every session the test connected is in its report, no empty one"
 
 

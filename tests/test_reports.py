@@ -1,7 +1,7 @@
 """What the reports carry: JUnit properties and system-out, the terminal summary, runs without pytest-html."""
 
 import re
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 RELAY_TEST = """
 def test_relay_denied(smtp_session):

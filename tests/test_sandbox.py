@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from pytest_smtpcheck.smtp.session import SMTPSession
 from pytest_smtpcheck.errors import TLSFailed
 from pytest_smtpcheck.sandbox import Sandbox
+from pytest_smtpcheck.smtp.session import SMTPSession
 from pytest_smtpcheck.smtp.tls import TLSSettings
 
 DOMAIN = Sandbox.domain

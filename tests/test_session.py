@@ -7,9 +7,9 @@ import time
 import pytest
 from faultserver import FaultServer
 
-from pytest_smtpcheck.smtp.session import SMTPSession
 from pytest_smtpcheck.errors import ConnectFailed, ConnectionLost, ProtocolViolation, ReplyTimeout, SessionClosed
 from pytest_smtpcheck.smtp.reply import Reply
+from pytest_smtpcheck.smtp.session import SMTPSession
 
 
 def serve(script, **kwargs):
@@ -251,9 +251,8 @@ def test_oversize_line_and_endless_reply_are_cut_off():
         for _ in range(2000):
             peer.send(b"250-more\r\n")
 
-    with serve(long_line) as server:
-        with pytest.raises(ProtocolViolation, match="longer than 8192 bytes"):
-            session_to(server).connect()
+    with serve(long_line) as server, pytest.raises(ProtocolViolation, match="longer than 8192 bytes"):
+        session_to(server).connect()
     with serve(endless) as server:
         session = session_to(server)
         session.connect()

@@ -269,27 +269,28 @@ def move_transcripts_to_system_out(config: pytest.Config) -> None:
     path = config.getoption("--junitxml", None)
     if not path or hasattr(config, "workerinput") or not Path(path).is_file():
         return
-    import xml.etree.ElementTree as ElementTree
+    from xml.etree import ElementTree
 
     tree = ElementTree.parse(path)
     changed = False
     for case in tree.iter("testcase"):
         properties = case.find("properties")
-        found = [] if properties is None else properties.findall(f"property[@name='{JUNIT_TRANSCRIPT}']")
-        for prop in found:
+        if properties is None:
+            continue
+        for prop in properties.findall(f"property[@name='{JUNIT_TRANSCRIPT}']"):
             properties.remove(prop)
             out = case.find("system-out")
             if out is None:
                 out = ElementTree.SubElement(case, "system-out")
             out.text = "\n".join(part for part in (out.text, prop.get("value")) if part)
             changed = True
-        if properties is not None and not len(properties):
+        if not len(properties):
             case.remove(properties)
     if changed:
         tree.write(path, encoding="utf-8", xml_declaration=True)
 
 
-def _metadata(config: pytest.Config) -> dict | None:
+def _metadata(config: pytest.Config) -> dict[str, Any] | None:
     if not config.pluginmanager.hasplugin("metadata"):
         return None
     from pytest_metadata.plugin import metadata_key

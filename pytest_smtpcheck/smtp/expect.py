@@ -52,7 +52,7 @@ class Expectation:
         written = source.strip()
         if not written:
             raise ExpectationError(f"empty expectation: {_HOW}")
-        first, rest = (written.split(None, 1) + [""])[:2]
+        first, rest = [*written.split(None, 1), ""][:2]
         codes = _parse_codes(first)
         enhanced = None
         head = rest.split(None, 1)[0] if rest else ""
@@ -67,10 +67,11 @@ class Expectation:
         if not 200 <= code <= 599:
             return False
         digits = str(code)
-        return any(all(want in ("x", got) for want, got in zip(pattern, digits)) for pattern in self.codes)
+        return any(all(want in ("x", got) for want, got in zip(pattern, digits, strict=True)) for pattern in self.codes)
 
     def match(self, reply: _Reply) -> str | None:
-        """None when *reply* satisfies the expectation, else the first difference, e.g. ``code 250, expected 550|554``."""
+        """None when *reply* satisfies the expectation, else the first difference, e.g. ``code 250, expected
+        550|554``."""
         if not self.admits_code(reply.code):
             return f"code {reply.code}, expected {'|'.join(self.codes)}"
         if self.enhanced is not None:
@@ -151,4 +152,4 @@ def _parse_regex(text: str) -> Pattern[str]:
 
 
 def _enhanced_matches(wanted: str, got: str) -> bool:
-    return all(w == "x" or int(w) == int(g) for w, g in zip(wanted.split("."), got.split(".")))
+    return all(w == "x" or int(w) == int(g) for w, g in zip(wanted.split("."), got.split("."), strict=True))

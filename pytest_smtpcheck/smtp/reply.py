@@ -59,11 +59,13 @@ class Reply:
         return [f"{self.code}{' ' if i == last else '-'}{line}".rstrip() for i, line in enumerate(self.lines)]
 
     def matches(self, expectation: str) -> bool:
-        """True when the reply satisfies an expectation written as in `.smtp` files, e.g. ``"550|554 5.7.1 /relay/i"``."""
+        """True when the reply satisfies an expectation written as in `.smtp` files, e.g. ``"550|554 5.7.1
+        /relay/i"``."""
         return Expectation.parse(expectation).match(self) is None
 
     def expect(self, expectation: str) -> Reply:
-        """Assert that the reply satisfies *expectation*; the failure names the command, the expectation and the reply."""
+        """Assert that the reply satisfies *expectation*; the failure names the command, the expectation and
+        the reply."""
         __tracebackhide__ = True  # the failure is reported at the test's line
         problem = Expectation.parse(expectation).match(self)
         if problem is not None:

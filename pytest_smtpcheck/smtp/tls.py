@@ -8,7 +8,6 @@ from __future__ import annotations
 import ssl
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-
 from typing import Any
 
 from ..errors import hide_for_server_faults
@@ -44,7 +43,7 @@ class TLSInfo:
             + ("" if self.verified else " (NOT verified: --smtp-no-verify)")
         )
 
-    def to_data(self) -> dict:
+    def to_data(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -58,7 +57,7 @@ def make_context(settings: TLSSettings) -> ssl.SSLContext:
 
 def describe(sock: ssl.SSLSocket, verified: bool) -> TLSInfo:
     cipher = sock.cipher()
-    cert = sock.getpeercert() if verified else None
+    cert: dict[str, Any] = dict(sock.getpeercert() or {}) if verified else {}
     if not cert:
         cert = _decode_unverified(sock.getpeercert(binary_form=True))
     return TLSInfo(
@@ -67,8 +66,8 @@ def describe(sock: ssl.SSLSocket, verified: bool) -> TLSInfo:
         subject=_name(cert.get("subject", ())),
         issuer=_name(cert.get("issuer", ())),
         sans=tuple(f"{kind}:{value}" for kind, value in cert.get("subjectAltName", ())),
-        not_before=cert.get("notBefore", "?"),
-        not_after=cert.get("notAfter", "?"),
+        not_before=str(cert.get("notBefore", "?")),
+        not_after=str(cert.get("notAfter", "?")),
         verified=verified,
     )
 
@@ -97,7 +96,7 @@ def explain(error: ssl.SSLError, server_name: str, sock: ssl.SSLSocket | None = 
     return f"TLS handshake failed: {reason}"
 
 
-def _explain_verification(error: ssl.SSLCertVerificationError, server_name: str, cert: dict) -> str:
+def _explain_verification(error: ssl.SSLCertVerificationError, server_name: str, cert: dict[str, Any]) -> str:
     code, reason = error.verify_code, error.verify_message or str(error)
     now = datetime.now(timezone.utc)
     if code in _NAME_MISMATCH or "mismatch" in reason:
@@ -144,11 +143,11 @@ def peer_certificate(sock: ssl.SSLSocket) -> dict[str, Any]:
         return {}
 
 
-def _name(rdns) -> str:
+def _name(rdns: Any) -> str:
     return ", ".join(f"{key}={value}" for rdn in rdns for key, value in rdn) or "?"
 
 
-def _decode_unverified(der: bytes | None) -> dict:
+def _decode_unverified(der: bytes | None) -> dict[str, Any]:
     """Certificate fields when verification is off; ssl only decodes verified certificates."""
     if not der:
         return {}
@@ -174,5 +173,6 @@ def _decode_unverified(der: bytes | None) -> dict:
 
 def _openssl_time(moment: datetime) -> str:
     """A UTC time as getpeercert() shows it: ``Jan  2 03:04:05 2021 GMT``."""
-    month = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()[moment.month - 1]  # not locale-dependent
+    months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    month = months[moment.month - 1]  # not strftime's %b, which depends on the locale
     return f"{month} {moment.day:2d} {moment:%H:%M:%S} {moment.year} GMT"

@@ -14,7 +14,7 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from ..smtp.expect import Expectation, ExpectationError
 from ..vocabulary import AS_VIA_MODES, AUTH_MECHANISMS, LISTENERS, MASK, TLS_MODES
@@ -178,8 +178,9 @@ def _split_lines(source: str | bytes, path: str) -> list[str]:
     try:
         text = source.decode("utf-8") if isinstance(source, bytes) else source
         text.encode("utf-8")  # a str may still hold lone surrogates, which cannot be sent
-    except UnicodeError as error:
-        line = error.object[: error.start].count(b"\n" if isinstance(error.object, bytes) else "\n") + 1
+    except (UnicodeDecodeError, UnicodeEncodeError) as error:
+        before = error.object[: error.start]
+        line = (before.count(b"\n") if isinstance(before, bytes) else before.count("\n")) + 1
         raise SmtpFileError(path, line, "not valid UTF-8: save the file as UTF-8") from None
     return [line[:-1] if line.endswith("\r") else line for line in text.removeprefix("\ufeff").split("\n")]
 
@@ -197,7 +198,7 @@ class _FrontMatter:
         self.lines = lines
         self.open = 0  # 1-based line of the opening `+++`
 
-    def read(self) -> tuple[dict, int]:
+    def read(self) -> tuple[dict[str, Any], int]:
         """The validated settings, and the index of the first line after the front matter."""
         first = next((i for i, text in enumerate(self.lines) if not _is_comment(text)), None)
         if first is None or self.lines[first].rstrip() != "+++":
@@ -209,9 +210,10 @@ class _FrontMatter:
         table = self._load("\n".join(self.lines[first + 1 : close]), max(close, self.open))
         return self._validate(table), close + 1
 
-    def _load(self, toml: str, last_line: int) -> dict:
+    def _load(self, toml: str, last_line: int) -> dict[str, Any]:
         try:
-            return tomllib.loads(toml)
+            table: dict[str, Any] = tomllib.loads(toml)
+            return table
         except tomllib.TOMLDecodeError as error:
             message = str(error)
             position = _TOML_POSITION.search(message)
@@ -224,7 +226,7 @@ class _FrontMatter:
         except RecursionError:
             self._fail(self.open, "front matter is not valid TOML: nested too deeply")
 
-    def _validate(self, table: dict) -> dict:
+    def _validate(self, table: dict[str, Any]) -> dict[str, Any]:
         for key in table:
             if key not in FRONT_MATTER_KEYS:
                 self._fail(
@@ -236,7 +238,9 @@ class _FrontMatter:
             if key in table:
                 self._string(key, table[key])
         if "helo" in table and (not table["helo"] or any(c.isspace() for c in table["helo"])):
-            self._fail(self._line_of("helo"), 'helo must be one host name without spaces, e.g. helo = "probe.example.net"')
+            self._fail(
+                self._line_of("helo"), 'helo must be one host name without spaces, e.g. helo = "probe.example.net"'
+            )
         if "markers" in table:
             settings["markers"] = self._markers(table["markers"])
         if "vars" in table:
@@ -287,7 +291,10 @@ class _FrontMatter:
 
     def _timeout(self, value: object) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            self._fail(self._line_of("timeout"), f"timeout must be a positive number of seconds, e.g. timeout = 10, not {value!r}")
+            self._fail(
+                self._line_of("timeout"), f"timeout must be a positive number of seconds, e.g. timeout "
+                f"= 10, not {value!r}",
+            )
         return float(value)
 
     def _line_of(self, key: str) -> int:
@@ -348,7 +355,10 @@ class _Machine:
         elif text.rstrip() == "+++":
             self._fail(number, "front matter (`+++` ... `+++`) must come first, before any `>`, `<` or `!` line")
         else:
-            self._fail(number, "line must start with `>` (send), `<` (expected reply), `!` (directive) or `#` (comment)")
+            self._fail(
+                number, "line must start with `>` (send), `<` (expected reply), `!` "
+                "(directive) or `#` (comment)",
+            )
 
     def end(self) -> tuple[Exchange, ...]:
         if self.state == BODY:
@@ -360,7 +370,10 @@ class _Machine:
             )
         self._finish()
         if self.data is not None and self.close_line is None:
-            self._fail(self.data.line, "DATA is answered with 354 but no message body follows: add `>` lines ending with `> .`")
+            self._fail(
+                self.data.line, "DATA is answered with 354 but no message body follows: add `>` "
+                "lines ending with `> .`",
+            )
         if not self.exchanges:
             raise SmtpFileError(self.path, None, "no exchanges; a .smtp file needs at least one `<` line")
         return tuple(self.exchanges)
@@ -381,12 +394,18 @@ class _Machine:
     def _expect(self, number: int, text: str) -> None:
         written = text[1:].strip()
         if text[1:2] not in (" ", "\t") or not written:
-            self._fail(number, "write an expected reply after `< `, e.g. `< 250`, `< 550|554 5.7.1 /relay/i` or `< closed`")
+            self._fail(
+                number, "write an expected reply after `< `, e.g. `< 250`, `< 550|554 "
+                "5.7.1 /relay/i` or `< closed`",
+            )
         if self.start is None:
             self.start = number  # the greeting
         if written.lower() == "closed":
             if not self.steps and not self.expects:
-                self._fail(number, "`< closed` cannot replace the greeting: expect it first, e.g. `< 554` then `< closed`")
+                self._fail(
+                    number, "`< closed` cannot replace the greeting: expect it first, e.g. "
+                    "`< 554` then `< closed`",
+                )
             self.close_line, self.state = number, CLOSED
             return
         slots = self._slots()
@@ -397,7 +416,10 @@ class _Machine:
                 f"a reply and this is `<` number {len(self.expects) + 1}; remove it or add the `>` line it answers",
             )
         if "${" in written:
-            self._fail(number, "`<` lines take no ${VARIABLES}: write the expected text out, or match it with a /regex/")
+            self._fail(
+                number, "`<` lines take no ${VARIABLES}: write the expected text out, "
+                "or match it with a /regex/",
+            )
         try:
             expectation = Expectation.parse(written)
         except ExpectationError as error:
@@ -420,13 +442,19 @@ class _Machine:
                 f"`< 250`-style line for it (the `<` lines follow the exchange's client lines, one per step, in order)",
             )
         if not self.expects and self.close_line is None:
-            self._fail(self.start, "the file ends after this `! sleep`: follow it with the `<` lines of what comes next")
+            self._fail(
+                self.start, "the file ends after this `! sleep`: follow it with the `<` "
+                "lines of what comes next",
+            )
         self.exchanges.append(Exchange(self.start, tuple(self.steps), tuple(self.expects), self.close_line))
         self.start, self.steps, self.expects = None, [], []
 
     def _after_close(self, number: int, text: str) -> None:
         if text.startswith("<"):
-            self._fail(number, f"`< closed` (line {self.close_line}) must be the last `<` line: the server answers nothing after closing")
+            self._fail(
+                number, f"`< closed` (line {self.close_line}) must be the last `<` line: the "
+                f"server answers nothing after closing",
+            )
         self._fail(
             number,
             f"nothing can follow `< closed` (line {self.close_line}): the connection is gone; "
@@ -465,13 +493,19 @@ class _Machine:
         if text == ">":
             return ""
         if text[1] != " ":
-            self._fail(number, "put one space after `>`: `> EHLO probe.example.net`; everything after it is sent as written")
+            self._fail(
+                number, "put one space after `>`: `> EHLO probe.example.net`; everything "
+                "after it is sent as written",
+            )
         return text[2:]
 
     def _line_to_send(self, number: int, written: str, stuffed: bool = False) -> str:
         line = self._expand(number, written)
         if "\r" in line:
-            self._fail(number, "the line holds a carriage return (CR) that is not at its end: SMTP lines cannot carry a bare CR")
+            self._fail(
+                number, "the line holds a carriage return (CR) that is not at its end: SMTP "
+                "lines cannot carry a bare CR",
+            )
         size = len(line.encode("utf-8")) + stuffed
         if size > MAX_LINE:
             self._fail(
@@ -567,7 +601,10 @@ class _Machine:
     def _seconds(self, number: int, written: str) -> float:
         text = self._expand(number, written)
         if not _SECONDS.fullmatch(text) or float(text) > MAX_SLEEP:
-            self._fail(number, f"`! sleep {text}`: write a number of seconds from 0 to {MAX_SLEEP:g}, e.g. `! sleep 2.5`")
+            self._fail(
+                number, f"`! sleep {text}`: write a number of seconds from 0 to "
+                f"{MAX_SLEEP:g}, e.g. `! sleep 2.5`",
+            )
         return float(text)
 
     # --- variables -------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
-import ipaddress
 import json
 import os
 import re
@@ -22,13 +21,14 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TextIO
 
+from . import addresses
 from .errors import SMTPCheckError
 from .smtp.reply import Reply
 from .smtp.session import SMTPSession
 from .smtp.tls import TLSSettings
 from .smtp.transcript import EVENT, RECEIVED, SENT
-from .transcripts.parser import Exchange, Script, SmtpFileError, Step, parse_script
-from .transcripts.runner import _Mismatch, _Runner  # runs directives exactly as a `.smtp` file's run does
+from .transcripts.parser import SmtpFileError, Step, parse_script
+from .transcripts.runner import ChunkRefused, run_step  # directives run exactly as in a `.smtp` file's run
 from .vocabulary import STANDARD_PORTS, TLS_MODES
 
 __all__ = ["main"]
@@ -202,11 +202,9 @@ class Recorder:
         try:
             if step.kind == "command":
                 return self.session.command(step.lines[0])
-            runner = _Runner(Script(self.output, ()), self.session, time.sleep)  # the script names generated messages
-            return runner._run_directive(Exchange(step.line, (step,), ()), step)[-1]
-        except _Mismatch as mismatch:  # a BDAT chunk before the LAST one was refused: no `<` line can replay that
-            raise _Refused(f"{mismatch.args[0].splitlines()[0].split(': ', 1)[-1]}; `! bdat` is left out of the file"
-                           ) from None
+            return run_step(self.session, step, os.path.basename(self.output))[-1]
+        except ChunkRefused as refused:  # no `<` line can replay a refused intermediate chunk
+            raise _Refused(f"{refused}; `! bdat` is left out of the file") from None
         finally:
             self.show()
 
@@ -282,23 +280,11 @@ def _send_line(typed: str) -> str:
 
 
 def _target(text: str) -> tuple[str, int]:
-    """HOST, HOST:PORT, [IPv6]:PORT or a bare IPv6 address (the plugin's options module imports pytest)."""
-    bracketed = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?", text)
-    if bracketed:
-        host, port = bracketed.group(1), bracketed.group(2)
-    elif text.count(":") > 1:
-        host, port = text, None
-    else:
-        host, _, port = text.partition(":")
-        port = port or None
-    if ":" in host:
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            raise ValueError(f"{text!r} is not HOST[:PORT]") from None
-    if not host or (port is not None and not (port.isdigit() and 1 <= int(port) <= 65535)):
+    """HOST, HOST:PORT, [IPv6]:PORT or a bare IPv6 address, by the rules the plugin's options use."""
+    name, port = addresses.host_and_port(text)
+    if port is not None and not (port.isdigit() and 1 <= int(port) <= 65535):
         raise ValueError(f"{text!r} is not HOST[:PORT] with a port from 1 to 65535")
-    return host, int(port) if port else STANDARD_PORTS["smtp"]
+    return addresses.host(name), int(port) if port else STANDARD_PORTS["smtp"]
 
 
 def _seconds(text: str) -> float:

@@ -22,6 +22,7 @@ from typing import Any, Literal, NamedTuple, TypeVar
 
 import pytest
 
+from . import addresses
 from .profiles import PROFILE_ENV, Profile, find_profile_file, select_profile
 from .vocabulary import AS_VIA_MODES, LISTENERS, PASSWORD_ENV, SANDBOX_POLICIES, STANDARD_PORTS, TLS_MODES, Secret
 
@@ -54,7 +55,6 @@ DNS_PORT = 53
 _OTHER_LISTENERS = tuple(name for name in LISTENERS if name != "smtp")  # the smtp listener's port is --smtp-port
 _DESTINATIONS = ("target", "mx", "sandbox")  # where sessions go: exactly one per source
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_DNS_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
 _HELO = re.compile(r"[!-~]{1,255}")  # one word of printable ASCII: a host name or an [address literal]
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -207,7 +207,7 @@ def read_settings(config: pytest.Config) -> Settings:
     host, target_port = parse_target(chosen["target"].value, chosen["target"].where) if "target" in chosen else (
         None, None)
     password_env = pick("password", _password_env, PASSWORD_ENV)
-    as_address = pick("as", lambda given: parse_ip(_text(given.value, given.where), given.where), None)
+    as_address = pick("as", lambda given: _checked(addresses.ip, _text(given.value, given.where), given.where), None)
     as_via = pick("as_via", lambda given: _choice(given.value, given.where, AS_VIA_MODES), "xclient")
     if as_address is None and (as_via_given := _winner(sources, "as_via")):
         raise pytest.UsageError(f"{as_via_given.where}: needs an address to present (--smtp-as)")
@@ -221,13 +221,15 @@ def read_settings(config: pytest.Config) -> Settings:
         deadline=pick("deadline", _seconds, None),
         ca_file=pick("ca", _ca_file, None),
         verify=not pick("no_verify", _flag, False),
-        tls_name=pick("tls_name", lambda given: parse_host(_text(given.value, given.where), given.where), None),
+        tls_name=pick("tls_name", lambda given: _checked(addresses.host, _text(given.value, given.where), given.where),
+                      None),
         user=pick("user", lambda given: _text(given.value, given.where), None),
         password=_environment(password_env, "password", origins),
         vars=_merged(sources, "vars", _variable, origins),
         sandbox=_choice(chosen["sandbox"].value, chosen["sandbox"].where, SANDBOX_POLICIES) if "sandbox" in chosen
         else "secure",
-        mx=parse_dns_name(_text(chosen["mx"].value, chosen["mx"].where), chosen["mx"].where) if "mx" in chosen
+        mx=_checked(addresses.dns_name, _text(chosen["mx"].value, chosen["mx"].where), chosen["mx"].where)
+        if "mx" in chosen
         else None,
         resolver=pick("resolver", lambda given: parse_resolver(_text(given.value, given.where), given.where), None),
         concurrency=pick("concurrency", lambda given: _integer(given.value, given.where, 1, MAX_CONCURRENCY),
@@ -502,57 +504,19 @@ def parse_target(text: str | None, where: str = "--smtp-target") -> tuple[str | 
     """`host`, `host:port`, `[v6]`, `[v6]:port`, or a bare IPv6 address (whose last group is never a port)."""
     if text is None:
         return None, None
-    host, port = _host_and_port(text, where)
-    return parse_host(host, where), None if port is None else parse_port(port, where)
+    host, port = _checked(addresses.host_and_port, _text(text, where), where)
+    return _checked(addresses.host, host, where), None if port is None else parse_port(port, where)
 
 
 def parse_resolver(text: str, where: str) -> tuple[str, int]:
     """`IP`, `IP:PORT`, `[v6]:PORT` or a bare IPv6 address: a resolver is an address, never a name to resolve."""
-    host, port = _host_and_port(text, where)
-    return parse_ip(host, where), DNS_PORT if port is None else parse_port(port, where)
+    host, port = _checked(addresses.host_and_port, _text(text, where), where)
+    return _checked(addresses.ip, host, where), DNS_PORT if port is None else parse_port(port, where)
 
 
-def _host_and_port(text: str, where: str) -> tuple[str, str | None]:
-    text = _text(text, where)
-    bracketed = re.fullmatch(r"\[([^\]]*)\](?::(.*))?", text)
-    if bracketed:
-        return _ipv6(bracketed.group(1), text, where), bracketed.group(2)
-    if text.count(":") > 1:
-        return _ipv6(text, text, where), None
-    host, colon, port = text.partition(":")
-    return host, port if colon else None
-
-
-def _ipv6(host: str, text: str, where: str) -> str:
-    import ipaddress
-
+def _checked(rule: Callable[[str], T], text: str, where: str) -> T:
+    """Apply one of the shared address rules; its error becomes a usage error naming the option as written."""
     try:
-        return str(ipaddress.IPv6Address(host))
-    except ValueError:
-        raise pytest.UsageError(f"{where}: {text!r} is not HOST[:PORT] (an IPv6 address goes in brackets: "
-                                "[2001:db8::25]:2525)") from None
-
-
-def parse_ip(text: str, where: str) -> str:
-    import ipaddress
-
-    try:
-        return str(ipaddress.ip_address(text.strip()))
-    except ValueError:
-        raise pytest.UsageError(f"{where}: {text!r} is not an IP address") from None
-
-
-def parse_host(text: str, where: str) -> str:
-    """An IP address or a DNS name; a name whose last label is all digits is a mistyped IPv4 address."""
-    if ":" in text or re.fullmatch(r"[0-9.]+", text):
-        return parse_ip(text, where)
-    return parse_dns_name(text, where)
-
-
-def parse_dns_name(text: str, where: str) -> str:
-    """A DNS name (letters, digits, hyphen, underscore; internationalized names in their xn-- form)."""
-    name = text.strip().removesuffix(".")
-    labels = name.split(".")
-    if not name or len(name) > 253 or not all(_DNS_LABEL.fullmatch(label) for label in labels) or labels[-1].isdigit():
-        raise pytest.UsageError(f"{where}: {text!r} is not a host name")
-    return name
+        return rule(text)
+    except addresses.AddressError as error:
+        raise pytest.UsageError(f"{where}: {error}") from None

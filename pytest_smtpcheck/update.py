@@ -32,7 +32,7 @@ class _Mismatch:
     expected: str
     code: int
     enhanced: str | None
-    text: str | None  # the reply's text, read back from the transcript; None when it is not there
+    text: str | None  # the reply's text
 
 
 class Updater:
@@ -48,8 +48,7 @@ class Updater:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, "smtp_mismatch", None)
         if data:
-            mismatch = _Mismatch(data["line"], data["expected"], data["code"], data["enhanced"],
-                                 _reply_text(getattr(report, "smtp", None), data["code"]))
+            mismatch = _Mismatch(data["line"], data["expected"], data["code"], data["enhanced"], data["text"])
             self.found.setdefault(data["path"], set()).add(mismatch)
 
     @pytest.hookimpl(trylast=True)
@@ -97,22 +96,3 @@ class Updater:
             return os.path.relpath(path, self.config.invocation_params.dir)
         except ValueError:  # another drive (Windows)
             return path
-
-
-def _reply_text(transcripts: list[dict[str, Any]] | None, code: int) -> str | None:
-    """The text of the reply a failed session's transcript marks as the mismatch (lines sent as `250-...`)."""
-    from .smtp.reply import Reply
-    from .smtp.transcript import RECEIVED
-
-    full = next((data for data in transcripts or () if data.get("full") and data.get("mismatch") is not None), None)
-    if full is None:
-        return None
-    entries = full["entries"]
-    end = full["mismatch"]
-    start = end
-    while start > 0 and entries[start - 1]["direction"] == RECEIVED and entries[start - 1]["text"][3:4] == "-":
-        start -= 1
-    wire = [entry["text"] for entry in entries[start: end + 1]]
-    if entries[end]["direction"] != RECEIVED or any(not line.startswith(str(code)) for line in wire):
-        return None
-    return Reply(code, tuple(line[4:] for line in wire)).text

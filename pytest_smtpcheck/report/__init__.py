@@ -176,7 +176,7 @@ def _attach_exchange(item: pytest.Item, report: pytest.TestReport, result: FileR
     if verdict.got_code is not None:  # what --smtp-update needs to rewrite the `<` line (builtins: crosses xdist)
         report.smtp_mismatch = {  # type: ignore[attr-defined]
             "path": str(item.path), "line": verdict.line, "expected": verdict.expected,
-            "code": verdict.got_code, "enhanced": verdict.got_enhanced,
+            "code": verdict.got_code, "enhanced": verdict.got_enhanced, "text": verdict.got_text,
         }
     whole = result.session()
     decisive = item.decides_file(result)

@@ -22,7 +22,7 @@ from ..smtp.transcript import Transcript
 from ..vocabulary import mask_auth_line
 from .parser import Exchange, Script, Step
 
-__all__ = ["ExchangeVerdict", "FileResult", "run_file"]
+__all__ = ["ChunkRefused", "ExchangeVerdict", "FileResult", "run_file", "run_step"]
 
 PASSED, FAILED, NOT_RUN = "passed", "failed", "not run"
 
@@ -40,6 +40,7 @@ class ExchangeVerdict:
     expected: str = ""  # the expectation that failed, and what the server replied instead (for --smtp-update)
     got_code: int | None = None
     got_enhanced: str | None = None
+    got_text: str | None = None
 
 
 @dataclass
@@ -81,6 +82,45 @@ class _Mismatch(Exception):
         self.reply = reply
 
 
+class ChunkRefused(Exception):
+    """A BDAT chunk before the LAST one got no 2xx: the client stopped sending, and no `<` line can judge that."""
+
+    def __init__(self, reply: Reply, chunk: int) -> None:
+        super().__init__(f"chunk {chunk} ({reply.command}) got {reply.code}; the rest was not sent")
+        self.reply = reply
+
+
+def run_step(session: SMTPSession, step: Step, name: str, *, sleep: Callable[[float], None] = time.sleep
+             ) -> list[Reply]:
+    """Run one directive or message body as a `.smtp` file does; the replies its `<` lines judge.
+
+    *name* labels generated test messages. `smtpcheck record` runs typed directives through here too.
+    """
+    from ..smtp.message import generated_message
+
+    if step.kind == "body":
+        return [session.send_body(step.lines[:-1])]
+    if step.kind == "message":
+        if step.path is not None:
+            return [session.send_body(Path(step.path))]
+        return [session.send_body(generated_message(step.size, name))]
+    if step.kind == "bdat":
+        replies = session.bdat(generated_message(step.size, name), chunk_size=step.chunk)
+        last = replies[-1]
+        if not (last.command or "").endswith(" LAST"):  # an intermediate chunk was not 2xx: sending stopped
+            raise ChunkRefused(last, len(replies))
+        return [last]  # the LAST chunk's reply: judged by the `<` line
+    if step.kind == "starttls":
+        return [session.starttls()]
+    if step.kind == "auth":
+        mechanism, user, secret = step.args
+        return [session.auth(mechanism, user, secret)]
+    if step.kind == "sleep":
+        sleep(step.seconds)
+        return []
+    raise AssertionError(f"unknown step kind {step.kind!r}")  # the parser accepts no other kinds
+
+
 def run_file(script: Script, session: SMTPSession, through: int, *, sleep: Callable[[float], None] = time.sleep
              ) -> FileResult:
     """Run exchanges 0..*through* of *script* over *session*; nothing after the first mismatch is sent.
@@ -112,6 +152,7 @@ def run_file(script: Script, session: SMTPSession, through: int, *, sleep: Calla
                 expected=mismatch.expectation.source if mismatch and mismatch.expectation else "",
                 got_code=mismatch.reply.code if mismatch and mismatch.reply else None,
                 got_enhanced=mismatch.reply.enhanced if mismatch and mismatch.reply else None,
+                got_text=mismatch.reply.text if mismatch and mismatch.reply else None,
             ))
             continue
         entries = (start, len(transcript.entries))
@@ -171,33 +212,13 @@ class _Runner:
 
     def _run_directive(self, exchange: Exchange, step: Step) -> list[Reply]:
         """The replies a directive got, each to be checked against the next `<` line."""
-        from ..smtp.message import generated_message
-
-        session = self.session
-        if step.kind == "body":
-            return [session.send_body(step.lines[:-1])]
-        if step.kind == "message":
-            if step.path is not None:
-                return [session.send_body(Path(step.path))]
-            return [session.send_body(generated_message(step.size, self.script.name))]
-        if step.kind == "bdat":
-            replies = session.bdat(generated_message(step.size, self.script.name), chunk_size=step.chunk)
-            last = replies[-1]
-            if not (last.command or "").endswith(" LAST"):  # an intermediate chunk was not 2xx: sending stopped
-                self.session.transcript.mark_last_reply()
-                expected = "2xx to every BDAT chunk before the LAST one"
-                problem = f"chunk {len(replies)} ({last.command}) got {last.code}; the rest was not sent"
-                raise _Mismatch(self._verdict(exchange, expected, problem, last, step.line), step.line, None, last)
-            return [last]  # the LAST chunk's reply: judged by the `<` line
-        if step.kind == "starttls":
-            return [session.starttls()]
-        if step.kind == "auth":
-            mechanism, user, secret = step.args
-            return [session.auth(mechanism, user, secret)]
-        if step.kind == "sleep":
-            self.sleep(step.seconds)
-            return []
-        raise AssertionError(f"unknown step kind {step.kind!r}")  # the parser accepts no other kinds
+        try:
+            return run_step(self.session, step, self.script.name, sleep=self.sleep)
+        except ChunkRefused as refused:
+            self.session.transcript.mark_last_reply()
+            expected = "2xx to every BDAT chunk before the LAST one"
+            raise _Mismatch(self._verdict(exchange, expected, str(refused), refused.reply, step.line), step.line,
+                            None, refused.reply) from None
 
     def _check(self, exchange: Exchange, expectation: Expectation, reply: Reply, line: int) -> None:
         problem = expectation.match(reply)

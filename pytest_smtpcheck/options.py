@@ -211,6 +211,10 @@ def read_settings(config: pytest.Config) -> Settings:
     as_via = pick("as_via", lambda given: _choice(given.value, given.where, AS_VIA_MODES), "xclient")
     if as_address is None and (as_via_given := _winner(sources, "as_via")):
         raise pytest.UsageError(f"{as_via_given.where}: needs an address to present (--smtp-as)")
+    if as_address is not None and "target" not in chosen and "mx" not in chosen:
+        where = _winner(sources, "as")
+        raise pytest.UsageError(f"{where.where if where else '--smtp-as'}: needs --smtp-target or --smtp-mx: "
+                                "the embedded sandbox takes neither XCLIENT nor a PROXY header")
     return Settings(
         host=host,
         ports=_ports(sources, destination, target_port, origins),

@@ -25,6 +25,8 @@ def _postfix_processes() -> list[str]:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
+        if "python" in cmdline.split(" ", 1)[0]:
+            continue  # a pytest run whose arguments name a harness directory (its CA file, say) is no server
         if any(mark in cmdline for mark in ("smtpcheck-postfix-", "smtpcheck-test-", "smtpcheck-unbound-")):
             found.append(f"{proc.name}: {cmdline.strip()}")
     return found

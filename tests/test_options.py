@@ -367,3 +367,10 @@ def test_only_the_value_in_effect_is_checked(pytester, ca_pem):
     pytester.path.joinpath("pytest.ini").write_text("[pytest]\nsmtp_ca = /ci/only/ca.pem\nsmtp_timeout = soon\n")
     assert_usage_error(pytester.runpytest_inprocess("--smtp-timeout=5"), "smtp_ca (pytest.ini): no such file")
     assert settings(pytester, "--smtp-timeout=5", f"--smtp-ca={ca_pem}").timeout == 5.0
+
+
+def test_presenting_another_address_to_the_sandbox_is_a_usage_error(pytester):
+    result = pytester.runpytest_inprocess("--smtp-as=203.0.113.9", "-p", "no:cacheprovider")
+    assert result.ret == 4
+    assert "--smtp-as: needs --smtp-target or --smtp-mx: the embedded sandbox takes neither XCLIENT nor a PROXY " \
+           "header" in result.stderr.str()

@@ -53,18 +53,21 @@ class RunDirectory:
     def __init__(self, path: str | None = None) -> None:
         self.owned = path is None
         self._path = path
+        self._lock = threading.Lock()  # run-ahead threads reach for it at once: one directory, whoever is first
 
     @property
     def path(self) -> str:
         """Made on first use, so a run that opens no session leaves nothing on disk."""
-        if self._path is None:
-            self._path = tempfile.mkdtemp(prefix="smtpcheck-run-")
-        return self._path
+        with self._lock:
+            if self._path is None:
+                self._path = tempfile.mkdtemp(prefix="smtpcheck-run-")
+            return self._path
 
     def remove(self) -> None:
-        if self.owned and self._path is not None:
-            shutil.rmtree(self._path, ignore_errors=True)
-            self._path = None
+        with self._lock:
+            if self.owned and self._path is not None:
+                shutil.rmtree(self._path, ignore_errors=True)
+                self._path = None
 
     def file(self, key: str, suffix: str) -> str:
         return os.path.join(self.path, hashlib.sha256(key.encode()).hexdigest()[:24] + suffix)

@@ -148,3 +148,21 @@ def test_the_run_directory_exists_only_once_used_and_goes_away(tmp_path):
     shared = RunDirectory(str(tmp_path))
     shared.remove()
     assert tmp_path.exists(), "a worker never removes the controller's directory"
+
+
+def test_threads_reaching_for_the_run_directory_at_once_share_one(tmp_path):
+    run = RunDirectory()
+    seen = set()
+    barrier = threading.Barrier(8)
+
+    def reach():
+        barrier.wait()
+        seen.add(run.path)
+
+    threads = [threading.Thread(target=reach) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    run.remove()
+    assert len(seen) == 1, "run-ahead threads must share one cap, so one directory"

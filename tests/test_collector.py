@@ -115,11 +115,23 @@ def test_reply_matching_both_sides(pytester, expect, reply, verdict):
 
 
 def test_pipelined_lines_are_sent_in_one_write_and_matched_in_order(pytester):
+    reads = []
+
+    def script(peer):
+        peer.reply("220 mx.test ESMTP")
+        reads.append(peer.sock.recv(65536))  # what one read brings, the moment anything arrives
+        while sum(chunk.count(b"\r\n") for chunk in reads) < 3:
+            reads.append(peer.sock.recv(65536))
+        peer.reply("250 2.1.0 ok", "554 5.7.1 relay denied", "250 2.0.0 ok")
+        peer.expect("QUIT")
+        peer.reply("221 bye")
+
     pytester.makefile(".smtp", pipe="< 220\n> MAIL FROM:<a@b>\n> RCPT TO:<c@d>\n> RSET\n< 250\n< 554 5.7.1\n< 250\n")
-    with mx() as server:
+    with FaultServer(script) as server:
         result = run(pytester, server, "-v")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*pipe.smtp::line2-MAIL+RCPT+RSET PASSED*"])
+    assert reads == [b"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nRSET\r\n"], "the three lines arrived in one read"
 
 
 def test_a_dropped_connection_fails_the_exchange_in_progress_and_skips_the_rest(pytester):

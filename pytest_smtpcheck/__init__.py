@@ -1,3 +1,5 @@
 """pytest-smtpcheck: SMTP acceptance tests for mail infrastructure, as pytest tests and `.smtp` transcripts."""
 
-__version__ = "0.1.0"
+__all__ = ["__version__"]
+
+__version__ = "0.2.0"

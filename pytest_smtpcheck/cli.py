@@ -27,7 +27,7 @@ from .smtp.reply import Reply
 from .smtp.session import SMTPSession
 from .smtp.tls import TLSSettings
 from .smtp.transcript import EVENT, RECEIVED, SENT
-from .transcripts.parser import SmtpFileError, Step, parse_script
+from .transcripts.parser import SMTPFileError, Step, parse_script
 from .transcripts.runner import ChunkRefused, run_step  # directives run exactly as in a `.smtp` file's run
 from .vocabulary import STANDARD_PORTS, TLS_MODES
 
@@ -94,7 +94,7 @@ class Recorder:
                 verb = self._line(line, typed)
             except _Refused as refusal:
                 if not typed.terminal:
-                    raise SmtpFileError("stdin", typed.number, str(refusal)) from None
+                    raise SMTPFileError("stdin", typed.number, str(refusal)) from None
                 print(f"not sent: {refusal}", file=sys.stderr)
                 continue
             if verb == "QUIT":
@@ -179,7 +179,7 @@ class Recorder:
                 self._step(["> DATA", "< 354", _send_line(line), "> .", _FILLER])
             except _Refused as refusal:
                 if not typed.terminal:
-                    raise SmtpFileError("stdin", typed.number, str(refusal)) from None
+                    raise SMTPFileError("stdin", typed.number, str(refusal)) from None
                 print(f"not sent: {refusal}", file=sys.stderr)
                 continue
             written.append(_send_line(line))
@@ -190,7 +190,7 @@ class Recorder:
         """The typed step as the `.smtp` parser reads it: its checks and its wording, once for both."""
         try:
             script = parse_script("\n".join(lines), self.output, {}, os.environ)
-        except SmtpFileError as error:
+        except SMTPFileError as error:
             raise _Refused(error.message) from None
         if script.missing:
             name = next(iter(script.missing))
@@ -354,7 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         session.close()
         print("\nsmtpcheck record: interrupted; nothing written", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except SmtpFileError as error:  # a piped line that cannot be sent: a script must not get a different file
+    except SMTPFileError as error:  # a piped line that cannot be sent: a script must not get a different file
         session.quit_quietly()
         print(f"smtpcheck record: {error}; nothing written", file=sys.stderr)
         return EXIT_FAILED

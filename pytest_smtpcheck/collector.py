@@ -34,12 +34,12 @@ class SMTPFile(pytest.File):
     script: Script
 
     def collect(self) -> Iterator[ExchangeItem]:
-        from .transcripts.parser import SmtpFileError, parse_script
+        from .transcripts.parser import SMTPFileError, parse_script
 
         targets = self.config.stash[TARGETS]
         try:
             self.script = parse_script(self.path.read_bytes(), self.path, targets.variables(), os.environ)
-        except SmtpFileError as error:
+        except SMTPFileError as error:
             raise self.CollectError(str(error)) from None
         for target_id in targets.ids():
             for index, exchange in enumerate(self.script.exchanges):

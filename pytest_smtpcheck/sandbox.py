@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 from .smtp.params import MAIL_PARAMETERS, RCPT_PARAMETERS, ParameterError, esmtp_parameters, unadvertised
 
+__all__ = ["AcceptedMessage", "Sandbox", "SessionRecord"]
+
 LISTENERS = ("smtp", "submission", "submissions")
 SIZE_LIMIT = 1048576
 USERS = ("postmaster", "alice", "bob", "jörg")  # jörg: a UTF-8 mailbox, for SMTPUTF8 tests

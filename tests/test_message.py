@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from pytest_smtpcheck.smtp.message import Chunks, DotStuffer, bdat_chunks, body_from, generated_message
 
-
 WIRE_BYTES = st.lists(st.sampled_from([b".", b"\r", b"\n", b"a", b"b"]), max_size=40).map(b"".join)
 
 

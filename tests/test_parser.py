@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_smtpcheck.transcripts.parser import Script, SmtpFileError, parse_script
+from pytest_smtpcheck.transcripts.parser import Script, SMTPFileError, parse_script
 
 RELAY = """\
 # An outside sender must not be able to relay through the MX.
@@ -29,8 +29,8 @@ def parse(source, variables=None) -> Script:
     return parse_script(source, "t.smtp", variables or {})
 
 
-def error(source, variables=None) -> SmtpFileError:
-    with pytest.raises(SmtpFileError) as caught:
+def error(source, variables=None) -> SMTPFileError:
+    with pytest.raises(SMTPFileError) as caught:
         parse(source, variables)
     return caught.value
 
@@ -575,14 +575,14 @@ def test_a_file_without_exchanges_is_an_error(source):
 
 
 def test_error_attributes_and_str():
-    problem = SmtpFileError(Path("dir/x.smtp"), 7, "something is wrong")
+    problem = SMTPFileError(Path("dir/x.smtp"), 7, "something is wrong")
     assert (problem.path, problem.line, problem.message) == ("dir/x.smtp", 7, "something is wrong")
     assert str(problem) == "dir/x.smtp:7: something is wrong"
 
 
 def test_path_may_be_a_pathlike():
     assert parse_script("< 220\n", Path("a") / "b.smtp").path == str(Path("a") / "b.smtp")
-    with pytest.raises(SmtpFileError, match=r"^a/b\.smtp:1: line must start"):
+    with pytest.raises(SMTPFileError, match=r"^a/b\.smtp:1: line must start"):
         parse_script("oops\n", Path("a/b.smtp"))
 
 
@@ -595,7 +595,7 @@ def test_expanded_values_stay_out_of_reprs():
 def check_never_escapes(source) -> None:
     try:
         result = parse_script(source, "prop.smtp", {"A": "1", "P": "pw"})
-    except SmtpFileError as problem:
+    except SMTPFileError as problem:
         assert str(problem).startswith("prop.smtp")
     else:
         assert isinstance(result, Script) and result.exchanges

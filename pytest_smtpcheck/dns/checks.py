@@ -11,6 +11,8 @@ from .resolver import Answer, Resolver
 from .spf import SPFResult, spf
 from .tls_rpt import TLSRPTResult, tls_rpt
 
+__all__ = ["DNSChecks"]
+
 __tracebackhide__ = hide_for_server_faults  # a DNS failure is reported at the test's line
 
 

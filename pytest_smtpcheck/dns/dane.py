@@ -15,6 +15,8 @@ from ..errors import hide_for_server_faults
 from .errors import DNSCheckError
 from .resolver import Resolver
 
+__all__ = ["DaneResult", "TLSARecord", "TLSAResult", "dane_match", "tlsa"]
+
 __tracebackhide__ = hide_for_server_faults  # a DNS failure is reported at the test's line
 
 USABLE_USAGES = (2, 3)  # DANE-TA and DANE-EE; RFC 7672 §3.1.3: PKIX-TA/EE (0, 1) are unusable for SMTP

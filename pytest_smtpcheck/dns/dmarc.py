@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from .errors import DNSCheckError
 from .resolver import Resolver
 
+__all__ = ["DMARCResult", "check_tags", "dmarc", "organisational_domain", "parse_tags"]
+
 POLICIES = ("none", "quarantine", "reject")
 _MAILTO = re.compile(r"mailto:[^@\s!]+@[^@\s!]+(![0-9]+[kmgt]?)?", re.IGNORECASE)
 

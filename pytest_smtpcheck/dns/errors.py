@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pytest_smtpcheck.errors import SMTPCheckError
 
+__all__ = ["DNSCheckError", "DNSSECBogus", "DNSServerFailure", "DNSTimeout"]
+
 
 class DNSCheckError(SMTPCheckError):
     """Base class: a DNS question got no answer a check can use."""

@@ -19,6 +19,8 @@ from .errors import DNSCheckError
 from .records import addresses, mx
 from .resolver import Resolver
 
+__all__ = ["MTASTSPolicy", "MTASTSRecord", "MTASTSResult", "fetch_policy", "mta_sts", "parse_policy", "parse_record"]
+
 MAX_POLICY_BYTES = 64 * 1024  # RFC 8461 §3.3
 MAX_AGE_LIMIT = 31557600
 MODES = ("enforce", "testing", "none")

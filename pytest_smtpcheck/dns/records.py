@@ -11,6 +11,20 @@ from ..errors import hide_for_server_faults
 from .errors import DNSCheckError
 from .resolver import Resolver, to_text
 
+__all__ = [
+    "FCrDNS",
+    "HostNames",
+    "MXRecord",
+    "MXTarget",
+    "MXTargets",
+    "address_key",
+    "addresses",
+    "fcrdns",
+    "host_names",
+    "mx",
+    "mx_targets",
+]
+
 __tracebackhide__ = hide_for_server_faults  # a DNS failure is reported at the test's line
 
 

@@ -18,6 +18,20 @@ from typing import Literal
 from .errors import DNSCheckError
 from .resolver import Resolver, to_text
 
+__all__ = [
+    "Directive",
+    "Record",
+    "SPFResult",
+    "SPFSyntaxError",
+    "check_domain_spec",
+    "check_host",
+    "check_macro_string",
+    "expand",
+    "is_spf",
+    "parse",
+    "spf",
+]
+
 Verdict = Literal["pass", "fail", "softfail", "neutral", "none", "permerror", "temperror"]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from .errors import DNSCheckError
 from .resolver import Resolver
 
+__all__ = ["TLSRPTResult", "tls_rpt"]
+
 _URI = re.compile(r"(mailto:[^@\s]+@[^@\s]+|https://\S+)", re.IGNORECASE)
 
 

@@ -22,6 +22,18 @@ if TYPE_CHECKING:
     from ..smtp.transcript import Transcript
     from ..transcripts.runner import ExchangeVerdict, FileResult
 
+__all__ = [
+    "RunSummary",
+    "TargetTotals",
+    "attach",
+    "configure",
+    "label",
+    "locate_skip",
+    "move_transcripts_to_system_out",
+    "options_shown",
+    "scrub",
+]
+
 TAIL_LINES = 40
 JUNIT_TRANSCRIPT = "smtp_transcript"  # moved from <properties> into <system-out> once the XML is written
 

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from ..smtp.transcript import Transcript
     from . import RunSummary
 
+__all__ = ["HtmlHooks", "extras", "render"]
+
 _SECTION = re.compile(r"-* SMTP transcript ")
 
 _STYLE = (

@@ -12,6 +12,8 @@ from typing import Any
 
 from ..errors import hide_for_server_faults
 
+__all__ = ["TLSInfo", "TLSSettings", "describe", "explain", "make_context", "peer_certificate", "peer_chain"]
+
 __tracebackhide__ = hide_for_server_faults  # server faults are reported at the test's line
 
 

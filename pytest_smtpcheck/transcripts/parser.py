@@ -1,7 +1,7 @@
 """Parse `.smtp` transcript files into exchanges: client steps and the replies they must get.
 
 The format is described in docs/smtp-format.md. Parsing is strict and complete
-before anything is sent: every problem is an SmtpFileError naming the file and
+before anything is sent: every problem is an SMTPFileError naming the file and
 line, so a typo fails collection instead of producing a test that checks less
 than it seems to.
 """
@@ -23,6 +23,8 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
+
+__all__ = ["Exchange", "ExpectLine", "SMTPFileError", "Script", "Step", "parse_script"]
 
 MAX_LINE = 998  # RFC 5321 4.5.3.1.6: 1000 octets per line, CRLF included
 MAX_SLEEP = 300.0
@@ -46,7 +48,7 @@ _SECONDS = re.compile(r"\d+(?:\.\d+)?")
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
 
 
-class SmtpFileError(Exception):
+class SMTPFileError(Exception):
     """A `.smtp` file that cannot be run as written; ``str()`` is ``path:line: message``."""
 
     def __init__(self, path: str | os.PathLike[str], line: int | None, message: str) -> None:
@@ -145,7 +147,7 @@ def parse_script(
 
     ``${env:NAME}`` reads *environ*, and only that form does. A variable that is not
     given is no error here: it is listed in ``missing``, and the file's tests are
-    skipped with a reason naming it. Raises SmtpFileError, and nothing else, for any input.
+    skipped with a reason naming it. Raises SMTPFileError, and nothing else, for any input.
     """
     path = os.fspath(path)
     lines = _split_lines(source, path)
@@ -181,7 +183,7 @@ def _split_lines(source: str | bytes, path: str) -> list[str]:
     except (UnicodeDecodeError, UnicodeEncodeError) as error:
         before = error.object[: error.start]
         line = (before.count(b"\n") if isinstance(before, bytes) else before.count("\n")) + 1
-        raise SmtpFileError(path, line, "not valid UTF-8: save the file as UTF-8") from None
+        raise SMTPFileError(path, line, "not valid UTF-8: save the file as UTF-8") from None
     return [line[:-1] if line.endswith("\r") else line for line in text.removeprefix("\ufeff").split("\n")]
 
 
@@ -308,7 +310,7 @@ class _FrontMatter:
         return self.open
 
     def _fail(self, line: int, message: str) -> NoReturn:
-        raise SmtpFileError(self.path, line, message)
+        raise SMTPFileError(self.path, line, message)
 
 
 class _Machine:
@@ -375,7 +377,7 @@ class _Machine:
                 "lines ending with `> .`",
             )
         if not self.exchanges:
-            raise SmtpFileError(self.path, None, "no exchanges; a .smtp file needs at least one `<` line")
+            raise SMTPFileError(self.path, None, "no exchanges; a .smtp file needs at least one `<` line")
         return tuple(self.exchanges)
 
     # --- exchanges -------------------------------------------------------------------------
@@ -641,7 +643,7 @@ class _Machine:
         return value
 
     def _fail(self, line: int, message: str) -> NoReturn:
-        raise SmtpFileError(self.path, line, message)
+        raise SMTPFileError(self.path, line, message)
 
 
 def _count(fewest: int, most: int) -> str:

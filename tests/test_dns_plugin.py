@@ -167,6 +167,57 @@ def test_examples_run_once_per_mx_host_and_address(pytester: pytest.Pytester, dn
     assert "line10-RCPT[mx2.example.test-127.0.0.2]" in cases
 
 
+PROFILE = """\
+profile = "acceptance"
+
+[profiles.acceptance]
+mx = "example.test"
+resolver = "{resolver}"
+port = {smtp}
+listeners = {{ submission = {submission}, submissions = {submissions} }}
+ca = "{ca}"
+tls_name = "mx.sandbox.test"
+user = "submit@sandbox.test"
+password = {{ env = "MX_PROBE_PASSWORD" }}
+vars = {{ SMTP_DOMAIN = "sandbox.test" }}
+"""
+
+
+@pytest.mark.parametrize("password_set", [True, False])
+def test_the_same_run_from_a_profile_with_the_password_from_its_variable(
+    pytester: pytest.Pytester, dns_server: DNSServer, two_mx: Sandbox, monkeypatch: pytest.MonkeyPatch,
+    password_set: bool,
+) -> None:
+    for name in ("submission_auth.smtp", "relay_denied.smtp", "test_tls_and_submission.py"):
+        shutil.copy(EXAMPLES / name, pytester.path / name)
+    (pytester.path / "smtpcheck.toml").write_text(PROFILE.format(
+        resolver=f"{dns_server.host}:{dns_server.port}", smtp=two_mx.ports["smtp"], ca=two_mx.ca_file,
+        submission=two_mx.ports["submission"], submissions=two_mx.ports["submissions"]))
+    monkeypatch.delenv("SMTPCHECK_PASSWORD", raising=False)
+    if password_set:
+        monkeypatch.setenv("MX_PROBE_PASSWORD", PASSWORD)
+    else:
+        monkeypatch.delenv("MX_PROBE_PASSWORD", raising=False)
+    junit = pytester.path / "junit.xml"
+    html = pytester.path / "report.html"
+    result = pytester.runpytest_subprocess("-v", "-rfs", "-p", "no:cacheprovider", f"--junitxml={junit}",
+                                           f"--html={html}", "--self-contained-html")
+    text = result.stdout.str()
+    ran = dict(re.findall(r"^(\S+::\S+) (PASSED|FAILED|SKIPPED)", text, re.M))
+    needs_account = [name for name in ran if "submission_auth.smtp::" in name or "accepts_valid_credentials" in name]
+    assert sum(MX1 in name for name in needs_account) == sum(MX2 in name for name in needs_account) >= 2, text
+    assert f"relay_denied.smtp::line10-RCPT[{MX2}]" in ran and ran[f"relay_denied.smtp::line10-RCPT[{MX2}]"] == "PASSED"
+    if password_set:
+        assert all(ran[name] == "PASSED" for name in needs_account), text
+        assert outcomes(result).get("failed", 0) == 0, text
+    else:
+        assert all(ran[name] in ("SKIPPED", "FAILED") for name in needs_account)
+        assert "MX_PROBE_PASSWORD" in text, "the skip or failure names the variable that holds the password"
+        assert "set the password in the environment variable MX_PROBE_PASSWORD" in text
+    for output in (text, result.stderr.str(), junit.read_text(), html.read_text()):
+        assert PASSWORD not in output
+
+
 def test_targets_are_collected_in_the_same_order_every_time(pytester: pytest.Pytester, dns_server: DNSServer,
                                                             two_mx: Sandbox) -> None:
     pytester.makepyfile("def test_a(smtp_server):\n    pass\n")

@@ -135,6 +135,8 @@ def options_shown(config: pytest.Config) -> dict[str, str]:
             value = (settings.ports if name == "listeners" else settings.vars).get(member)
         if name in ("password", "token") or isinstance(value, Secret):
             value = MASK
+        elif name == "resolver" and isinstance(value, tuple):
+            value = f"{value[0]}:{value[1]}"
         shown[key] = f"{value} ({origin})"
     return shown
 

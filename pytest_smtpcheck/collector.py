@@ -41,13 +41,15 @@ class SMTPFile(pytest.File):
             self.script = parse_script(self.path.read_bytes(), self.path, targets.variables(), os.environ)
         except SMTPFileError as error:
             raise self.CollectError(str(error)) from None
+        grouped = self.config.pluginmanager.hasplugin("xdist")
         for target_id in targets.ids():
             for index, exchange in enumerate(self.script.exchanges):
                 name = exchange.name if target_id is None else f"{exchange.name}[{target_id}]"
                 item = ExchangeItem.from_parent(self, name=name, exchange=exchange, index=index, target_id=target_id)
                 for marker in self.script.markers:
                     item.add_marker(marker)
-                item.add_marker(pytest.mark.xdist_group(name=f"{self.nodeid}[{target_id or ''}]"))
+                if grouped:  # --dist loadgroup keeps a file's items on one worker (they would wait for it anyway)
+                    item.add_marker(pytest.mark.xdist_group(name=f"{self.nodeid}[{target_id or ''}]"))
                 yield item
 
     def plan(self, target_id: str | None, selected: set[int]) -> FilePlan:

@@ -55,3 +55,9 @@ def test_the_summary_reads_as_english(pytester):
     pytester.makefile(".smtp", one="< 220\n> NOOP\n< 250\n")
     result = pytester.runpytest_inprocess("-k", "NOOP", "-p", "no:cacheprovider")
     result.stdout.re_match_lines([r"sandbox \(secure\) at 127\.0\.0\.1:\d+: 1 session, 1 test, 0 failed, 2 lines sent"])
+
+
+def test_the_plugin_works_without_xdist_under_strict_markers_and_warnings_as_errors(pytester):
+    pytester.makefile(".smtp", one="< 220\n> NOOP\n< 250\n")
+    result = pytester.runpytest_subprocess("-p", "no:xdist", "--strict-markers", "-W", "error", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)

@@ -227,7 +227,7 @@ def test_the_cap_holds_across_threads_and_workers_and_run_ahead_uses_it(pytester
 
 
 def test_python_tests_wait_for_a_place_under_the_cap_and_a_test_over_it_fails_clearly(pytester):
-    pytester.makepyfile(test_cap="""
+    pytester.makepyfile(test_sessions_under_the_cap="""
         def test_one_session(smtp_session):
             assert smtp_session.noop().code == 250
 

@@ -21,7 +21,10 @@ HEAVY = ("ssl", "asyncio", "aiosmtpd", "trustme", "cryptography", "dns", "pytest
 
 
 EMPTY = tempfile.mkdtemp(prefix="smtpcheck-bench-")
-STARTUPS = {"pytest --version": ["--version"], "pytest --collect-only (empty dir)": ["--collect-only", "-q", "-p", "no:cacheprovider"]}
+# hypothesis, a test dependency of ours, loads itself at every terminal summary (~1 s, noisy): not what users pay
+STARTUPS = {"pytest --version": ["--version"],
+            "pytest --collect-only (empty dir)": ["--collect-only", "-q", "-p", "no:cacheprovider",
+                                                  "-p", "no:hypothesispytest"]}
 
 
 def timed(args: list[str]) -> float:

@@ -22,11 +22,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     from .transcripts.runner import FileResult
 
 __all__ = ["FilePlan", "RunDirectory", "Runs"]
@@ -94,6 +95,8 @@ class Runs:
     def start(self) -> None:
         """Start the run-ahead, when it is on: the sessions of upcoming files run in the background."""
         if self.ahead > 0 and len(self.plans) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
             self._pool = ThreadPoolExecutor(max_workers=self.ahead, thread_name_prefix="smtpcheck-ahead")
             with self._lock:
                 for key, plan in self.plans.items():
@@ -104,6 +107,8 @@ class Runs:
         with self._lock:
             future = self._futures.get(key)
             if future is None:
+                from concurrent.futures import Future
+
                 future = Future()
                 self._futures[key] = future
                 owner = True

@@ -77,6 +77,8 @@ def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Col
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
+    if not any(item.path.suffix == ".smtp" for item in session.items):
+        return  # no .smtp file to plan: the collector need not even be imported
     from .collector import plan_files
 
     plans, selected = plan_files(session.items)

@@ -17,7 +17,9 @@ Every server here is a child process on 127.0.0.1.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -26,7 +28,15 @@ import threading
 import time
 from pathlib import Path
 
+
 # hypothesis, a test dependency, costs every run ~1 s at its terminal summary: not what a user of the plugin pays
+def scratch() -> str:
+    """A temporary directory, removed when the benchmark ends."""
+    path = tempfile.mkdtemp(prefix="smtpcheck-bench-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
 PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:hypothesispytest"]
 
 
@@ -83,7 +93,7 @@ def serve(delay: float, port_file: str, stats_file: str) -> None:
 
 class MX:
     def __init__(self, delay: float) -> None:
-        self.dir = tempfile.mkdtemp(prefix="smtpcheck-bench-")
+        self.dir = scratch()
         port_file, self.stats = os.path.join(self.dir, "port"), os.path.join(self.dir, "stats")
         self.proc = subprocess.Popen([sys.executable, __file__, "--serve", str(delay), port_file, self.stats])
         while not os.path.exists(port_file) or not Path(port_file).read_text():
@@ -108,7 +118,7 @@ def timed(args: list[str], cwd: str) -> float:
 
 
 def suite(files: int, body: str) -> str:
-    directory = tempfile.mkdtemp(prefix="smtpcheck-bench-")
+    directory = scratch()
     for n in range(files):
         Path(directory, f"f{n:03}.smtp").write_text(body)
     return directory
@@ -156,7 +166,7 @@ def overhead() -> None:
     ours = suite(files, body)
     mx = MX(0.0)
     try:
-        theirs = tempfile.mkdtemp(prefix="smtpcheck-bench-")
+        theirs = scratch()
         for n in range(files):
             Path(theirs, f"test_m{n:03}.py").write_text(SMTPLIB_MODULE.format(port=mx.port))
         baseline = timed([*PYTEST, "-p", "no:smtpcheck", "-p", "no:html", theirs], theirs)

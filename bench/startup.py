@@ -11,6 +11,8 @@ imports at start-up, to catch a heavy import creeping in.
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import statistics
 import subprocess
 import sys
@@ -21,6 +23,7 @@ HEAVY = ("ssl", "asyncio", "aiosmtpd", "trustme", "cryptography", "dns", "pytest
 
 
 EMPTY = tempfile.mkdtemp(prefix="smtpcheck-bench-")
+atexit.register(shutil.rmtree, EMPTY, ignore_errors=True)
 # hypothesis, a test dependency of ours, loads itself at every terminal summary (~1 s, noisy): not what users pay
 STARTUPS = {"pytest --version": ["--version"],
             "pytest --collect-only (empty dir)": ["--collect-only", "-q", "-p", "no:cacheprovider",

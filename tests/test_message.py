@@ -61,6 +61,9 @@ def test_bdat_chunks_are_full_except_the_last_carry_crlf_lines_and_no_stuffing(d
 
 def test_an_empty_bdat_message_is_one_empty_last_chunk_and_a_chunk_needs_a_byte():
     assert list(bdat_chunks(b"", 10)) == [(b"", True)]
+    assert [(len(c), last) for c, last in bdat_chunks(b"x" * 84 + b"\r\n", 1000)] == [(86, True)]  # RFC 3030's
+    assert [(len(c), last) for c, last in bdat_chunks(b"y" * 20478 + b"\r\n", 7000)] == [
+        (7000, False), (7000, False), (6480, True)]
     with pytest.raises(ValueError, match="at least 1 byte"):
         list(bdat_chunks(b"x", 0))
 

@@ -16,6 +16,7 @@ import pytest
 from postfix import UTF8_USER
 
 from pytest_smtpcheck.smtp import params, proxy, sasl
+from pytest_smtpcheck.smtp.message import bdat_chunks
 from pytest_smtpcheck.vocabulary import AUTH_MECHANISMS, MASK
 
 OUTSIDE = "203.0.113.9"  # only ever inside an XCLIENT line or a PROXY header
@@ -331,22 +332,7 @@ def test_xclient_unadvertised():
 # -- BDAT --------------------------------------------------------------------------------------------------
 
 
-def test_bdat_chunks():
-    assert params.bdat_chunks(20480, 7000) == [(7000, "BDAT 7000"), (7000, "BDAT 7000"), (6480, "BDAT 6480 LAST")]
-    assert params.bdat_chunks(21000, 7000)[-1] == (7000, "BDAT 7000 LAST")
-    assert params.bdat_chunks(86, 1000) == [(86, "BDAT 86 LAST")]  # RFC 3030's example
-    assert params.bdat_chunks(0, 1000) == [(0, "BDAT 0 LAST")]
-
-
-@pytest.mark.parametrize(("args", "message"), [
-    ((-1, 10), "message size must be a whole number of bytes"),
-    ((10, 0), "chunk size must be a whole number of bytes ≥ 1"),
-    ((10.5, 4), "message size"),
-    ((10, True), "chunk size"),
-])
-def test_bdat_errors(args, message):
-    with pytest.raises(params.ParameterError, match=message):
-        params.bdat_chunks(*args)
+# BDAT chunks are cut by the message streamer: tests/test_message.py
 
 
 # -- against Postfix ---------------------------------------------------------------------------------------
@@ -474,10 +460,9 @@ def test_bdat_in_three_chunks_is_accepted_with_each_chunk_reply(postfix, wires):
     assert params.unadvertised("MAIL", words, capabilities, "smtp") is None and "CHUNKING" in capabilities
     assert wire.send("MAIL FROM:<probe@example.net> " + " ".join(words))[0].startswith("250")
     assert wire.send("RCPT TO:<postmaster@sandbox.test>")[0].startswith("250")
-    replies, offset = [], 0
-    for chunk in params.bdat_chunks(len(message), 7000):
-        replies += wire.send(chunk.command, message[offset:offset + chunk.size])
-        offset += chunk.size
+    replies = []
+    for chunk, last in bdat_chunks(message, 7000):
+        replies += wire.send(f"BDAT {len(chunk)}{' LAST' if last else ''}", chunk)
     assert replies[:2] == ["250 2.0.0 Ok: 7000 bytes", "250 2.0.0 Ok: 7000 bytes"]
     assert replies[2].startswith("250 2.0.0 Ok: 20480 bytes queued as ")
 

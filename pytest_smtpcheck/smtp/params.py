@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping
-from typing import NamedTuple
 
 __all__ = [
     "MAIL_PARAMETERS",
     "RCPT_PARAMETERS",
     "XCLIENT_ATTRIBUTES",
-    "BDATChunk",
     "ParameterError",
-    "bdat_chunks",
     "esmtp_parameters",
     "required_extensions",
     "unadvertised",
@@ -267,29 +264,3 @@ def xclient_unadvertised(attributes: Iterable[str], capabilities: Mapping[str, s
         return (f"{server} offers XCLIENT with {', '.join(sorted(offered)) or 'no attributes'}, "
                 f"not {', '.join(missing)}")
     return None
-
-
-# -- BDAT --------------------------------------------------------------------------------------------------
-
-
-class BDATChunk(NamedTuple):
-    """One BDAT command: the bytes it announces and its line; the session sends exactly *size* bytes after it."""
-
-    size: int
-    command: str
-
-
-def bdat_chunks(total_size: int, chunk_size: int) -> list[BDATChunk]:
-    """Split a message of *total_size* bytes into BDAT commands of *chunk_size* bytes, the last one with LAST.
-
-    An empty message is one ``BDAT 0 LAST`` (RFC 3030 §2).
-    """
-    if isinstance(total_size, bool) or not isinstance(total_size, int) or total_size < 0:
-        raise ParameterError(f"the BDAT message size must be a whole number of bytes ≥ 0, not {total_size!r}")
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ParameterError(f"the BDAT chunk size must be a whole number of bytes ≥ 1, not {chunk_size!r}")
-    sizes = [chunk_size] * (total_size // chunk_size)
-    if total_size % chunk_size or not sizes:
-        sizes.append(total_size % chunk_size)
-    chunks = [BDATChunk(size, f"BDAT {size}") for size in sizes[:-1]]
-    return [*chunks, BDATChunk(sizes[-1], f"BDAT {sizes[-1]} LAST")]

@@ -88,3 +88,25 @@ def test_the_sandbox_starts_only_when_a_test_needs_it(pytester):
     assert "- smtpcheck -" not in result.stdout.str(), "no SMTP summary for a run without SMTP tests"
     config = result.reprec.getcall("pytest_unconfigure").config
     assert config.stash[TARGETS].resolved is None, "the sandbox was started without a test needing it"
+
+
+def test_expect_failures_and_misuse_point_at_the_test_line_not_the_plugin(pytester):
+    pytester.makepyfile(test_lines="""
+        def test_expect(smtp_session):
+            smtp_session.noop().expect("550 5.7.1")
+
+        def test_misuse(smtp_session):
+            smtp_session.command("NOOP\\r\\nRSET")
+
+        def test_parameter_not_offered(smtp_session):
+            smtp_session.ehlo()
+            smtp_session.mail("a@b", requiretls=True)
+    """)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=3)
+    text = result.stdout.str()
+    assert "test_lines.py:2: " in text and "expected: 550 5.7.1" in text and "got:      code 250" in text
+    assert "test_lines.py:5: " in text and "a command line cannot contain CR or LF" in text
+    assert "test_lines.py:9: " in text and "needs the REQUIRETLS extension" in text
+    for plugin_frame in ("smtp/reply.py", "smtp/session.py", "smtp/connection.py"):
+        assert plugin_frame not in text, f"the failure shows the plugin's frame {plugin_frame}"

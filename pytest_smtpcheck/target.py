@@ -253,8 +253,7 @@ class Targets:
         this machine cannot reach), or None."""
         if script.missing:
             name, line = min(script.missing.items(), key=lambda item: item[1])
-            password_env = getattr(self.settings, "password_env", PASSWORD_ENV)
-            return f"line {line} {missing_reason(name, password_env)}"
+            return f"line {line} {missing_reason(name, self.settings.password_env)}"
         listener = script.listener or "smtp"
         if (self.settings.host or self.settings.mx) and listener != "smtp" and listener not in self.settings.ports:
             return listener_reason(listener)
@@ -311,8 +310,8 @@ class Targets:
             host=host, ports=s.ports, tls=s.tls, helo=s.helo, timeout=s.timeout,
             connect_timeout=s.connect_timeout, deadline=s.deadline,
             ca_file=s.ca_file, verify=s.verify, tls_name=s.tls_name, username=s.user, password=s.password,
-            password_env=getattr(s, "password_env", PASSWORD_ENV), vars=self._variables(),
-            present_as=getattr(s, "as_address", None), present_via=getattr(s, "as_via", "xclient"), cap=self.cap,
+            password_env=s.password_env, vars=self._variables(),
+            present_as=s.as_address, present_via=s.as_via, cap=self.cap,
             mx_host=mx_host, problem=problem, dns=self.dns,
         )
 

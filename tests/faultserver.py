@@ -94,6 +94,30 @@ class Peer:
         self._buffer = b""
 
 
+def answer_as_an_mx(peer: Peer, rcpt_reply: Callable[[str], str], *, delay: float = 0.0) -> None:
+    """A plain MX's side of a session: greet, answer each RCPT with *rcpt_reply(line)*, take a DATA body,
+    221 to QUIT, 250 to anything else; each answer after *delay* seconds."""
+    time.sleep(delay)
+    peer.reply("220 mx.test ESMTP")
+    while (line := peer.readline()) is not None:
+        time.sleep(delay)
+        verb = line.split(" ")[0].upper()
+        if verb == "EHLO":
+            peer.reply("250-mx.test", "250-PIPELINING", "250 8BITMIME")
+        elif verb == "RCPT":
+            peer.reply(rcpt_reply(line))
+        elif verb == "DATA":
+            peer.reply("354 go ahead")
+            while peer.readline() not in (".", None):
+                pass
+            peer.reply("250 2.0.0 queued")
+        elif verb == "QUIT":
+            peer.reply("221 2.0.0 bye")
+            return
+        else:
+            peer.reply("250 2.0.0 ok")
+
+
 class FaultServer:
     """Serves each connection with *script*; at most *max_connections*, for at most *lifetime* seconds.
 

@@ -7,7 +7,7 @@ prove what was, and was not, sent.
 import re
 
 import pytest
-from faultserver import FaultServer
+from faultserver import FaultServer, answer_as_an_mx
 
 RELAY = """\
 # relay check
@@ -30,23 +30,7 @@ def mx(rcpt_reply: str = "554 5.7.1 <victim@elsewhere.example>: Relay access den
     """A scripted MX: greets, answers RCPT with *rcpt_reply*, everything else with 250, QUIT with 221."""
 
     def script(peer):
-        peer.reply("220 mx.test ESMTP")
-        while (line := peer.readline()) is not None:
-            verb = line.split(" ")[0].upper()
-            if verb == "EHLO":
-                peer.reply("250-mx.test", "250-PIPELINING", "250 8BITMIME")
-            elif verb == "RCPT":
-                peer.reply(rcpt_reply)
-            elif verb == "DATA":
-                peer.reply("354 go ahead")
-                while peer.readline() not in (".", None):
-                    pass
-                peer.reply("250 2.0.0 queued")
-            elif verb == "QUIT":
-                peer.reply("221 2.0.0 bye")
-                return
-            else:
-                peer.reply("250 2.0.0 ok")
+        answer_as_an_mx(peer, lambda line: rcpt_reply)
 
     return FaultServer(script, **options)
 

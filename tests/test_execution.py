@@ -7,10 +7,9 @@ what the plugin meant to send.
 
 import json
 import threading
-import time
 
 import pytest
-from faultserver import FaultServer
+from faultserver import FaultServer, answer_as_an_mx
 
 FILES = 5
 PASSING = """\
@@ -70,23 +69,8 @@ class CountingMX:
                 self.open -= 1
 
     def serve(self, peer):
-        time.sleep(self.delay)
-        peer.reply("220 mx.test ESMTP")
-        while (line := peer.readline()) is not None:
-            time.sleep(self.delay)
-            verb = line.split(" ")[0].upper()
-            if verb == "RCPT":
-                peer.reply("250 2.1.5 Ok" if "relayed@" in line else "554 5.7.1 Relay access denied")
-            elif verb == "DATA":
-                peer.reply("354 go ahead")
-                while peer.readline() not in (".", None):
-                    pass
-                peer.reply("250 2.0.0 queued")
-            elif verb == "QUIT":
-                peer.reply("221 2.0.0 bye")
-                return
-            else:
-                peer.reply("250 ok")
+        answer_as_an_mx(peer, lambda line: "250 2.1.5 Ok" if "relayed@" in line else "554 5.7.1 Relay access denied",
+                        delay=self.delay)
 
     def __enter__(self):
         self.server.__enter__()

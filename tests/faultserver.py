@@ -57,9 +57,9 @@ class Peer:
 
     def readline(self, timeout: float = 10) -> str | None:
         """One line from the client (without CRLF), or None when it closed or went quiet."""
-        self.sock.settimeout(timeout)
         while b"\n" not in self._buffer:
-            try:
+            try:  # the socket may already be closed by stop(): that is a hang-up too
+                self.sock.settimeout(timeout)
                 chunk = self.sock.recv(65536)
             except (OSError, ValueError):
                 return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["AddressError", "dns_name", "host", "host_and_port", "ip"]
+__all__ = ["AddressError", "dns_name", "host", "host_and_port", "ip", "joined"]
 
 _DNS_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
 
@@ -26,6 +26,11 @@ def host_and_port(text: str) -> tuple[str, str | None]:
         return _ipv6(text, text), None
     name, colon, port = text.partition(":")
     return name, port if colon else None
+
+
+def joined(host: str, port: int) -> str:
+    """HOST:PORT as an engineer writes it: an IPv6 address in brackets (`[2001:db8::25]:25`)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def ip(text: str) -> str:

@@ -52,10 +52,9 @@ class SMTPFile(pytest.File):
                     item.add_marker(pytest.mark.xdist_group(name=f"{self.nodeid}[{target_id or ''}]"))
                 yield item
 
-    def plan(self, target_id: str | None, selected: set[int]) -> FilePlan:
+    def plan(self, key: str, target_id: str | None, selected: set[int]) -> FilePlan:
         from .execution import FilePlan
 
-        key = f"{self.nodeid}|{target_id or ''}"
         return FilePlan(key, max(selected), lambda through: self._run(target_id, through))
 
     def _run(self, target_id: str | None, through: int) -> FileResult:
@@ -84,6 +83,7 @@ class ExchangeItem(pytest.Item):
 
     @property
     def run_key(self) -> str:
+        """One file and target of the run: every item with this key shares one session."""
         return f"{self.parent.nodeid}|{self.target_id or ''}"
 
     def setup(self) -> None:
@@ -157,5 +157,5 @@ def plan_files(items: list[pytest.Item]) -> tuple[list[FilePlan], dict[str, set[
         if isinstance(item, ExchangeItem) and item.unavailable() is None:
             selected.setdefault(item.run_key, set()).add(item.index)
             owners.setdefault(item.run_key, (item.parent, item.target_id))
-    return [file.plan(target_id, selected[key]) for key, (file, target_id) in owners.items()], selected
+    return [file.plan(key, target_id, selected[key]) for key, (file, target_id) in owners.items()], selected
 

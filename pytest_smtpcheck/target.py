@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
+from .addresses import joined
 from .errors import ConnectFailed, SessionMisuse, hide_for_server_faults
 from .options import Settings
 from .vocabulary import LISTENERS, PASSWORD_ENV, STANDARD_PORTS, TLS_MODES, Secret
@@ -69,7 +70,7 @@ class Target:
 
     @property
     def label(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return joined(self.host, self.port)
 
     @property
     def port(self) -> int:
@@ -138,7 +139,7 @@ class Target:
         transcript.add_secret(*self.secrets)
         port = port or self.port_for(listener)
         reply_timeout = timeout or self.timeout
-        cap, address = self.cap, f"[{self.host}]:{port}" if ":" in self.host else f"{self.host}:{port}"
+        cap, address = self.cap, joined(self.host, port)
         slot: Callable[[], Slot] | None = None if cap is None else lambda: cap.acquire(address, patience=reply_timeout)
         if self.problem is not None:
             slot = _failing(self.problem)  # nothing to connect to: the session's first use fails saying why

@@ -26,6 +26,7 @@ import dns.rdatatype
 import dns.resolver
 import dns.rrset
 
+from ..addresses import joined
 from ..errors import hide_for_server_faults
 from .errors import DNSCheckError, DNSSECBogus, DNSServerFailure, DNSTimeout
 
@@ -90,7 +91,7 @@ class Resolver:
 
     @property
     def where(self) -> str:
-        return f"[{self.nameserver}]:{self.port}" if ":" in self.nameserver else f"{self.nameserver}:{self.port}"
+        return joined(self.nameserver, self.port)
 
     def query(self, name: str, rdtype: str) -> Answer:
         """The answer to NAME RDTYPE; raises `DNSTimeout`, `DNSServerFailure` or `DNSSECBogus`."""

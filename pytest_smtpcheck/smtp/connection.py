@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+from ..addresses import joined
 from ..errors import (
     ConnectFailed,
     ConnectionLost,
@@ -68,7 +69,7 @@ class Connection:
 
     @property
     def address(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return joined(self.host, self.port)
 
     @property
     def is_open(self) -> bool:

@@ -27,8 +27,8 @@ from .smtp.reply import Reply
 from .smtp.session import SMTPSession
 from .smtp.tls import TLSSettings
 from .smtp.transcript import EVENT, RECEIVED, SENT
-from .transcripts.parser import SMTPFileError, Step, parse_script
 from .transcripts.runner import ChunkRefused, run_step  # directives run exactly as in a `.smtp` file's run
+from .transcripts.syntax import SMTPFileError, Step, parse_script
 from .vocabulary import STANDARD_PORTS, TLS_MODES
 
 __all__ = ["main"]

@@ -18,8 +18,8 @@ from .keys import OUTCOME, RUNS, TARGETS
 
 if TYPE_CHECKING:
     from .execution import FilePlan
-    from .transcripts.parser import Exchange, Script
     from .transcripts.runner import ExchangeVerdict, FileResult
+    from .transcripts.syntax import Exchange, Script
 
 __all__ = ["ExchangeFailed", "ExchangeItem", "SMTPFile", "plan_files"]
 
@@ -34,7 +34,7 @@ class SMTPFile(pytest.File):
     script: Script
 
     def collect(self) -> Iterator[ExchangeItem]:
-        from .transcripts.parser import SMTPFileError, parse_script
+        from .transcripts.syntax import SMTPFileError, parse_script
 
         targets = self.config.stash[TARGETS]
         try:

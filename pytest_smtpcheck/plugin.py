@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import report
 from .fixtures import pytest_generate_tests, smtp_connect, smtp_dns, smtp_server, smtp_session
 from .keys import RUN_DIRECTORY, RUNS, TARGETS
 from .options import add_options, read_settings
+from .report import configure as configure_reports
+from .report.attachments import attach, locate_skip
+from .report.masking import scrub
 
 if TYPE_CHECKING:
     from .execution import RunDirectory
@@ -47,7 +49,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("maxfail", 0):  # -x / --maxfail: nothing may have run past the stop
         run_ahead = 0
     config.stash[RUNS] = Runs(directory, shared=worker_input is not None, ahead=run_ahead)
-    report.configure(config)
+    configure_reports(config)
     if settings.update and worker_input is None:  # files are rewritten once, on the controller, from reports
         from .update import Updater
 
@@ -95,9 +97,9 @@ def pytest_runtestloop(session: pytest.Session) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport,
                                                                                           pytest.TestReport]:
     test_report = yield
-    report.attach(item, test_report)
-    report.scrub(item, test_report)
-    report.locate_skip(item, test_report)
+    attach(item, test_report)
+    scrub(item, test_report)
+    locate_skip(item, test_report)
     return test_report
 
 

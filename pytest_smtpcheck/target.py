@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .sandbox import Sandbox
     from .smtp.cap import Cap, Slot
     from .smtp.session import SMTPSession
-    from .transcripts.parser import Script
+    from .transcripts.syntax import Script
 
 ACCOUNT_VARS = ("SMTP_USER", "SMTP_PASSWORD")
 TOKEN_VAR = "SMTP_TOKEN"  # an OAuth token for XOAUTH2 / OAUTHBEARER, from $SMTPCHECK_TOKEN

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from .transcripts.update import Rewrite, UpdateError, rewrite_expectation
+from .transcripts.rewrite import Rewrite, UpdateError, rewrite_expectation
 
 __all__ = ["Updater"]
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_smtpcheck.transcripts.parser import Script, SMTPFileError, parse_script
+from pytest_smtpcheck.transcripts.syntax import Script, SMTPFileError, parse_script
 
 RELAY = """\
 # An outside sender must not be able to relay through the MX.

@@ -6,7 +6,7 @@ file; a still-matching expectation, an interrupted run and an ambiguous file cha
 
 import pytest
 
-from pytest_smtpcheck.transcripts.update import UpdateError, rewrite_expectation
+from pytest_smtpcheck.transcripts.rewrite import UpdateError, rewrite_expectation
 
 RELAY_DENIED = "554 5.7.1 <victim@elsewhere.example>: Relay access denied"
 

@@ -13,7 +13,7 @@ from ..keys import TARGETS
 
 if TYPE_CHECKING:
     from ..smtp.transcript import Transcript
-    from . import RunSummary
+    from .summary import RunSummary
 
 __all__ = ["HtmlHooks", "extras", "render"]
 

@@ -20,7 +20,7 @@ from ..smtp.reply import Reply
 from ..smtp.session import SMTPSession
 from ..smtp.transcript import Transcript
 from ..vocabulary import mask_auth_line
-from .parser import Exchange, Script, Step
+from .syntax import Exchange, Script, Step
 
 __all__ = ["ChunkRefused", "ExchangeVerdict", "FileResult", "run_file", "run_step"]
 

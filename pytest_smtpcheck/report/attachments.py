@@ -1,0 +1,105 @@
+"""What a test's report carries about its SMTP sessions: the transcripts as text sections, JUnit properties,
+HTML extras, the counts the summary needs and, for `--smtp-update`, the mismatch.
+
+Attached where the test ran (so also on xdist workers); everything attached is
+builtins only, so reports travel between pytest-xdist processes unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from ..keys import OUTCOME, SESSIONS
+from .junit import JUNIT_TRANSCRIPT
+from .summary import label
+
+if TYPE_CHECKING:
+    from ..smtp.transcript import Transcript
+    from ..transcripts.runner import ExchangeVerdict, FileResult
+
+__all__ = ["attach", "locate_skip"]
+
+TAIL_LINES = 40
+
+
+def attach(item: pytest.Item, report: pytest.TestReport) -> None:
+    """Put the test's transcripts into its report (where the test ran, so also on xdist workers)."""
+    outcome = item.stash.get(OUTCOME, None)
+    if outcome is not None:
+        if report.when == "call":
+            _attach_exchange(item, report, *outcome)
+        return
+    sessions = [s for s in item.stash.get(SESSIONS, []) if s.transcript.entries]
+    if not sessions or report.skipped or not (report.when == "call" or report.failed):
+        return
+    if report.failed and sessions[-1].transcript.mismatch is None:
+        sessions[-1].transcript.mark_last_reply()  # a Python test's verdict rests on the last reply it got
+    last = next((s.last_reply for s in reversed(sessions) if s.last_reply is not None), None)
+    deciding = None if last is None else (last.command or "(greeting)", f"{last.code} {last.lines[0]}".rstrip())
+    _attach(item, report, [s.transcript for s in sessions], full=True, deciding=deciding)
+
+
+def locate_skip(item: pytest.Item, report: pytest.TestReport) -> None:
+    """Point a `.smtp` item's skip at its line in the file, not at the plugin's code."""
+    line = getattr(item, "location_line", None)
+    if line is not None and report.skipped and isinstance(report.longrepr, tuple):
+        report.longrepr = (str(item.path), line, report.longrepr[2])
+
+
+def _attach_exchange(item: pytest.Item, report: pytest.TestReport, result: FileResult,
+                     verdict: ExchangeVerdict | None) -> None:
+    """A `.smtp` item carries its own exchange; the item that decides the file carries the whole session once."""
+    from ..collector import ExchangeItem
+
+    assert isinstance(item, ExchangeItem)
+    if verdict is None or report.skipped or not result.transcript:
+        return
+    report.duration = verdict.duration  # the exchange's own time, not the wait for the file's session
+    if verdict.got_code is not None:  # what --smtp-update needs to rewrite the `<` line (builtins: crosses xdist)
+        report.smtp_mismatch = {  # type: ignore[attr-defined]
+            "path": str(item.path), "line": verdict.line, "expected": verdict.expected,
+            "code": verdict.got_code, "enhanced": verdict.got_enhanced, "text": verdict.got_text,
+        }
+    whole = result.session()
+    decisive = item.decides_file(result)
+    shown = whole if decisive else whole.part(*verdict.entries)
+    _attach(item, report, [shown], full=decisive, deciding=_last_reply(shown))
+
+
+def _attach(item: pytest.Item, report: pytest.TestReport, transcripts: list[Transcript], *, full: bool,
+            deciding: tuple[str, str] | None) -> None:
+    report.smtp = [t.to_data() | {"full": full} for t in transcripts]  # type: ignore[attr-defined]
+    for transcript in transcripts:
+        text = transcript.render(tail=None if report.passed else TAIL_LINES)
+        report.sections.append((f"SMTP transcript {transcript.target}", text))
+    properties = [("smtp_target", label(item.config, transcripts[0].target))]
+    if deciding is not None:
+        properties += [("smtp_command", deciding[0]), ("smtp_reply", deciding[1])]
+    if item.config.getoption("--junitxml", None):
+        texts = "\n\n".join(f"SMTP transcript {t.target}\n{t.render()}" for t in transcripts)
+        properties.append((JUNIT_TRANSCRIPT, texts))
+    # The report's list is a copy of the item's; pytest's JUnit writer reads the item's (via the teardown report).
+    report.user_properties.extend(properties)
+    item.user_properties.extend(properties)
+    if item.config.pluginmanager.hasplugin("html") and item.config.getoption("--html", None):
+        from .html import extras
+
+        report.extras = getattr(report, "extras", []) + extras(report.smtp)  # type: ignore[attr-defined]
+
+
+def _last_reply(transcript: Transcript) -> tuple[str, str] | None:
+    """The last command and the reply to it, read back from a transcript: (command, first reply line)."""
+    from ..smtp.transcript import RECEIVED, SENT
+
+    entries = transcript.entries
+    end = transcript.mismatch if transcript.mismatch is not None else len(entries) - 1
+    replies = [i for i in range(end, -1, -1) if entries[i].direction == RECEIVED]
+    if not replies:
+        return None
+    first = replies[0]
+    while first > 0 and entries[first - 1].direction == RECEIVED:
+        first -= 1
+    sent = next((entries[i].text for i in range(first - 1, -1, -1) if entries[i].direction == SENT), "(greeting)")
+    return sent, entries[first].text

@@ -1,0 +1,134 @@
+"""The run's summary: per target, sessions, tests, failures and lines sent; the options the run used.
+
+Built from test reports alone, so it is right on the pytest-xdist controller too:
+every worker's reports pass through it there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from .. import __version__
+from ..keys import TARGETS
+from ..vocabulary import Secret
+from .junit import move_transcripts_to_system_out
+
+__all__ = ["RunSummary", "TargetTotals", "label", "options_shown"]
+
+
+@dataclass
+class TargetTotals:
+    addresses: set[str] = field(default_factory=set)
+    commands: dict[str, int] = field(default_factory=dict)  # session id -> lines sent (latest snapshot)
+    exchanges: int = 0
+    failed: int = 0
+
+
+class RunSummary:
+    """Per target: sessions, lines sent, tests (exchanges) run and failed, addresses connected to.
+
+    Registered as a plugin: on the xdist controller every worker's reports pass through it.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.targets: dict[str, TargetTotals] = {}
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self) -> None:
+        metadata = _metadata(self.config)
+        if metadata is not None:
+            metadata["pytest-smtpcheck"] = __version__
+            metadata["Command line"] = " ".join(["pytest", *self.config.invocation_params.args])
+            metadata["SMTP options"] = options_shown(self.config)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.add(report)
+        metadata = _metadata(self.config)
+        if metadata is not None and self.targets:
+            metadata["SMTP targets"] = self.environment()
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.targets:
+            terminalreporter.write_sep("-", "smtpcheck")
+            for line in self.lines():
+                terminalreporter.write_line(line)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self) -> None:
+        move_transcripts_to_system_out(self.config)
+
+    def add(self, report: pytest.TestReport) -> None:
+        transcripts = getattr(report, "smtp", None)
+        if not transcripts:
+            return
+        for data in transcripts:
+            totals = self.targets.setdefault(data["target"], TargetTotals())
+            if data["address"]:
+                totals.addresses.add(data["address"])
+            if data["full"]:  # a .smtp item's part of a session counts once its file's whole session arrives
+                totals.commands[data["id"]] = sum(entry["direction"] == "C" for entry in data["entries"])
+            else:
+                totals.commands.setdefault(data["id"], 0)
+        first = self.targets[transcripts[0]["target"]]
+        first.exchanges += 1
+        first.failed += report.failed
+
+    def lines(self) -> list[str]:
+        return [
+            f"{label(self.config, target)}: {_count(len(t.commands), 'session')}, {_count(t.exchanges, 'test')}, "
+            f"{t.failed} failed, {_count(sum(t.commands.values()), 'line')} sent"
+            for target, t in sorted(self.targets.items())
+        ]
+
+    def environment(self) -> dict[str, str]:
+        return {
+            label(self.config, target): "connected to " + (", ".join(sorted(t.addresses)) or "nothing")
+            for target, t in sorted(self.targets.items())
+        }
+
+
+def label(config: pytest.Config, target: str) -> str:
+    """How a report names a target: the embedded sandbox says so, with its policy."""
+    settings = config.stash[TARGETS].settings
+    if settings.host is None and settings.mx is None:
+        return f"sandbox ({settings.sandbox}) at {target}"
+    return target
+
+
+def options_shown(config: pytest.Config) -> dict[str, str]:
+    """The run's settings that did not come from the defaults, each with where it came from (never a secret)."""
+    from ..vocabulary import MASK
+
+    settings = config.stash[TARGETS].settings
+    shown = {}
+    for key, origin in sorted(settings.origins.items()):
+        if origin == "default":
+            continue
+        name, _, member = key.partition(".")
+        value: object = {"as": settings.as_address, "no_verify": not settings.verify, "ca": settings.ca_file,
+                         "target": settings.host, "port": settings.ports.get("smtp"),
+                         "user": settings.user}.get(name, getattr(settings, name, None))
+        if member:
+            value = (settings.ports if name == "listeners" else settings.vars).get(member)
+        if name in ("password", "token") or isinstance(value, Secret):
+            value = MASK
+        elif name == "resolver" and isinstance(value, tuple):
+            value = f"{value[0]}:{value[1]}"
+        shown[key] = f"{value} ({origin})"
+    return shown
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _metadata(config: pytest.Config) -> dict[str, Any] | None:
+    if not config.pluginmanager.hasplugin("metadata"):
+        return None
+    from pytest_metadata.plugin import metadata_key
+
+    return config.stash.get(metadata_key, None)

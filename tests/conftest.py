@@ -1,6 +1,15 @@
-"""Test-suite plumbing: the Postfix harness plugin, and a check that the suite leaves nothing behind."""
+"""Test-suite plumbing: the Postfix and unbound harness plugins, and a check that the suite leaves nothing behind.
+
+The check looks only at what this run made. Each pytest process of the suite (an xdist
+worker too) gets a private temporary directory, set as the temporary directory of the
+process and of everything it starts (TMPDIR): the sandbox, the run directories, the
+Postfix, unbound and Exim harnesses and pytester's subprocess runs all make theirs inside
+it. A directory left in it, or a process whose command line names it, is this run's
+leak; another copy of the suite on the same machine has its own and is never counted.
+"""
 
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -13,28 +22,41 @@ import trustme  # noqa: F401 - imported once here: pytester's in-process runs wo
 
 pytest_plugins = ["postfix", "unbound"]
 
+_PRIVATE = Path(tempfile.mkdtemp(prefix="smtpcheck-suite-"))
+_PRIVATE.chmod(0o755)  # Postfix's daemons, running as the postfix user, must traverse it to their spool
+_PARENT_TEMP = tempfile.gettempdir()
+tempfile.tempdir = str(_PRIVATE)
+os.environ["TMPDIR"] = str(_PRIVATE)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    tempfile.tempdir = _PARENT_TEMP
+    shutil.rmtree(_PRIVATE, ignore_errors=True)
+
 
 def _our_temp_dirs() -> set[str]:
-    return {name for name in os.listdir(tempfile.gettempdir()) if name.startswith("smtpcheck-")}
+    return {name for name in os.listdir(_PRIVATE) if name.startswith("smtpcheck-")}
 
 
-def _postfix_processes() -> list[str]:
+def _our_processes() -> list[str]:
+    """Processes other than this one whose command line names this run's temporary directory (a daemonised
+    Postfix is no child of ours, but its command line names its configuration directory, which is ours)."""
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
+        if proc.name == str(os.getpid()):
+            continue
         try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
         except OSError:
             continue
-        if "python" in cmdline.split(" ", 1)[0]:
-            continue  # a pytest run whose arguments name a harness directory (its CA file, say) is no server
-        if any(mark in cmdline for mark in ("smtpcheck-postfix-", "smtpcheck-test-", "smtpcheck-unbound-")):
-            found.append(f"{proc.name}: {cmdline.strip()}")
+        if str(_PRIVATE) in cmdline:
+            found.append(f"pid {proc.name}: {cmdline[:200]}")
     return found
 
 
 @pytest.fixture(scope="session", autouse=True)
 def nothing_left_behind():
-    """After the whole suite: no server thread, no Postfix process, no temporary directory of ours."""
+    """After the whole suite: no server thread, no process of ours (Postfix, unbound, Exim), no directory of ours."""
     threads, temp_dirs = set(threading.enumerate()), _our_temp_dirs()
     yield
     deadline = time.monotonic() + 5
@@ -44,7 +66,7 @@ def nothing_left_behind():
             break
         time.sleep(0.1)
     assert not stray, f"threads left running: {stray}"
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        return  # other workers' servers are still running: the machine-wide checks need a plain run
-    assert not _postfix_processes(), f"Postfix processes left running: {_postfix_processes()}"
-    assert not _our_temp_dirs() - temp_dirs, f"temporary directories left behind: {_our_temp_dirs() - temp_dirs}"
+    processes = _our_processes()
+    assert not processes, f"processes this run started are still running: {'; '.join(processes)}"
+    left = sorted(_our_temp_dirs() - temp_dirs)
+    assert not left, f"temporary directories this run made are left in {_PRIVATE}: {', '.join(left)}"

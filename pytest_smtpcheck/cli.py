@@ -23,6 +23,7 @@ from typing import TextIO
 
 from . import addresses
 from .errors import SMTPCheckError
+from .printable import printable
 from .smtp.reply import Reply
 from .smtp.session import SMTPSession
 from .smtp.tls import TLSSettings
@@ -267,8 +268,10 @@ def expectation_for(reply: Reply, *, keep_text: bool = False) -> str:
 
 
 def _line_pattern(line: str) -> str:
+    """A control character stays in the pattern as its escape (``\\x1b``), which matches it: the file holds none."""
     return "".join(
-        r"\S+" if any(c.isdigit() for c in piece) else re.escape(piece) if piece.strip() else piece.replace("\t", r"\t")
+        r"\S+" if any(c.isdigit() for c in piece) else printable(re.escape(piece)) if piece.strip()
+        else piece.replace("\t", r"\t")
         for piece in re.split(r"(\s+)", line) if piece
     )
 

@@ -36,6 +36,7 @@ class Peer:
         self._stopping = stopping or threading.Event()
         self._track = track or (lambda sock: None)
         self.received: list[str] = []
+        self.wire = bytearray()  # every byte the client sent, as it came (TLS: after decryption)
 
     def send(self, data: bytes | str) -> None:
         self.sock.sendall(data.encode() if isinstance(data, str) else data)
@@ -65,6 +66,7 @@ class Peer:
                 return None
             if not chunk:
                 return None
+            self.wire += chunk
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
         text = line.rstrip(b"\r").decode("utf-8", "replace")
@@ -116,6 +118,52 @@ def answer_as_an_mx(peer: Peer, rcpt_reply: Callable[[str], str], *, delay: floa
             return
         else:
             peer.reply("250 2.0.0 ok")
+
+
+# What a hostile server puts in every reply: ESC sequences that clear the screen, set the window title, make a
+# hyperlink, move the cursor up and erase a line (to rewrite an earlier line as "PASSED"); BEL, NUL, backspace,
+# the C1 CSI and a right-to-left override. Shown raw, each of them acts on the terminal that shows it.
+ESCAPES = ("\x1b[2J\x1b[H", "\x1b]0;owned\x07", "\x1b]8;;http://evil.invalid/\x1b\\click\x1b]8;;\x1b\\",
+           "\x1b[1A\x1b[2KPASSED", "\x00", "\x08\x08", "\u202etxt.exe", "\u009b31m")
+HOSTILE = " ".join(ESCAPES)
+
+
+def hostile_mx(peer: Peer, *, starttls: ssl.SSLContext | None = None, echo_auth: bool = False) -> None:
+    """An MX whose every reply line carries :data:`HOSTILE`; it refuses relaying (550 5.7.1) and takes AUTH.
+
+    With *starttls* it offers STARTTLS; with *echo_auth* it repeats the AUTH line it got in its reply (a server
+    that echoes credentials). What the client sent is in ``peer.wire``.
+    """
+    def say(code: str, text: str, *more: str) -> None:
+        lines = [text, *more]
+        peer.send("".join(f"{code}{' ' if i == len(lines) - 1 else '-'}{line} {HOSTILE}\r\n"
+                          for i, line in enumerate(lines)).encode("utf-8"))
+
+    say("220", "mx.hostile.test ESMTP")
+    while (line := peer.readline()) is not None:
+        verb = line.split(" ")[0].upper()
+        if verb == "EHLO":
+            say("250", "mx.hostile.test", "PIPELINING", *(["STARTTLS"] if starttls else []), "AUTH PLAIN LOGIN",
+                "8BITMIME")
+        elif verb == "STARTTLS" and starttls is not None:
+            say("220", "2.0.0 go ahead")
+            peer.starttls(starttls)
+        elif verb == "AUTH":
+            say("235", f"2.7.0 ok {line if echo_auth else ''}")
+        elif verb == "RCPT" and "hostile.test" not in line:
+            say("550", "5.7.1 relaying denied")
+        elif verb == "DATA":
+            say("354", "go ahead")
+            while peer.readline() not in (".", None):
+                pass
+            say("250", "2.0.0 queued")
+        elif verb == "QUIT":
+            say("221", "2.0.0 bye")
+            return
+        elif verb in ("HELO", "MAIL", "RCPT", "RSET", "NOOP"):
+            say("250", "2.0.0 ok")
+        else:
+            say("502", "5.5.2 not implemented")
 
 
 class FaultServer:

@@ -13,8 +13,8 @@ WIRE_BYTES = st.lists(st.sampled_from([b".", b"\r", b"\n", b"a", b"b"]), max_siz
 
 
 def reference(data: bytes) -> bytes:
-    """DATA's wire form computed the simple way, from the whole message at once."""
-    lines = data.replace(b"\r\n", b"\n").split(b"\n")
+    """DATA's wire form computed the simple way, from the whole message at once: CRLF, LF and CR end lines."""
+    lines = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
     return b"".join((b"." + line if line.startswith(b".") else line) + b"\r\n" for line in lines) + b".\r\n"
@@ -40,8 +40,10 @@ def test_stuffing_in_any_pieces_equals_stuffing_the_whole_message(data, cuts):
         (b".", b"..\r\n.\r\n"),
         (b"a\nb", b"a\r\nb\r\n.\r\n"),
         (b"a\r\n.b\r\n", b"a\r\n..b\r\n.\r\n"),
-        (b"a\rb\n", b"a\rb\r\n.\r\n"),  # a bare CR is data
-        (b"x\r", b"x\r\r\n.\r\n"),
+        (b"a\rb\n", b"a\r\nb\r\n.\r\n"),  # RFC 5321 2.3.8: no bare CR on the wire; it ends a line
+        (b"x\r", b"x\r\n.\r\n"),
+        (b"hi\r.\r\nMAIL FROM:<x@y>\r\n", b"hi\r\n..\r\nMAIL FROM:<x@y>\r\n.\r\n"),  # <CR>.<CR><LF> smuggling
+        (b"a\r\r\nb", b"a\r\n\r\nb\r\n.\r\n"),
     ],
 )
 def test_known_bodies(data, wire):
@@ -53,7 +55,7 @@ def test_bdat_chunks_are_full_except_the_last_carry_crlf_lines_and_no_stuffing(d
     chunks = list(bdat_chunks(data, size))
     assert [last for _, last in chunks] == [False] * (len(chunks) - 1) + [True]
     assert all(len(chunk) == size for chunk, _ in chunks[:-1])
-    expected = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    expected = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
     if expected and not expected.endswith(b"\r\n"):
         expected += b"\r\n"
     assert b"".join(chunk for chunk, _ in chunks) == expected

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ..keys import OUTCOME, SESSIONS
+from ..printable import printable
 from .junit import JUNIT_TRANSCRIPT
 from .summary import label
 
@@ -37,7 +38,9 @@ def attach(item: pytest.Item, report: pytest.TestReport) -> None:
     if report.failed and sessions[-1].transcript.mismatch is None:
         sessions[-1].transcript.mark_last_reply()  # a Python test's verdict rests on the last reply it got
     last = next((s.last_reply for s in reversed(sessions) if s.last_reply is not None), None)
-    deciding = None if last is None else (last.command or "(greeting)", f"{last.code} {last.lines[0]}".rstrip())
+    deciding = None
+    if last is not None:
+        deciding = (last.command or "(greeting)", printable(f"{last.code} {last.lines[0]}".rstrip()))
     _attach(item, report, [s.transcript for s in sessions], full=True, deciding=deciding)
 
 

@@ -1,4 +1,5 @@
-"""The last line of defence against secrets in reports: whatever a test printed or asserted is masked too."""
+"""The last line of defence for reports: whatever a test printed or asserted has secrets masked and control
+characters made visible."""
 
 from __future__ import annotations
 
@@ -7,29 +8,33 @@ import functools
 import pytest
 
 from ..keys import SESSIONS, TARGETS
+from ..printable import printable, unprintable
 
 __all__ = ["scrub"]
 
 
 def scrub(item: pytest.Item, report: pytest.TestReport) -> None:
-    """Last line of defence: a password a test itself printed or put in an assert message is masked too."""
+    """Last line of defence for what a test itself printed, raised or skipped with: secrets masked, and control
+    characters (a server's ESC sequences in an assertion message, say) made visible before a terminal shows them."""
     from ..vocabulary import MASK
 
     secrets = _secret_forms(item)
-    if not secrets:
-        return
 
-    def mask(text: str) -> str:
+    def clean(text: str) -> str:
         for secret in secrets:
             text = text.replace(secret, MASK)
-        return text
+        return printable(text)
 
-    if report.failed and report.longrepr is not None:
-        text = str(report.longrepr)
-        if any(secret in text for secret in secrets):
-            report.longrepr = mask(text)
-    report.sections = [(name, mask(content)) for name, content in report.sections]
-    report.user_properties = [(k, mask(v) if isinstance(v, str) else v) for k, v in report.user_properties]
+    def dirty(text: str) -> bool:
+        return unprintable(text) or any(secret in text for secret in secrets)
+
+    if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:  # a skip: (path, line, reason)
+        path, line, reason = report.longrepr
+        report.longrepr = (path, line, clean(reason))
+    elif report.longrepr is not None and dirty(text := str(report.longrepr)):
+        report.longrepr = clean(text)
+    report.sections = [(name, clean(content)) for name, content in report.sections]
+    report.user_properties = [(k, clean(v) if isinstance(v, str) else v) for k, v in report.user_properties]
 
 
 def _secret_forms(item: pytest.Item) -> list[str]:

@@ -8,6 +8,7 @@ memory stays flat whatever the size.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -33,58 +34,38 @@ MessageSource = str | bytes | Path | BinaryIO | Chunks | Iterable[str] | Iterabl
 class DotStuffer:
     """Sans-IO: raw message bytes in, wire bytes out (CRLF line ends, leading dots doubled).
 
-    A bare LF becomes CRLF; a line split across chunks is handled by remembering
-    whether the next byte starts a line and whether a CR is still waiting for its LF.
+    CRLF, a bare LF and a bare CR all end a line and go out as CRLF: RFC 5321 2.3.8
+    forbids sending a bare CR or LF, and `<CR>.<CR><LF>` passed on as data would be
+    an end of data to some servers and not to others (SMTP smuggling). A CR that
+    ends one chunk has already ended its line; an LF opening the next is its pair.
     """
 
     def __init__(self, *, stuff: bool = True) -> None:
         self._stuff = stuff  # BDAT sends lines as they are: only line ends are made CRLF
         self._line_start = True
-        self._cr = False
+        self._cr = False  # the last chunk ended in CR: an LF opening the next chunk belongs to it
 
     def feed(self, data: bytes) -> bytes:
-        out = bytearray()
-        for piece, ended in _pieces(data):
-            line = piece
-            if self._cr:  # the last chunk ended in CR: a line end if this piece is its LF, else data
-                self._cr = False
-                if not line and ended:
-                    out += b"\r\n"
-                    self._line_start = True
-                    continue
-                out += b"\r"
-                self._line_start = False
-            if line.endswith(b"\r"):
-                line = line[:-1]
-                self._cr = not ended
-            if line:
-                if self._stuff and self._line_start and line.startswith(b"."):
-                    out += b"."
-                out += line
-                self._line_start = False
-            if ended:
-                out += b"\r\n"
-                self._line_start = True
-        return bytes(out)
+        if self._cr and data:
+            self._cr = False
+            data = data.removeprefix(b"\n")
+        if not data:
+            return b""
+        self._cr = data.endswith(b"\r")
+        out = _LINE_END.sub(b"\r\n", data)
+        if self._stuff:
+            out = out.replace(b"\r\n.", b"\r\n..")
+            if self._line_start and out.startswith(b"."):
+                out = b"." + out
+        self._line_start = out.endswith(b"\r\n")
+        return out
 
     def end(self) -> bytes:
         """The terminating `.`, after a CRLF if the body did not end with one."""
-        tail = b"\r" if self._cr else b""
-        at_line_start = self._line_start and not self._cr
-        return tail + (b".\r\n" if at_line_start else b"\r\n.\r\n")
+        return b".\r\n" if self._line_start else b"\r\n.\r\n"
 
 
-def _pieces(data: bytes) -> Iterator[tuple[bytes, bool]]:
-    """(line, ended-with-LF) for each piece of *data*."""
-    start = 0
-    while True:
-        end = data.find(b"\n", start)
-        if end < 0:
-            if start < len(data):
-                yield data[start:], False
-            return
-        yield data[start:end], True
-        start = end + 1
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 @dataclass

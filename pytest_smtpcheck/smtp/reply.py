@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..printable import printable
 from .expect import Expectation
 
 __all__ = ["Reply"]
@@ -54,9 +55,11 @@ class Reply:
         return 500 <= self.code < 600
 
     def wire_lines(self) -> list[str]:
-        """The reply as it appeared on the wire (continuation dashes restored)."""
+        """The reply as it appeared on the wire (continuation dashes restored), safe to print: control and bidi
+        characters are shown as escapes, so a hostile reply cannot act on the terminal that shows it."""
         last = len(self.lines) - 1
-        return [f"{self.code}{' ' if i == last else '-'}{line}".rstrip() for i, line in enumerate(self.lines)]
+        return [printable(f"{self.code}{' ' if i == last else '-'}{line}".rstrip())
+                for i, line in enumerate(self.lines)]
 
     def matches(self, expectation: str) -> bool:
         """True when the reply satisfies an expectation written as in `.smtp` files, e.g. ``"550|554 5.7.1

@@ -1,7 +1,8 @@
 """The record of one SMTP session: every line sent and received, in order.
 
 Secrets are masked before a line is recorded, so nothing downstream (reports,
-JUnit XML, logs, xdist) ever holds them.
+JUnit XML, logs, xdist) ever holds them; control characters a server sent are
+recorded as visible escapes, so no report can pass them on to a terminal.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from ..printable import printable
 from ..vocabulary import MASK
 
 __all__ = ["EVENT", "RECEIVED", "SENT", "Entry", "Transcript"]
@@ -59,7 +61,8 @@ class Transcript:
         return text
 
     def record(self, direction: str, text: str, *, tls: bool) -> int:
-        self.entries.append(Entry(direction, self.mask(text), round(time.monotonic() - self._t0, 4), tls))
+        """Keep one line, secrets masked and control characters made visible: every report shows it as kept."""
+        self.entries.append(Entry(direction, printable(self.mask(text)), round(time.monotonic() - self._t0, 4), tls))
         return len(self.entries) - 1
 
     def mark_last_reply(self) -> None:

@@ -1,0 +1,116 @@
+"""A hostile server on loopback: escape sequences in every reply, every byte the client sends logged.
+
+Whatever it sends, nothing of it acts on the terminal that shows a run (its control and bidi
+characters are shown as escapes), and whatever a test asks to send, no bare CR reaches it.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import sys
+
+import pytest
+from faultserver import ESCAPES, FaultServer, hostile_mx
+
+from pytest_smtpcheck.smtp.session import SMTPSession
+
+# Bytes a terminal acts on: ESC, BEL, NUL, backspace, C1 CSI, the right-to-left override.
+ACTIVE = re.compile("[\x00\x07\x08\x1b\u009b\u202e]")
+
+PYTHON_TESTS = '''
+import pytest
+
+def test_relay_denied_expect(smtp_session):
+    smtp_session.ehlo()
+    smtp_session.mail("probe@example.net")
+    smtp_session.rcpt("victim@elsewhere.example").expect("250")
+
+def test_assert_on_the_reply(smtp_session):
+    smtp_session.ehlo()
+    assert smtp_session.mail("probe@example.net") is None
+
+def test_assertion_message_and_print(smtp_session):
+    reply = smtp_session.ehlo()
+    print("the server said", reply.text)
+    assert False, reply.text
+
+def test_skip_with_the_reply(smtp_session):
+    pytest.skip(smtp_session.greeting.text)
+
+def test_passes(smtp_session):
+    assert smtp_session.ehlo().code == 250
+'''
+
+SMTP_FILE = """\
+< 220
+> EHLO probe.example.net
+< 250
+> MAIL FROM:<probe@example.net>
+< 250
+> RCPT TO:<victim@elsewhere.example>
+< 250
+"""
+
+
+def test_no_control_character_from_the_server_reaches_the_terminal(pytester, tmp_path):
+    pytester.makepyfile(test_hostile_terminal=PYTHON_TESTS)
+    pytester.makefile(".smtp", relay=SMTP_FILE)
+    junit, html = tmp_path / "junit.xml", tmp_path / "report.html"
+    with FaultServer(hostile_mx, max_connections=20) as server:
+        result = pytester.runpytest_subprocess(
+            f"--smtp-target={server.target}", "--smtp-timeout=5", "--color=no", "-vv", "-rA", "--tb=long", "-l",
+            f"--junitxml={junit}", f"--html={html}", "-p", "no:cacheprovider",
+        )
+    output = result.stdout.str() + result.stderr.str()
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed") == 4 and outcomes.get("passed", 0) >= 3 and outcomes.get("skipped") == 1, output
+    assert ACTIVE.search(output) is None, f"raw control character in the output: {ACTIVE.search(output)!r}"
+    # what the server sent is still there to read, as escapes: in transcripts, failures, the repr and the skip
+    assert "\\x1b[2J" in output and "\\x07" in output and "\\u202etxt.exe" in output
+    assert "<Reply to 'MAIL FROM:<probe@example.net>': 250 2.0.0 ok \\x1b" in output  # Reply.__repr__
+    assert "AssertionError: mx.hostile.test \\x1b" in output  # the test's own assertion message
+    assert "the server said mx.hostile.test \\x1b" in output  # its captured print
+    assert "SKIPPED" in output and "mx.hostile.test ESMTP \\x1b" in output  # the skip reason
+    # JUnit and HTML escape by their own rules: no raw ESC either
+    for artifact in (junit.read_text(), html.read_text()):
+        assert "\x1b" not in artifact and "\x07" not in artifact
+
+
+def test_the_recorder_echo_shows_escapes(tmp_path, monkeypatch, capsys):
+    from pytest_smtpcheck import cli
+
+    output = tmp_path / "hostile.smtp"
+    monkeypatch.setattr(sys, "stdin", io.StringIO("EHLO probe.example.net\nRCPT TO:<v@elsewhere.example>\nQUIT\n"))
+    with FaultServer(hostile_mx) as server:
+        status = cli.main(["record", server.target, "-o", str(output), "--keep-text", "--timeout", "5"])
+    shown = capsys.readouterr()
+    assert status == 0, shown.err
+    assert ACTIVE.search(shown.out + shown.err) is None
+    assert "220 mx.hostile.test ESMTP \\x1b[2J" in shown.out
+    written = output.read_text()
+    assert ACTIVE.search(written) is None, "the file holds raw control characters"
+    assert "\\u202etxt\\.exe" in written and "\\x00" in written  # regex escapes: they match what was sent
+
+
+@pytest.mark.parametrize("body", [
+    "hi\r.\r\nMAIL FROM:<smuggled@example.net>\r\n",  # <CR>.<CR><LF>: an end of data to some servers
+    "one\rtwo\n\rthree\r",
+    b"bytes\r.\rand\r\n",
+])
+def test_no_bare_cr_reaches_the_server(body):
+    """RFC 5321 2.3.8: CR and LF go out only as CRLF; a bare CR in a body is sent as a line end."""
+    with FaultServer(hostile_mx) as server, SMTPSession("127.0.0.1", server.port, timeout=5) as session:
+        session.ehlo()
+        session.mail("probe@example.net")
+        session.rcpt("postmaster@hostile.test")
+        assert session.data(body).code == 250
+        session.quit()
+        server.stop()
+        wire = bytes(server.peers[0].wire)
+    assert re.search(rb"\r(?!\n)|(?<!\r)\n", wire) is None, wire
+    assert b"\r\n..\r\nMAIL FROM:<smuggled" in wire or b"smuggled" not in wire
+
+
+def test_escapes_cover_the_byte_classes_the_tests_claim():
+    assert all(ACTIVE.search(escape) for escape in ESCAPES)

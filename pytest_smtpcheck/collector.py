@@ -18,6 +18,7 @@ from .keys import OUTCOME, RUNS, TARGETS
 
 if TYPE_CHECKING:
     from .execution import FilePlan
+    from .paths import MessageFiles
     from .transcripts.runner import ExchangeVerdict, FileResult
     from .transcripts.syntax import Exchange, Script
 
@@ -38,7 +39,8 @@ class SMTPFile(pytest.File):
 
         targets = self.config.stash[TARGETS]
         try:
-            self.script = parse_script(self.path.read_bytes(), self.path, targets.variables(), os.environ)
+            self.script = parse_script(self.path.read_bytes(), self.path, targets.variables(), os.environ,
+                                       message_files(self.config))
         except SMTPFileError as error:
             raise self.CollectError(str(error)) from None
         grouped = self.config.pluginmanager.hasplugin("xdist")
@@ -68,6 +70,13 @@ class SMTPFile(pytest.File):
         )
         session.transcript.add_secret(*script.secrets)
         return run_file(script, session, through)
+
+
+def message_files(config: pytest.Config) -> MessageFiles:
+    """Message files come from the test tree (pytest's rootdir) or the directories the ini key lists."""
+    from .paths import ALLOW_KEY, MessageFiles
+
+    return MessageFiles(str(config.rootpath), tuple(str(path) for path in config.getini(ALLOW_KEY)))
 
 
 class ExchangeItem(pytest.Item):

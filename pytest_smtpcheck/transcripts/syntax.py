@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+from ..paths import MessageFileRefused, MessageFiles
 from ..smtp.expect import Expectation, ExpectationError
 from ..vocabulary import AS_VIA_MODES, AUTH_MECHANISMS, LISTENERS, MASK, TLS_MODES
 
@@ -142,8 +143,11 @@ def parse_script(
     path: str | os.PathLike[str],
     variables: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
+    files: MessageFiles | None = None,
 ) -> Script:
     """Parse a `.smtp` file; *variables* (the run's) win over the front matter's ``vars``.
+
+    `! message file=` paths must be allowed by *files* (by default: under the `.smtp` file's own directory).
 
     ``${env:NAME}`` reads *environ*, and only that form does. A variable that is not
     given is no error here: it is listed in ``missing``, and the file's tests are
@@ -153,7 +157,7 @@ def parse_script(
     lines = _split_lines(source, path)
     settings, body_start = _FrontMatter(path, lines).read()
     names = {**settings.get("vars", {}), **(variables or {})}
-    machine = _Machine(path, names, environ or {})
+    machine = _Machine(path, names, environ or {}, files or MessageFiles(os.path.dirname(os.path.abspath(path))))
     for number, text in enumerate(lines[body_start:], body_start + 1):
         if not _is_comment(text):
             machine.feed(number, text)
@@ -321,8 +325,10 @@ class _Machine:
     so no line is read twice and every error names the line it is found on.
     """
 
-    def __init__(self, path: str, variables: Mapping[str, str], environ: Mapping[str, str]) -> None:
+    def __init__(self, path: str, variables: Mapping[str, str], environ: Mapping[str, str],
+                 files: MessageFiles) -> None:
         self.path = path
+        self.files = files
         self.variables = variables
         self.environ = environ
         self.state = STEPS
@@ -552,9 +558,12 @@ class _Machine:
         size = self._size(number, options["size"]) if "size" in options else 0
         path = None
         if "file" in options:
-            path = os.path.join(os.path.dirname(self.path), self._expand(number, options["file"]))
-            if not os.path.isfile(path):
-                self._fail(number, f"`! message file=`: no such file {path}; the path is relative to this .smtp file")
+            written = self._expand(number, options["file"])
+            if not any(match.group("name") in self.missing for match in _REFERENCE.finditer(options["file"])):
+                try:  # a path with a variable the run does not give is not checked: the file is skipped for it
+                    path = self.files.resolve(written, self.path)
+                except MessageFileRefused as refused:
+                    self._fail(number, f"`! message file={options['file']}`: {refused}")
         return Step(number, "message", "MESSAGE", text.rstrip(), size=size, path=path)
 
     def _bdat(self, number: int, text: str, args: list[str]) -> Step:

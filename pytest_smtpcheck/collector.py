@@ -66,7 +66,7 @@ class SMTPFile(pytest.File):
         target = self.config.stash[TARGETS].target(target_id)
         session = target.session(
             listener=script.listener or "smtp", tls=script.tls, helo=script.helo, timeout=script.timeout,
-            as_address=script.as_address, as_via=script.as_via,
+            as_address=script.as_address, as_via=script.as_via, allow_plaintext_auth=script.allow_plaintext_auth,
         )
         session.transcript.add_secret(*script.secrets)
         return run_file(script, session, through)

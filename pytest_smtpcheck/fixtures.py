@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from .smtp.session import SMTPSession
     from .target import Target
 
-MARKER_OPTIONS = ("listener", "port", "tls", "helo", "timeout", "deadline", "as_address", "as_via")
+MARKER_OPTIONS = ("listener", "port", "tls", "helo", "timeout", "deadline", "as_address", "as_via",
+                  "allow_plaintext_auth")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 __all__ = ["pytest_generate_tests", "smtp_connect", "smtp_dns", "smtp_server", "smtp_session"]
 
 MARKERS = [
-    "smtp(listener=, port=, tls=, helo=, timeout=, deadline=, as_address=, as_via=): session options for this "
-    "test's smtp_session and smtp_connect (listener: smtp, submission or submissions)",
+    "smtp(listener=, port=, tls=, helo=, timeout=, deadline=, as_address=, as_via=, allow_plaintext_auth=): session "
+    "options for this test's smtp_session and smtp_connect (listener: smtp, submission or submissions)",
 ]
 _RUN_DIRECTORY_INPUT = "smtpcheck_run_directory"
 

@@ -126,8 +126,12 @@ class Target:
         as_address: str | None = None,
         as_via: str | None = None,
         auto_connect: bool = False,
+        allow_plaintext_auth: bool = False,
     ) -> SMTPSession:
-        """An unconnected session to one of the target's listeners; keyword arguments override the run's options."""
+        """An unconnected session to one of the target's listeners; keyword arguments override the run's options.
+
+        The run's password and token go out only under TLS unless *allow_plaintext_auth* (the sandbox's are dummies).
+        """
         from .smtp.session import SMTPSession
         from .smtp.tls import TLSSettings
         from .smtp.transcript import Transcript
@@ -158,6 +162,8 @@ class Target:
             present_via=as_via or self.present_via,
             auto_connect=auto_connect,
             dns=self.dns,
+            tls_only_secrets=() if self.sandbox else self.secrets,
+            allow_plaintext_auth=allow_plaintext_auth,
         )
 
 

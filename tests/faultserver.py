@@ -128,11 +128,12 @@ ESCAPES = ("\x1b[2J\x1b[H", "\x1b]0;owned\x07", "\x1b]8;;http://evil.invalid/\x1
 HOSTILE = " ".join(ESCAPES)
 
 
-def hostile_mx(peer: Peer, *, starttls: ssl.SSLContext | None = None, echo_auth: bool = False) -> None:
+def hostile_mx(peer: Peer, *, starttls: ssl.SSLContext | str | None = None, echo_auth: bool = False) -> None:
     """An MX whose every reply line carries :data:`HOSTILE`; it refuses relaying (550 5.7.1) and takes AUTH.
 
-    With *starttls* it offers STARTTLS; with *echo_auth* it repeats the AUTH line it got in its reply (a server
-    that echoes credentials). What the client sent is in ``peer.wire``.
+    With *starttls* it offers STARTTLS: a context starts TLS, a string is the reply that refuses it (`454 4.7.0 ...`).
+    With *echo_auth* it repeats the AUTH line it got in its reply (a server that echoes credentials). What the
+    client sent is in ``peer.wire``.
     """
     def say(code: str, text: str, *more: str) -> None:
         lines = [text, *more]
@@ -145,6 +146,8 @@ def hostile_mx(peer: Peer, *, starttls: ssl.SSLContext | None = None, echo_auth:
         if verb == "EHLO":
             say("250", "mx.hostile.test", "PIPELINING", *(["STARTTLS"] if starttls else []), "AUTH PLAIN LOGIN",
                 "8BITMIME")
+        elif verb == "STARTTLS" and isinstance(starttls, str):
+            say(*starttls.split(" ", 1))
         elif verb == "STARTTLS" and starttls is not None:
             say("220", "2.0.0 go ahead")
             peer.starttls(starttls)

@@ -10,7 +10,7 @@ connection's, reply parsing the reader's, SASL and message bodies their own modu
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING
 
 from ..errors import ProtocolViolation, SessionMisuse, TLSFailed, hide_for_server_faults
@@ -58,6 +58,8 @@ class SMTPSession:
         present_via: str = "xclient",
         auto_connect: bool = False,
         dns: Callable[[], DNSChecks] | None = None,
+        tls_only_secrets: Collection[str] = (),
+        allow_plaintext_auth: bool = False,
     ) -> None:
         if tls_mode not in TLS_MODES:
             raise ValueError(f"tls_mode must be one of {', '.join(TLS_MODES)}, not {tls_mode!r}")
@@ -75,6 +77,8 @@ class SMTPSession:
         self.auto_connect = auto_connect
         self._slot = slot
         self._dns = dns  # the run's DNS checks, made on first use, for dane()
+        self.tls_only_secrets = frozenset(tls_only_secrets)  # the run's real password and token: AUTH under TLS only
+        self.allow_plaintext_auth = allow_plaintext_auth
         self._conn = Connection(host, port, self.transcript, limits)
         self.transcript.target = self._conn.address
         self._greeting: Reply | None = None
@@ -262,10 +266,24 @@ class SMTPSession:
         """AUTH with PLAIN, LOGIN, CRAM-MD5, XOAUTH2 or OAUTHBEARER (*secret* is then the token).
 
         The secret and every SASL line are masked in the transcript before they are recorded.
+        One of ``tls_only_secrets`` (the run's real password or token) goes out only under
+        TLS: without it the AUTH is refused before anything is sent, unless ``allow_plaintext_auth``.
         """
         from . import sasl
 
         name = mechanism.upper()
+        self._ensure_connected()
+        if secret in self.tls_only_secrets and not self._conn.tls:
+            if not self.allow_plaintext_auth:
+                raise SessionMisuse(
+                    f"AUTH {name} with the run's real credentials on a connection to {self.address} that is not "
+                    "under TLS: refused before anything was sent (they would cross the network in clear). Call "
+                    "starttls() first and check that it answered 220; to check that the server refuses AUTH "
+                    "without TLS, send a dummy secret; for a trusted network, opt in with "
+                    "@pytest.mark.smtp(allow_plaintext_auth=True) or `allow_plaintext_auth = true` in the front "
+                    "matter")
+            self.transcript.record(EVENT, f"AUTH {name} with the run's credentials sent without TLS: "
+                                          "allow_plaintext_auth is set for this test", tls=False)
         options: dict[str, str | int | None] = {"host": self.host, "port": self.port} if name == "OAUTHBEARER" else {}
         try:
             client = sasl.mechanism(name, username, secret, **options)

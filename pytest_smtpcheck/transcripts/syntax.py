@@ -30,7 +30,8 @@ __all__ = ["Exchange", "ExpectLine", "SMTPFileError", "Script", "Step", "parse_s
 MAX_LINE = 998  # RFC 5321 4.5.3.1.6: 1000 octets per line, CRLF included
 MAX_SLEEP = 300.0
 MAX_MESSAGE = 1 << 30
-FRONT_MATTER_KEYS = ("description", "markers", "vars", "timeout", "tls", "helo", "listener", "as", "as_via")
+FRONT_MATTER_KEYS = ("description", "markers", "vars", "timeout", "tls", "helo", "listener", "as", "as_via",
+                     "allow_plaintext_auth")
 DIRECTIVES = {  # name: (fewest arguments, most arguments, usage)
     "starttls": (0, 0, "! starttls"),
     "auth": (3, 3, "! auth MECHANISM USER PASSWORD"),
@@ -130,6 +131,7 @@ class Script:
     listener: str | None = None
     as_address: str | None = None  # present this client address (XCLIENT or PROXY), as --smtp-as does
     as_via: str | None = None
+    allow_plaintext_auth: bool = False  # the run's real credentials may go out without TLS (a trusted network)
     secrets: tuple[str, ...] = field(default=(), repr=False)  # expanded passwords and ${env:} values, masked
     missing: Mapping[str, int] = field(default_factory=dict)  # variables used but not given: name -> first line
 
@@ -174,6 +176,7 @@ def parse_script(
         listener=settings.get("listener"),
         as_address=settings.get("as"),
         as_via=settings.get("as_via"),
+        allow_plaintext_auth=settings.get("allow_plaintext_auth", False),
         secrets=tuple(machine.secrets),
         missing=dict(machine.missing),
     )
@@ -255,6 +258,9 @@ class _FrontMatter:
             settings["timeout"] = self._timeout(table["timeout"])
         if "as" in table:
             settings["as"] = self._address(table["as"])
+        if "allow_plaintext_auth" in table and not isinstance(table["allow_plaintext_auth"], bool):
+            self._fail(self._line_of("allow_plaintext_auth"), "allow_plaintext_auth must be true or false, "
+                       f"not {table['allow_plaintext_auth']!r}")
         for key, choices in (("tls", TLS_MODES), ("listener", LISTENERS), ("as_via", AS_VIA_MODES)):
             if key in table and table[key] not in choices:
                 self._fail(

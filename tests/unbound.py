@@ -7,7 +7,9 @@ checks it, so answers carry the AD bit for real. The zones:
 - `example.test`: signed (ldns-signzone), trust anchor configured: every check's data;
 - `bogus.test`: signed, then the signatures of its MX, TXT and TLSA records broken: SERVFAIL;
 - `insecure.test`: unsigned, no trust anchor: answers without the AD bit;
-- `127.in-addr.arpa`: unsigned PTR records for the FCrDNS checks.
+- `127.in-addr.arpa`: unsigned PTR records for the FCrDNS checks;
+- `example.co.uk`, `com.au`, `example.com.au`, `reports.test`, `noauth.test`: unsigned,
+  for the DMARC tree walk under public suffixes and external report destinations.
 A root zone of our own (empty, also an auth-zone) answers NXDOMAIN for every other
 name: unbound never queries anything off this machine.
 
@@ -46,7 +48,23 @@ LDNS_KEYGEN = "/usr/bin/ldns-keygen"
 LDNS_SIGNZONE = "/usr/bin/ldns-signzone"
 INSTALL_HINT = "apt-get install unbound ldnsutils (CI's .ci/run does)"
 BOGUS_TYPES = ("MX", "TXT", "TLSA")
-MTA_STS_HOSTS = ("", "sts-badid.", "sts-nomode.", "sts-huge.", "sts-redirect.", "sts-mismatch.")
+MTA_STS_HOSTS = ("", "sts-badid.", "sts-nomode.", "sts-huge.", "sts-redirect.", "sts-mismatch.", "sts-v10.")
+RUA = "rua=mailto:dmarc-reports@example.test"
+# DMARC records at _dmarc.NAME.example.test, one per RFC 9989 case the tests judge
+DMARC_CASES = {
+    "testing": f"v=DMARC1; p=reject; t=y; {RUA}",
+    "not-testing": f"v=DMARC1; p=reject; t=n; {RUA}",
+    "legacy": f"v=DMARC1; p=reject; pct=50; rf=afrf; ri=3600; {RUA}",
+    "no-p": f"v=DMARC1; {RUA}",
+    "no-p-no-rua": "v=DMARC1; adkim=s",
+    "bad-sp": "v=DMARC1; p=reject; sp=bogus",
+    "bad-sp-rua": f"v=DMARC1; p=reject; sp=bogus; {RUA}",
+    "unknown-tag": f"v=DMARC1; p=reject; foo=bar; {RUA}",
+    "np-org": "v=DMARC1; p=reject; sp=none; np=reject; psd=n",
+    "ext": "v=DMARC1; p=reject; rua=mailto:agg@reports.test,mailto:agg@noauth.test; ruf=mailto:fail@reports.test",
+    "ext-redirect": "v=DMARC1; p=reject; rua=mailto:agg@reports.test",
+    "ext-override": "v=DMARC1; p=reject; rua=mailto:agg@reports.test",
+}
 
 Dnssec = Literal["secure", "bogus", "insecure"]
 
@@ -143,18 +161,36 @@ def standard_zones(mx_cert_pem: bytes) -> dict[str, Zone]:
         'spf-void TXT "v=spf1 a:nx1.example.test a:nx2.example.test mx:nx3.example.test ip4:127.0.0.1 -all"',
         'spf-syntax TXT "v=spf1 ip4:127.0.0.300 frobnicate -all"',
         'spf-temperror TXT "v=spf1 mx:bogus.test -all"',
-        # DMARC (RFC 7489); sub.example.test has none of its own and falls back to example.test
-        '_dmarc TXT "v=DMARC1; p=reject; sp=quarantine; pct=100; rua=mailto:dmarc-reports@example.test"',
+        # DMARC (RFC 9989); sub.example.test has none of its own and falls back to example.test
+        f'_dmarc TXT "v=DMARC1; p=reject; sp=quarantine; {RUA}"',
         'sub A 127.0.0.1',
-        '_dmarc.monitor TXT "v=DMARC1; p=none; rua=mailto:dmarc-reports@example.test"',
+        f'_dmarc.monitor TXT "v=DMARC1; p=none; {RUA}"',
+        'x.monitor A 127.0.0.1',
         '_dmarc.dmarc-broken TXT "v=DMARC1; p=block; pct=150; rua=https://example.test/reports"',
+        *[f'_dmarc.{name} TXT "{record}"' for name, record in DMARC_CASES.items()],
+        'exists.np-org A 127.0.0.1',
+        # the tree walk's shortcut (RFC 9989 §4.10): a.b.c.… (11 labels) skips c.… (9 labels) and its record
+        'a.b.c.d.e.f.g.h.deep A 127.0.0.1',
+        '_dmarc.c.d.e.f.g.h.deep TXT "v=DMARC1; p=none"',
         # MTA-STS (RFC 8461) and TLS-RPT (RFC 8460)
         '_mta-sts TXT "v=STSv1; id=20240501T120000;"',
         '_mta-sts.sts-badid TXT "v=STSv1; id=not_valid!;"',
         *[f'_mta-sts.sts-{case} TXT "v=STSv1; id=1;"' for case in ("nomode", "huge", "redirect", "mismatch")],
         *[f"mta-sts.{prefix}example.test. A 127.0.0.1" for prefix in MTA_STS_HOSTS],
-        *[f"sts-{case} MX 10 mx1" for case in ("badid", "nomode", "huge", "redirect", "mismatch", "missing")],
+        *[f"sts-{case} MX 10 mx1" for case in ("badid", "nomode", "huge", "redirect", "mismatch", "missing", "v10")],
         '_smtp._tls TXT "v=TLSRPTv1; rua=mailto:tls-reports@example.test,https://reports.example.test/tlsrpt"',
+        # RFC 8461 §3.1, RFC 8460 §3: only records beginning exactly "v=STSv1;" / "v=TLSRPTv1;" count
+        '_mta-sts.sts-v10 TXT "v=STSv10; id=x"',
+        '_mta-sts.sts-v10 TXT "v=STSv1; id=1;"',
+        '_mta-sts.sts-only-v10 TXT "v=STSv10; id=x"',
+        '_mta-sts.sts-two TXT "v=STSv1; id=1;"',
+        '_mta-sts.sts-two TXT "v=STSv1; id=2;"',
+        '_smtp._tls.tlsrpt-bare TXT "v=TLSRPTv1"',
+        '_smtp._tls.tlsrpt-bare TXT "v=TLSRPTv1; rua=mailto:tls-reports@example.test"',
+        '_smtp._tls.tlsrpt-only-bare TXT "v=TLSRPTv1"',
+        '_smtp._tls.tlsrpt-nospace TXT "v=TLSRPTv1;rua=mailto:tls-reports@example.test"',
+        '_smtp._tls.tlsrpt-two TXT "v=TLSRPTv1; rua=mailto:a@example.test"',
+        '_smtp._tls.tlsrpt-two TXT "v=TLSRPTv1; rua=mailto:b@example.test"',
         '_smtp._tls.tlsrpt-broken TXT "v=TLSRPTv1; rua=ftp://reports.example.test/"',
         # DANE (RFC 7672): mx1 matches the harness's certificate, mx2 does not
         f"_25._tcp.mx1 TLSA 3 1 1 {matching}",
@@ -165,10 +201,35 @@ def standard_zones(mx_cert_pem: bytes) -> dict[str, Zone]:
     reverse = ["1.0.0 PTR mx1.example.test.", "2.0.0 PTR mx2.example.test.", "3.0.0 PTR ghost.example.test."]
     return {
         "example.test": Zone("example.test", "secure", example),
+        **public_suffix_zones(),
         "bogus.test": Zone("bogus.test", "bogus", bogus),
         "insecure.test": Zone("insecure.test", "insecure", insecure),
         "127.in-addr.arpa": Zone("127.in-addr.arpa", "insecure", reverse),
         ".": Zone("", "insecure"),
+    }
+
+
+def public_suffix_zones() -> dict[str, Zone]:
+    """Names under public suffixes, for the tree walk that replaced the Public Suffix List (RFC 9989 §4.10).
+
+    `co.uk` publishes nothing and `example.co.uk` a policy; `com.au` publishes a public
+    suffix domain's policy (`psd=y`) under which `example.com.au` has its own and
+    `other.com.au` none; `reports.test` takes external DMARC reports for one domain
+    only, `noauth.test` for none.
+    """
+    reports = [
+        '_dmarc TXT "v=DMARC1; p=reject"',
+        'ext.example.test._report._dmarc TXT "v=DMARC1"',
+        'ext-redirect.example.test._report._dmarc TXT "v=DMARC1; rua=mailto:agg@elsewhere.test"',
+        'ext-override.example.test._report._dmarc TXT "v=DMARC1; rua=mailto:dmarc@reports.test"',
+    ]
+    return {
+        "example.co.uk": Zone("example.co.uk", "insecure", [
+            '_dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@example.co.uk"', "mail A 127.0.0.1"]),
+        "com.au": Zone("com.au", "insecure", ['_dmarc TXT "v=DMARC1; p=none; psd=y"', "foo.other A 127.0.0.1"]),
+        "example.com.au": Zone("example.com.au", "insecure", ['_dmarc TXT "v=DMARC1; p=reject"', "foo A 127.0.0.1"]),
+        "reports.test": Zone("reports.test", "insecure", reports),
+        "noauth.test": Zone("noauth.test", "insecure", ['_dmarc TXT "v=DMARC1; p=reject"']),
     }
 
 
@@ -180,6 +241,7 @@ def mta_sts_responses() -> dict[str, tuple[int, dict[str, str], bytes]]:
     return {
         "mta-sts.example.test": (200, plain, good),
         "mta-sts.sts-badid.example.test": (200, plain, good),
+        "mta-sts.sts-v10.example.test": (200, plain, good),
         "mta-sts.sts-nomode.example.test": (200, plain, good.replace(b"mode: enforce\r\n", b"")),
         "mta-sts.sts-huge.example.test": (200, plain, huge),
         "mta-sts.sts-redirect.example.test": (

@@ -19,7 +19,16 @@ from .errors import DNSCheckError
 from .records import addresses, mx
 from .resolver import Resolver
 
-__all__ = ["MTASTSPolicy", "MTASTSRecord", "MTASTSResult", "fetch_policy", "mta_sts", "parse_policy", "parse_record"]
+__all__ = [
+    "MTASTSPolicy",
+    "MTASTSRecord",
+    "MTASTSResult",
+    "fetch_policy",
+    "mta_sts",
+    "parse_policy",
+    "parse_record",
+    "versioned",
+]
 
 MAX_POLICY_BYTES = 64 * 1024  # RFC 8461 §3.3
 MAX_AGE_LIMIT = 31557600
@@ -73,6 +82,20 @@ class MTASTSResult:
     def mx_matches(self, hosts: Iterable[str] | None = None) -> bool:
         """Every host in HOSTS (default: the domain's MX hosts) matches the policy; False without a policy."""
         return self.policy is not None and not self.unmatched(hosts)
+
+
+def versioned(texts: list[str], prefix: str) -> tuple[list[str], str]:
+    """The TXT records that begin exactly with PREFIX, and a note on the ones that look versioned but do not.
+
+    RFC 8461 §3.1 (`v=STSv1;`) and RFC 8460 §3 (`v=TLSRPTv1;`): the others are discarded
+    before the records are counted, so `v=STSv10; id=1` or a bare `v=TLSRPTv1` next to a
+    good record leaves exactly one.
+    """
+    kept = [text for text in texts if text.startswith(prefix)]
+    lookalikes = [text for text in texts if text not in kept and text.lower().startswith(prefix[:4].lower())]
+    note = f" (discarded, as senders do: {', '.join(repr(t[:60]) for t in lookalikes)}, " \
+        f"which do not begin with exactly {prefix!r})" if lookalikes else ""
+    return kept, note
 
 
 def parse_record(text: str) -> tuple[MTASTSRecord, list[str]]:
@@ -182,13 +205,13 @@ def mta_sts(resolver: Resolver, domain: str, *, port: int = 443, ca_file: str | 
     """Record, policy and problems of DOMAIN's MTA-STS, including MX hosts the policy does not cover."""
     domain = domain.rstrip(".")
     try:
-        texts = [t for t in resolver.query(f"_mta-sts.{domain}", "TXT").texts if t.startswith("v=STSv1")]
+        texts, discarded = versioned(resolver.query(f"_mta-sts.{domain}", "TXT").texts, "v=STSv1;")
         mx_hosts = [r.host for r in mx(resolver, domain) if not r.null]
     except DNSCheckError as exc:
         return MTASTSResult(domain, None, None, [f"MTA-STS lookup failed: {exc}"])
     if not texts:
-        return MTASTSResult(domain, None, None, [f"no MTA-STS record (TXT \"v=STSv1; id=…\") at _mta-sts.{domain}"],
-                            mx_hosts)
+        return MTASTSResult(domain, None, None, [
+            f"no MTA-STS record (TXT \"v=STSv1; id=…\") at _mta-sts.{domain}{discarded}"], mx_hosts)
     if len(texts) > 1:
         return MTASTSResult(domain, None, None, [
             f"{len(texts)} MTA-STS records at _mta-sts.{domain}: senders ignore MTA-STS (RFC 8461 §3.1)"

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import DNSCheckError
+from .mta_sts import versioned
 from .resolver import Resolver
 
 __all__ = ["TLSRPTResult", "tls_rpt"]
@@ -24,15 +25,15 @@ class TLSRPTResult:
 
 
 def tls_rpt(resolver: Resolver, domain: str) -> TLSRPTResult:
-    """The TLS-RPT record of DOMAIN: exactly one `v=TLSRPTv1` record with mailto: or https: report URIs."""
+    """The TLS-RPT record of DOMAIN: exactly one record beginning `v=TLSRPTv1;`, with mailto: or https: report URIs."""
     domain = domain.rstrip(".")
     name = f"_smtp._tls.{domain}"
     try:
-        texts = [t for t in resolver.query(name, "TXT").texts if re.match(r"v=TLSRPTv1\s*(;|$)", t)]
+        texts, discarded = versioned(resolver.query(name, "TXT").texts, "v=TLSRPTv1;")
     except DNSCheckError as exc:
         return TLSRPTResult(domain, None, [], [f"TLS-RPT lookup failed: {exc}"])
     if not texts:
-        return TLSRPTResult(domain, None, [], [f"no TLS-RPT record (TXT \"v=TLSRPTv1; rua=…\") at {name}"])
+        return TLSRPTResult(domain, None, [], [f"no TLS-RPT record (TXT \"v=TLSRPTv1; rua=…\") at {name}{discarded}"])
     if len(texts) > 1:
         return TLSRPTResult(domain, None, [], [f"{len(texts)} TLS-RPT records at {name}: senders use none"])
     fields = {k.strip().lower(): v.strip() for k, _, v in (p.partition("=") for p in texts[0].split(";") if p.strip())}

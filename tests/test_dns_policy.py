@@ -1,4 +1,4 @@
-"""SPF, DMARC, MTA-STS, TLS-RPT and DANE records against a real unbound and a local HTTPS policy server."""
+"""SPF, MTA-STS, TLS-RPT and DANE records (DMARC: test_dns_dmarc.py) against a real unbound and a local HTTPS policy server."""
 
 from __future__ import annotations
 
@@ -71,42 +71,6 @@ def test_spf_two_records_have_no_single_record(dns_checks: DNSChecks) -> None:
     assert dns_checks.spf("spf-two.example.test").record is None
 
 
-# DMARC
-
-
-def test_dmarc_reject(dns_checks: DNSChecks) -> None:
-    result = dns_checks.dmarc("example.test")
-    assert (result.policy, result.subdomain_policy, result.pct) == ("reject", "quarantine", 100)
-    assert result.rua == ["mailto:dmarc-reports@example.test"]
-    assert (result.problems, result.fallback, result.found_at) == ([], False, "_dmarc.example.test")
-
-
-def test_dmarc_none(dns_checks: DNSChecks) -> None:
-    result = dns_checks.dmarc("monitor.example.test")
-    assert (result.policy, result.subdomain_policy, result.fallback) == ("none", "none", False)
-
-
-def test_dmarc_subdomain_falls_back_to_the_organisational_domain(dns_checks: DNSChecks) -> None:
-    result = dns_checks.dmarc("sub.example.test")
-    assert (result.fallback, result.found_at, result.subdomain_policy) == (True, "_dmarc.example.test", "quarantine")
-
-
-def test_dmarc_missing(dns_checks: DNSChecks) -> None:
-    result = dns_checks.dmarc("insecure.test")
-    assert result.record is None and result.policy is None
-    assert result.problems == ['no DMARC record (TXT "v=DMARC1; …") at _dmarc.insecure.test']
-
-
-def test_dmarc_broken_record(dns_checks: DNSChecks) -> None:
-    result = dns_checks.dmarc("dmarc-broken.example.test")
-    assert result.policy is None and result.pct == 100
-    assert result.problems == [
-        "p=block is not one of none, quarantine, reject",
-        "pct=150 is not a whole number from 0 to 100",
-        "rua address 'https://example.test/reports' is not a mailto: URI (the only scheme receivers send to)",
-    ]
-
-
 # MTA-STS
 
 
@@ -133,6 +97,28 @@ def test_mta_sts_record_and_policy(dns_checks: DNSChecks, dns_server: DNSServer)
 def test_mta_sts_problems(dns_checks: DNSChecks, dns_server: DNSServer, domain: str, problem: str) -> None:
     result = dns_checks.mta_sts(domain, port=dns_server.https_port, ca_file=dns_server.ca_file)
     assert any(problem in p for p in result.problems), result.problems
+
+
+def test_mta_sts_counts_only_records_beginning_exactly_v_stsv1(dns_checks: DNSChecks, dns_server: DNSServer) -> None:
+    """RFC 8461 §3.1: "v=STSv10; id=x" is discarded before counting, leaving the one good record."""
+    result = dns_checks.mta_sts("sts-v10.example.test", port=dns_server.https_port, ca_file=dns_server.ca_file)
+    assert result.record is not None and (result.record.text, result.record.id) == ("v=STSv1; id=1;", "1")
+    assert result.problems == [] and result.mx_matches()
+
+
+def test_mta_sts_lookalike_alone_is_no_record(dns_checks: DNSChecks, dns_server: DNSServer) -> None:
+    result = dns_checks.mta_sts("sts-only-v10.example.test", port=dns_server.https_port, ca_file=dns_server.ca_file)
+    assert result.record is None
+    assert result.problems == [
+        "no MTA-STS record (TXT \"v=STSv1; id=…\") at _mta-sts.sts-only-v10.example.test (discarded, as senders do: "
+        "'v=STSv10; id=x', which do not begin with exactly 'v=STSv1;')"]
+
+
+def test_mta_sts_two_good_records_are_none(dns_checks: DNSChecks, dns_server: DNSServer) -> None:
+    """RFC 8461 §3.1: if the number of resulting records is not one, senders assume no MTA-STS."""
+    result = dns_checks.mta_sts("sts-two.example.test", port=dns_server.https_port, ca_file=dns_server.ca_file)
+    assert result.record is None and result.problems == [
+        "2 MTA-STS records at _mta-sts.sts-two.example.test: senders ignore MTA-STS (RFC 8461 §3.1)"]
 
 
 def test_mta_sts_mismatch_and_redirect_sides(dns_checks: DNSChecks, dns_server: DNSServer) -> None:
@@ -168,6 +154,26 @@ def test_tls_rpt_missing_and_broken(dns_checks: DNSChecks) -> None:
     assert dns_checks.tls_rpt("insecure.test").record is None
     assert dns_checks.tls_rpt("tlsrpt-broken.example.test").problems == [
         "rua 'ftp://reports.example.test/' is neither mailto: nor https:"]
+
+
+@pytest.mark.parametrize(("domain", "record"), [
+    ("tlsrpt-bare.example.test", "v=TLSRPTv1; rua=mailto:tls-reports@example.test"),  # the bare one is discarded
+    ("tlsrpt-nospace.example.test", "v=TLSRPTv1;rua=mailto:tls-reports@example.test"),  # begins with "v=TLSRPTv1;"
+])
+def test_tls_rpt_counts_only_records_beginning_exactly_v_tlsrptv1(dns_checks: DNSChecks, domain: str,
+                                                                   record: str) -> None:
+    """RFC 8460 §3: records that do not begin with "v=TLSRPTv1;" are discarded before counting."""
+    result = dns_checks.tls_rpt(domain)
+    assert (result.record, result.rua, result.problems) == (record, ["mailto:tls-reports@example.test"], [])
+
+
+def test_tls_rpt_bare_version_alone_or_two_good_records_are_none(dns_checks: DNSChecks) -> None:
+    assert dns_checks.tls_rpt("tlsrpt-only-bare.example.test").problems == [
+        'no TLS-RPT record (TXT "v=TLSRPTv1; rua=…") at _smtp._tls.tlsrpt-only-bare.example.test (discarded, as '
+        "senders do: 'v=TLSRPTv1', which do not begin with exactly 'v=TLSRPTv1;')"]
+    two = dns_checks.tls_rpt("tlsrpt-two.example.test")
+    assert two.record is None and two.problems == [
+        "2 TLS-RPT records at _smtp._tls.tlsrpt-two.example.test: senders use none"]
 
 
 # TLSA and DANE

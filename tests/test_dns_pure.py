@@ -11,8 +11,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from pytest_smtpcheck.dns import TLSARecord, TLSAResult, dane_match
-from pytest_smtpcheck.dns.dmarc import check_tags, organisational_domain, parse_tags
-from pytest_smtpcheck.dns.mta_sts import MTASTSPolicy, parse_policy, parse_record
+from pytest_smtpcheck.dns.dmarc import (
+    WalkStep,
+    applied_policies,
+    check_tags,
+    organizational_domain,
+    parse_tags,
+    walk_names,
+)
+from pytest_smtpcheck.dns.mta_sts import MTASTSPolicy, parse_policy, parse_record, versioned
 from pytest_smtpcheck.dns.spf import _ip_macro, expand, is_spf, parse
 
 # SPF syntax
@@ -114,15 +121,16 @@ def test_spf_macro_expansion_is_cut_to_253_characters() -> None:
     assert len(expanded) <= 253 and expanded.endswith(".label.example.com")
 
 
-# DMARC tags
+# DMARC tags (RFC 9989 §4.7, §4.8)
 
 
 def test_dmarc_tags_parsed() -> None:
-    record = "v=DMARC1; p=reject; sp=none; pct=50; rua=mailto:a@example.com,mailto:b@example.net!10m;"
+    record = "v=DMARC1; p=reject; sp=none; np=reject; psd=n; t=n; rua=mailto:a@example.com,mailto:b@example.net;"
     tags, problems = parse_tags(record)
-    assert problems == [] and check_tags(tags) == []
-    assert tags == {"v": "DMARC1", "p": "reject", "sp": "none", "pct": "50",
-                    "rua": "mailto:a@example.com,mailto:b@example.net!10m"}
+    assert problems == []
+    assert tags == {"v": "DMARC1", "p": "reject", "sp": "none", "np": "reject", "psd": "n", "t": "n",
+                    "rua": "mailto:a@example.com,mailto:b@example.net"}
+    assert applied_policies(tags) == ("reject", "none", "reject")
 
 
 @pytest.mark.parametrize(("record", "problem"), [
@@ -130,18 +138,103 @@ def test_dmarc_tags_parsed() -> None:
     ("v=DMARC1; p=reject; p=none", "tag p appears twice"),
     ("v=DMARC1; p=reject; junk", "'junk' is not a tag=value pair"),
     ("v=DMARC1; rua=mailto:a@example.com", "no p= tag"),
+    ("v=DMARC1; adkim=s; p=reject", "p= is not the second tag"),
     ("v=DMARC1; p=reject; adkim=x", "adkim=x is not r or s"),
-    ("v=DMARC1; p=reject; pct=-1", "pct=-1 is not a whole number from 0 to 100"),
+    ("v=DMARC1; p=reject; psd=maybe", "psd=maybe is not y or n or u"),
+    ("v=DMARC1; p=reject; t=yes", "t=yes is not y or n"),
+    ("v=DMARC1; p=reject; pct=-1", "pct=-1 is obsolete"),
+    ("v=DMARC1; p=reject; pct=0", "receivers still on RFC 7489 to 0% of it"),
     ("v=DMARC1; p=reject; ruf=reports@example.com", "ruf address 'reports@example.com' is not a mailto: URI"),
+    ("v=DMARC1; p=reject; rua=mailto:a@example.com!10m", "the !size limit is obsolete"),
+    ("v=DMARC1; p=reject; np=bogus", "np=bogus is not one of none, quarantine, reject"),
 ])
 def test_dmarc_tag_problems(record: str, problem: str) -> None:
     tags, problems = parse_tags(record)
     assert any(problem in p for p in problems + check_tags(tags)), problems + check_tags(tags)
 
 
-def test_organisational_domain_is_the_last_two_labels() -> None:
-    assert organisational_domain("a.b.mail.example.com.") == "example.com"
-    assert organisational_domain("example.com") == "example.com"
+def test_a_clean_record_has_no_problems() -> None:
+    """The failing sides above have a passing one: each tag written as RFC 9989 wants it."""
+    tags, problems = parse_tags("v=DMARC1; p=quarantine; sp=reject; adkim=s; aspf=r; psd=u; t=n; "
+                                "rua=mailto:a@example.com; ruf=mailto:f@example.com; fo=1")
+    assert problems + check_tags(tags) == []
+
+
+@pytest.mark.parametrize(("record", "policies"), [
+    ("v=DMARC1; p=reject", ("reject", "reject", "reject")),
+    ("v=DMARC1; p=reject; sp=quarantine", ("reject", "quarantine", "quarantine")),  # np defaults to sp (§4.7)
+    ("v=DMARC1; p=reject; np=none", ("reject", "reject", "none")),
+    ("v=DMARC1; rua=mailto:a@example.com", ("none", "none", "none")),  # §4.7: no p is none
+    ("v=DMARC1; p=reject; sp=bogus", (None, None, None)),  # §4.10.1: no valid rua, no DMARC
+    ("v=DMARC1; p=reject; sp=bogus; rua=mailto:a@example.com", ("none", "none", "none")),
+    ("v=DMARC1; p=Reject; SP=None", ("reject", "none", "none")),  # ABNF literals are case-insensitive
+])
+def test_dmarc_applied_policies(record: str, policies: tuple[str | None, ...]) -> None:
+    assert applied_policies(parse_tags(record)[0]) == policies
+
+
+# DMARC tree walk (RFC 9989 §4.10)
+
+
+def test_walk_names_of_the_rfc_example() -> None:
+    """§4.10: the RFC's own example, thirteen labels in eight queries."""
+    assert walk_names("a.b.c.d.e.f.g.h.i.j.mail.example.com") == [
+        "a.b.c.d.e.f.g.h.i.j.mail.example.com", "g.h.i.j.mail.example.com", "h.i.j.mail.example.com",
+        "i.j.mail.example.com", "j.mail.example.com", "mail.example.com", "example.com", "com"]
+
+
+@pytest.mark.parametrize(("labels", "queries"), [(1, 1), (2, 2), (7, 7), (8, 8), (9, 8), (30, 8)])
+def test_walk_names_never_more_than_eight(labels: int, queries: int) -> None:
+    names = walk_names(".".join(f"l{n}" for n in range(labels)))
+    assert len(names) == queries and names[-1] == f"l{labels - 1}"
+    assert all(name.count(".") + 1 <= 7 for name in names[1:])
+
+
+def _steps(start: str, **records: str) -> list[WalkStep]:
+    """A walk from START; RECORDS maps a domain (dots as underscores) to the record found there."""
+    found = {name.replace("_", "."): record for name, record in records.items()}
+    return [WalkStep(name, found.get(name), parse_tags(found[name])[0] if name in found else {})
+            for name in walk_names(start)]
+
+
+@pytest.mark.parametrize(("start", "records", "org"), [
+    # §4.10.2's own examples
+    ("a.mail.example.com", {"mail_example_com": "v=DMARC1; p=none", "example_com": "v=DMARC1; p=reject"},
+     "example.com"),
+    ("a.mail.example.com", {"mail_example_com": "v=DMARC1; p=none; psd=n", "example_com": "v=DMARC1; p=reject"},
+     "mail.example.com"),
+    ("a.mail.example.com", {"com": "v=DMARC1; p=none; psd=y"}, "example.com"),
+    # Appendix B.4.3: psd=y one level up
+    ("mail.giant.bank.example", {"giant_bank_example": "v=DMARC1; p=reject", "bank_example": "v=DMARC1; psd=y"},
+     "giant.bank.example"),
+    ("mail.mega.bank.example", {"giant_bank_example": "v=DMARC1; p=reject", "bank_example": "v=DMARC1; psd=y"},
+     "mega.bank.example"),
+    # psd=y at the start is not a boundary below it; no record at all: the start itself
+    ("bank.example", {"bank_example": "v=DMARC1; psd=y"}, "bank.example"),
+    ("a.b.example", {}, "a.b.example"),
+])
+def test_organizational_domain_selection(start: str, records: dict[str, str], org: str) -> None:
+    assert organizational_domain(_steps(start, **records)) == org
+
+
+# MTA-STS and TLS-RPT record selection
+
+
+@pytest.mark.parametrize(("texts", "kept"), [
+    (["v=STSv10; id=x", "v=STSv1; id=1;"], ["v=STSv1; id=1;"]),
+    (["v=STSv1 ; id=1"], []),  # RFC 8461 §3.1: does not begin with exactly "v=STSv1;"
+    (["v=stsv1; id=1"], []),  # %s"v=STSv1": case-sensitive
+    (["v=spf1 -all", "v=STSv1;id=1"], ["v=STSv1;id=1"]),
+])
+def test_mta_sts_records_kept(texts: list[str], kept: list[str]) -> None:
+    assert versioned(texts, "v=STSv1;")[0] == kept
+
+
+def test_tls_rpt_records_kept() -> None:
+    kept, note = versioned(["v=TLSRPTv1", "v=TLSRPTv1;rua=mailto:a@example.com"], "v=TLSRPTv1;")
+    assert kept == ["v=TLSRPTv1;rua=mailto:a@example.com"]
+    assert note == " (discarded, as senders do: 'v=TLSRPTv1', which do not begin with exactly 'v=TLSRPTv1;')"
+    assert versioned(["v=TLSRPTv1; rua=mailto:a@example.com"], "v=TLSRPTv1;")[1] == ""
 
 
 # MTA-STS parsing and matching

@@ -8,7 +8,7 @@ checks it, so answers carry the AD bit for real. The zones:
 - `bogus.test`: signed, then the signatures of its MX, TXT and TLSA records broken: SERVFAIL;
 - `insecure.test`: unsigned, no trust anchor: answers without the AD bit;
 - `127.in-addr.arpa`: unsigned PTR records for the FCrDNS checks;
-- `example.co.uk`, `com.au`, `example.com.au`, `reports.test`, `noauth.test`: unsigned,
+- `example.co.uk`, `com.au`, `example.com.au`, `dmarc.test`, `reports.test`, `noauth.test`: unsigned,
   for the DMARC tree walk under public suffixes and external report destinations.
 A root zone of our own (empty, also an auth-zone) answers NXDOMAIN for every other
 name: unbound never queries anything off this machine.
@@ -50,17 +50,18 @@ INSTALL_HINT = "apt-get install unbound ldnsutils (CI's .ci/run does)"
 BOGUS_TYPES = ("MX", "TXT", "TLSA")
 MTA_STS_HOSTS = ("", "sts-badid.", "sts-nomode.", "sts-huge.", "sts-redirect.", "sts-mismatch.", "sts-v10.")
 RUA = "rua=mailto:dmarc-reports@example.test"
-# DMARC records at _dmarc.NAME.example.test, one per RFC 9989 case the tests judge
+# DMARC records at _dmarc.NAME.dmarc.test, one per RFC 9989 case the tests judge; nothing above them publishes
+# one, so each NAME.dmarc.test is its own organizational domain and its record covers its subdomains too;
+# {rua} is a report address inside NAME.dmarc.test
 DMARC_CASES = {
-    "testing": f"v=DMARC1; p=reject; t=y; {RUA}",
-    "not-testing": f"v=DMARC1; p=reject; t=n; {RUA}",
-    "legacy": f"v=DMARC1; p=reject; pct=50; rf=afrf; ri=3600; {RUA}",
-    "no-p": f"v=DMARC1; {RUA}",
+    "testing": "v=DMARC1; p=reject; t=y; {rua}",
+    "not-testing": "v=DMARC1; p=reject; t=n; {rua}",
+    "legacy": "v=DMARC1; p=reject; pct=50; rf=afrf; ri=3600; {rua}",
+    "no-p": "v=DMARC1; {rua}",
     "no-p-no-rua": "v=DMARC1; adkim=s",
     "bad-sp": "v=DMARC1; p=reject; sp=bogus",
-    "bad-sp-rua": f"v=DMARC1; p=reject; sp=bogus; {RUA}",
-    "unknown-tag": f"v=DMARC1; p=reject; foo=bar; {RUA}",
-    "np-org": "v=DMARC1; p=reject; sp=none; np=reject; psd=n",
+    "bad-sp-rua": "v=DMARC1; p=reject; sp=bogus; {rua}",
+    "unknown-tag": "v=DMARC1; p=reject; foo=bar; {rua}",
     "ext": "v=DMARC1; p=reject; rua=mailto:agg@reports.test,mailto:agg@noauth.test; ruf=mailto:fail@reports.test",
     "ext-redirect": "v=DMARC1; p=reject; rua=mailto:agg@reports.test",
     "ext-override": "v=DMARC1; p=reject; rua=mailto:agg@reports.test",
@@ -167,8 +168,10 @@ def standard_zones(mx_cert_pem: bytes) -> dict[str, Zone]:
         f'_dmarc.monitor TXT "v=DMARC1; p=none; {RUA}"',
         'x.monitor A 127.0.0.1',
         '_dmarc.dmarc-broken TXT "v=DMARC1; p=block; pct=150; rua=https://example.test/reports"',
-        *[f'_dmarc.{name} TXT "{record}"' for name, record in DMARC_CASES.items()],
+        '_dmarc.np-org TXT "v=DMARC1; p=reject; sp=none; np=reject; psd=n"',
         'exists.np-org A 127.0.0.1',
+        '_dmarc.two-records TXT "v=DMARC1; p=none"',
+        '_dmarc.two-records TXT "v=DMARC1; p=reject"',
         # the tree walk's shortcut (RFC 9989 §4.10): a.b.c.… (11 labels) skips c.… (9 labels) and its record
         'a.b.c.d.e.f.g.h.deep A 127.0.0.1',
         '_dmarc.c.d.e.f.g.h.deep TXT "v=DMARC1; p=none"',
@@ -214,20 +217,23 @@ def public_suffix_zones() -> dict[str, Zone]:
 
     `co.uk` publishes nothing and `example.co.uk` a policy; `com.au` publishes a public
     suffix domain's policy (`psd=y`) under which `example.com.au` has its own and
-    `other.com.au` none; `reports.test` takes external DMARC reports for one domain
-    only, `noauth.test` for none.
+    `other.com.au` none; `dmarc.test` holds one organizational domain per record case;
+    `reports.test` takes external DMARC reports for a few of them, `noauth.test` for none.
     """
     reports = [
         '_dmarc TXT "v=DMARC1; p=reject"',
-        'ext.example.test._report._dmarc TXT "v=DMARC1"',
-        'ext-redirect.example.test._report._dmarc TXT "v=DMARC1; rua=mailto:agg@elsewhere.test"',
-        'ext-override.example.test._report._dmarc TXT "v=DMARC1; rua=mailto:dmarc@reports.test"',
+        'ext.dmarc.test._report._dmarc TXT "v=DMARC1"',
+        'ext-redirect.dmarc.test._report._dmarc TXT "v=DMARC1; rua=mailto:agg@elsewhere.test"',
+        'ext-override.dmarc.test._report._dmarc TXT "v=DMARC1; rua=mailto:dmarc@reports.test"',
     ]
     return {
         "example.co.uk": Zone("example.co.uk", "insecure", [
             '_dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@example.co.uk"', "mail A 127.0.0.1"]),
         "com.au": Zone("com.au", "insecure", ['_dmarc TXT "v=DMARC1; p=none; psd=y"', "foo.other A 127.0.0.1"]),
         "example.com.au": Zone("example.com.au", "insecure", ['_dmarc TXT "v=DMARC1; p=reject"', "foo A 127.0.0.1"]),
+        "dmarc.test": Zone("dmarc.test", "insecure", [
+            *[f'_dmarc.{name} TXT "{record.format(rua=f"rua=mailto:dmarc@{name}.dmarc.test")}"'
+              for name, record in DMARC_CASES.items()], "x.bad-sp A 127.0.0.1"]),
         "reports.test": Zone("reports.test", "insecure", reports),
         "noauth.test": Zone("noauth.test", "insecure", ['_dmarc TXT "v=DMARC1; p=reject"']),
     }

@@ -153,6 +153,10 @@ def check_tags(tags: dict[str, str]) -> list[str]:
         if name in tags and tags[name].lower() not in values:
             problems.append(f"{name}={tags[name]} is not {' or '.join(values)}: "
                             "receivers use the default (RFC 9989 §4.8)")
+    fo = [option.strip().lower() for option in tags.get("fo", "0").split(":")]
+    if any(o not in ("0", "1", "d", "s") for o in fo) or len(set(fo)) < len(fo) or {"0", "1"} <= set(fo):
+        problems.append(f"fo={tags['fo']} is not 0 or 1 and d, s, colon-separated, each once: receivers use fo=0 "
+                        "(RFC 9989 §4.7, §4.8)")
     if _testing(tags) and p is not None and (p, sp, np) != ("none", "none", "none"):
         problems.append(f"t=y (testing): RFC 9989 receivers apply one level less ({p} becomes {_WEAKER[p]}); "
                         f"receivers still on RFC 7489 ignore t and apply {p}")

@@ -220,7 +220,7 @@ def test_invalid_p_with_an_https_rua_is_none(dns_checks: DNSChecks) -> None:
         "p=block is not one of none, quarantine, reject: receivers apply none to the whole record (RFC 9989 §4.10.1)",
         "pct=150 is obsolete (RFC 9989 Appendix C.5.2): receivers ignore it; remove it",
         "rua address 'https://example.test/reports' is not a mailto: URI (the only scheme receivers must support): "
-        "no report will go there",
+        "receivers may ignore it, and .rua/.ruf leave it out",
     ]
 
 

@@ -80,6 +80,7 @@ class WalkStep:
     domain: str
     record: str | None
     tags: dict[str, str] = field(default_factory=dict)
+    discarded: int = 0  # v=DMARC1 records discarded because there were several
 
     @property
     def psd(self) -> str:
@@ -179,7 +180,7 @@ def check_tags(tags: dict[str, str]) -> list[str]:
         for uri in _uris(tags, name):
             if not _MAILTO.fullmatch(uri):
                 problems.append(f"{name} address {uri!r} is not a mailto: URI (the only scheme receivers must "
-                                "support): no report will go there")
+                                "support): receivers may ignore it, and .rua/.ruf leave it out")
             elif "!" in uri:
                 problems.append(f"{name} address {uri!r}: the !size limit is obsolete (RFC 9989 §4.8): RFC 9989 "
                                 "receivers ignore it, receivers still on RFC 7489 drop larger reports")
@@ -227,22 +228,18 @@ def _policy(step: WalkStep | None, which: Literal["p", "sp", "np"]) -> Policy | 
 
 
 class _Walker:
-    """Tree walks over one resolver: each name's records are read once, its problems noted once."""
+    """Tree walks over one resolver, each name's records read once."""
 
     def __init__(self, resolver: Resolver) -> None:
         self.resolver = resolver
         self.steps: dict[str, WalkStep] = {}
-        self.problems: list[str] = []
 
     def step(self, domain: str) -> WalkStep:
         if domain not in self.steps:
-            name = f"_dmarc.{domain}"
-            records = [t for t in self.resolver.query(name, "TXT").texts if _VERSION.match(t)]
-            if len(records) > 1:
-                self.problems.append(f"{len(records)} DMARC records at {name}: receivers discard them all "
-                                     "(RFC 9989 §4.10)")
+            records = [t for t in self.resolver.query(f"_dmarc.{domain}", "TXT").texts if _VERSION.match(t)]
             record = records[0] if len(records) == 1 else None
-            self.steps[domain] = WalkStep(domain, record, parse_tags(record)[0] if record else {})
+            self.steps[domain] = WalkStep(domain, record, parse_tags(record)[0] if record else {},
+                                          len(records) if len(records) > 1 else 0)
         return self.steps[domain]
 
     def walk(self, domain: str, *, known_absent: bool = False) -> list[WalkStep]:
@@ -268,15 +265,15 @@ def _authorised(walker: _Walker, policy_domain: str, uri: str, host: str, tag: s
     `POLICY_DOMAIN._report._dmarc.HOST` must hold a `v=DMARC1` record; its own TAG, if
     any, replaces URI, and must stay at HOST.
     """
-    if organizational_domain(walker.walk(host)) == organizational_domain(walker.walk(policy_domain)):
-        return [uri], None
     name = f"{policy_domain}._report._dmarc.{host}"
-    if len(name) > 253:
-        return [], f"{name[:60]}… is longer than DNS allows, so {host} cannot authorise it"
     try:
+        if organizational_domain(walker.walk(host)) == organizational_domain(walker.walk(policy_domain)):
+            return [uri], None
+        if len(name) > 253:
+            return [], f"{name[:60]}… is longer than DNS allows, so {host} cannot authorise it"
         records = [t for t in walker.resolver.query(name, "TXT").texts if _VERSION.match(t)]
     except DNSCheckError as exc:
-        return [], f"the authorisation lookup failed: {exc}"
+        return [], f"the authorisation could not be checked: {exc}"
     if not records:
         return [], f"{host} has no TXT \"v=DMARC1\" at {name}"
     override = [u for r in records for u in _uris(parse_tags(r)[0], tag)]
@@ -286,10 +283,12 @@ def _authorised(walker: _Walker, policy_domain: str, uri: str, host: str, tag: s
     return override or [uri], None
 
 
-def _destinations(walker: _Walker, policy_domain: str, tags: dict[str, str]) -> tuple[list[str], list[str], list[str]]:
-    """(rua, ruf, unauthorised): the mailto: destinations reports go to, and the external ones that get none."""
+def _destinations(walker: _Walker, policy_domain: str, org: str,
+                  tags: dict[str, str]) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(rua, ruf, unauthorised, problems): the mailto: destinations reports go to, the external ones that get none."""
     sent: dict[str, list[str]] = {"rua": [], "ruf": []}
     unauthorised: list[str] = []
+    problems: list[str] = []
     for tag in ("rua", "ruf"):
         for uri in _uris(tags, tag):
             host = _destination_host(uri)
@@ -299,10 +298,9 @@ def _destinations(walker: _Walker, policy_domain: str, tags: dict[str, str]) -> 
             sent[tag] += destinations
             if why is not None:
                 unauthorised.append(uri)
-                org = organizational_domain(walker.walk(policy_domain))
-                walker.problems.append(f"{tag} destination {uri} is outside the organizational domain {org} and not "
-                                       f"authorised: {why}; receivers send it no reports (RFC 9989 §11.6)")
-    return sent["rua"], sent["ruf"], unauthorised
+                problems.append(f"{tag} destination {uri} is outside the organizational domain {org} and not "
+                                f"authorised: {why}; receivers send it no reports (RFC 9989 §11.6)")
+    return sent["rua"], sent["ruf"], unauthorised, problems
 
 
 def _exists(resolver: Resolver, domain: str, first: WalkStep) -> bool:
@@ -329,16 +327,19 @@ def dmarc(resolver: Resolver, domain: str) -> DMARCResult:
         child_steps = walker.walk(child, known_absent=True)
         sub_applied, _ = _discover(child_steps, True)
         np_applied, _ = _discover(child_steps, False)
-        rua, ruf, unauthorised = _destinations(walker, applied.domain, applied.tags) if applied else ([], [], [])
+        policy_org = organizational_domain(walker.walk(applied.domain)) if applied else org
     except DNSCheckError as exc:
         return DMARCResult(domain, None, None, None, 100, [], [f"DMARC lookup failed: {exc}"])
+    discarded = [f"{step.discarded} DMARC records at _dmarc.{step.domain}: receivers discard them all "
+                 "(RFC 9989 §4.10)" for step in steps if step.discarded]
     if applied is None or applied.record is None:
         where = ", ".join(queried)
         return DMARCResult(domain, None, None, None, 100, [], [
-            *walker.problems, f"no DMARC record (TXT \"v=DMARC1; …\") at {where}: receivers apply no DMARC"
+            *discarded, f"no DMARC record (TXT \"v=DMARC1; …\") at {where}: receivers apply no DMARC"
         ], organizational_domain=org, queried=queried)
     tags = applied.tags
-    problems = parse_tags(applied.record)[1] + check_tags(tags) + walker.problems
+    rua, ruf, unauthorised, destination_problems = _destinations(walker, applied.domain, policy_org, tags)
+    problems = parse_tags(applied.record)[1] + check_tags(tags) + discarded + destination_problems
     if applied.psd == "y" and applied.domain != name:
         problems.append(f"neither {domain} nor its organizational domain {org} publishes a DMARC record: only the "
                         f"public suffix domain's policy at _dmarc.{applied.domain} (psd=y) applies, and receivers "

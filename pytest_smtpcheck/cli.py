@@ -30,7 +30,7 @@ from .smtp.tls import TLSSettings
 from .smtp.transcript import EVENT, RECEIVED, SENT
 from .transcripts.runner import ChunkRefused, run_step  # directives run exactly as in a `.smtp` file's run
 from .transcripts.syntax import SMTPFileError, Step, parse_script
-from .vocabulary import STANDARD_PORTS, TLS_MODES
+from .vocabulary import STANDARD_PORTS, TLS_MODES, secret_forms
 
 __all__ = ["main"]
 
@@ -193,6 +193,7 @@ class Recorder:
             script = parse_script("\n".join(lines), self.output, {}, os.environ)
         except SMTPFileError as error:
             raise _Refused(error.message) from None
+        self.session.transcript.add_secret(*script.secrets)  # `! auth` passwords and ${env:} values
         if script.missing:
             name = next(iter(script.missing))
             raise _Refused(f"${{{name}}} is not set here: type the value, or ${{env:NAME}} for an environment variable")
@@ -222,8 +223,17 @@ class Recorder:
 
     def _expect(self, reply: Reply) -> None:
         self.show()
-        self.lines.append(f"< {expectation_for(reply, keep_text=self.keep_text)}")
+        keep_text = self.keep_text and not self._holds_secret(reply)
+        if self.keep_text and not keep_text:
+            print(f"the reply to {reply.command or 'the greeting'} holds a secret that was sent (the server echoes "
+                  "it): its text is left out of the file, only its codes are kept", file=sys.stderr)
+        self.lines.append(f"< {expectation_for(reply, keep_text=keep_text)}")
         self.replies.append(reply)
+
+    def _holds_secret(self, reply: Reply) -> bool:
+        """Whether the reply's text holds a password or token sent in this session, in any form AUTH sends it."""
+        forms = {form for secret in self.session.transcript.secrets for form in secret_forms(secret)}
+        return any(form in reply.text for form in forms | set(self.session.transcript.secrets))
 
     def show(self) -> None:
         """Print what the transcript got since last time: replies and events, and the lines sent when piped."""

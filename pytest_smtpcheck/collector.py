@@ -43,6 +43,9 @@ class SMTPFile(pytest.File):
                                        message_files(self.config))
         except SMTPFileError as error:
             raise self.CollectError(str(error)) from None
+        from .report.masking import note_secrets
+
+        note_secrets(self.config, self.script.secrets)  # a --smtp-var used in `! auth` is masked in every output
         grouped = self.config.pluginmanager.hasplugin("xdist")
         for target_id in targets.ids():
             for index, exchange in enumerate(self.script.exchanges):

@@ -12,10 +12,11 @@ if TYPE_CHECKING:  # named in the StashKey types below, which are strings at run
     from .target import Targets  # noqa: F401
     from .transcripts.runner import ExchangeVerdict, FileResult  # noqa: F401
 
-__all__ = ["OUTCOME", "RUNS", "RUN_DIRECTORY", "SESSIONS", "TARGETS"]
+__all__ = ["OUTCOME", "RUNS", "RUN_DIRECTORY", "SECRET_VARS", "SESSIONS", "TARGETS"]
 
 TARGETS = pytest.StashKey["Targets"]()
 RUN_DIRECTORY = pytest.StashKey["RunDirectory"]()
 RUNS = pytest.StashKey["Runs"]()
 SESSIONS = pytest.StashKey["list[SMTPSession]"]()  # per Python test: every session it opened
 OUTCOME = pytest.StashKey["tuple[FileResult, ExchangeVerdict | None]"]()  # per .smtp item: its file's result
+SECRET_VARS = pytest.StashKey["set[str]"]()  # names of the run's variables used as secrets (values never travel)

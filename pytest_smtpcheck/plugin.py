@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .fixtures import pytest_generate_tests, smtp_connect, smtp_dns, smtp_server, smtp_session
-from .keys import RUN_DIRECTORY, RUNS, TARGETS
+from .keys import RUN_DIRECTORY, RUNS, SECRET_VARS, TARGETS
 from .options import add_options, read_settings
 from .report import configure as configure_reports
 from .report.attachments import attach, locate_skip
@@ -57,7 +57,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
         config.pluginmanager.register(Updater(config), "smtpcheck-update")
     if config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(_XdistHooks(directory), "smtpcheck-xdist")
+        config.pluginmanager.register(_XdistHooks(config, directory), "smtpcheck-xdist")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -108,8 +108,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 class _XdistHooks:
     """Registered only when pytest-xdist is active (its hooks are unknown to pytest otherwise)."""
 
-    def __init__(self, directory: RunDirectory) -> None:
+    def __init__(self, config: pytest.Config, directory: RunDirectory) -> None:
+        self.config = config
         self.directory = directory
+
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """A worker's secret variables (by name) are masked in the controller's report too."""
+        from .report.masking import SECRET_VARS_OUTPUT
+
+        names = getattr(node, "workeroutput", {}).get(SECRET_VARS_OUTPUT, [])
+        self.config.stash.setdefault(SECRET_VARS, set()).update(names)
 
     def pytest_configure_node(self, node: Any) -> None:
         """Every worker shares the controller's run directory: the cap and the files' claims live there."""

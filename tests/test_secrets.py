@@ -5,6 +5,7 @@ report, the JUnit XML, captured logs at DEBUG, in its plain and base64 forms.
 """
 
 import base64
+from functools import partial
 
 import pytest
 
@@ -107,3 +108,94 @@ def test_no_artifact_holds_the_password(pytester, tmp_path, policy):
     for where, text in artifacts.items():
         for form, secret in forms_of_the_secret().items():
             assert secret not in text, f"{form} found in the {where} output"
+
+
+TOKEN_TESTS = '''
+import pytest
+
+@pytest.mark.smtp(listener="submission")
+def test_token_printed_and_in_the_assertion(smtp_server):
+    token = smtp_server.var("SMTP_TOKEN")
+    print("the token is", token)
+    assert token == "something else", f"token {token}"
+
+@pytest.mark.smtp(listener="submission")
+def test_token_used(smtp_session, smtp_server):
+    smtp_session.ehlo()
+    smtp_session.starttls()
+    smtp_session.ehlo()
+    assert smtp_session.auth("XOAUTH2", smtp_server.username, smtp_server.var("SMTP_TOKEN")).code == 999
+'''
+
+
+def test_the_oauth_token_is_masked_like_the_password(pytester, tmp_path):
+    """0.2.0 masked the password where a test printed or asserted it, but not the token."""
+    pytester.makepyfile(test_token=TOKEN_TESTS)
+    html, junit = tmp_path / "report.html", tmp_path / "junit.xml"
+    result = pytester.runpytest_subprocess("-vv", "-rA", "-l", "--tb=long", f"--html={html}", "--self-contained-html",
+                                           f"--junitxml={junit}", "-o", "junit_logging=all", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2)
+    token = Sandbox.token
+    forms = [token, base64.b64encode(f"user={USER}\x01auth=Bearer {token}\x01\x01".encode()).decode()]
+    for where, text in {"terminal": result.stdout.str(), "html": html.read_text(), "junit": junit.read_text()}.items():
+        assert "the token is ****" in text or where == "html", where
+        for form in forms:
+            assert form not in text, f"{form} in the {where} output"
+
+
+VAR_FILE = """\
+< 220
+> EHLO probe.example.net
+< 250
+! auth PLAIN probe@example.net ${MYPW}
+< 235
+> RCPT TO:<victim@elsewhere.example>
+< 250
+"""
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["one process", "xdist"])
+def test_a_variable_used_as_a_password_is_masked_in_every_output(pytester, tmp_path, xdist):
+    """`--smtp-var MYPW=...` used in `! auth`: masked in the transcript, and (0.2.0 did not) in the report's command
+    line and options, also when the server echoes the AUTH line; through xdist workers too."""
+    from faultserver import FaultServer, hostile_mx
+
+    secret = "var-Pa55word-given-on-the-command-line"
+    pytester.makefile(".smtp", uses_var=VAR_FILE)
+    html, junit = tmp_path / "report.html", tmp_path / "junit.xml"
+    with FaultServer(partial(hostile_mx, echo_auth=True), max_connections=20) as server:
+        result = pytester.runpytest_subprocess(
+            f"--smtp-target={server.target}", f"--smtp-var=MYPW={secret}", "--smtp-var=SMTP_DOMAIN=example.com",
+            "-vv", "-rA", "--color=no", f"--html={html}", "--self-contained-html", f"--junitxml={junit}",
+            "-o", "junit_logging=all", "-p", "no:cacheprovider", *xdist)
+    result.assert_outcomes(passed=3, failed=1)
+    forms = [secret, base64.b64encode(f"\0probe@example.net\0{secret}".encode()).decode()]
+    page = html.read_text()
+    assert "--smtp-var=MYPW=****" in page and "SMTP_DOMAIN=example.com" in page  # the other variables stay
+    for where, text in {"terminal": result.stdout.str(), "html": page, "junit": junit.read_text()}.items():
+        for form in forms:
+            assert form not in text, f"{form[:12]}... in the {where} output"
+
+
+def test_the_recorder_never_writes_a_reply_text_holding_a_secret(tmp_path, monkeypatch, capsys):
+    import io
+    import sys
+
+    from faultserver import FaultServer, hostile_mx
+
+    from pytest_smtpcheck import cli
+
+    secret = "typed-Pa55word"
+    output = tmp_path / "echo.smtp"
+    typed = f"EHLO probe.example.net\n! auth PLAIN probe@example.net {secret}\nNOOP\nQUIT\n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(typed))
+    with FaultServer(partial(hostile_mx, echo_auth=True)) as server:
+        assert cli.main(["record", server.target, "-o", str(output), "--keep-text", "--timeout", "5"]) == 0
+    shown = capsys.readouterr()
+    written = output.read_text()
+    encoded = base64.b64encode(f"\0probe@example.net\0{secret}".encode()).decode()
+    assert secret not in written and encoded not in written
+    assert "< 235 2.7.0\n" in written  # the codes are kept
+    assert "holds a secret that was sent (the server echoes it): its text is left out" in shown.err
+    assert "< 250 2.0.0 /ok" in written  # other replies keep their text
+    assert secret not in shown.out + shown.err and encoded not in shown.out + shown.err

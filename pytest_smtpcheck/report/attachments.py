@@ -14,6 +14,7 @@ import pytest
 from ..keys import OUTCOME, SESSIONS
 from ..printable import printable
 from .junit import JUNIT_TRANSCRIPT
+from .masking import note_secrets
 from .summary import label
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ def attach(item: pytest.Item, report: pytest.TestReport) -> None:
             _attach_exchange(item, report, *outcome)
         return
     sessions = [s for s in item.stash.get(SESSIONS, []) if s.transcript.entries]
+    note_secrets(item.config, [secret for s in sessions for secret in s.transcript.secrets])
     if not sessions or report.skipped or not (report.when == "call" or report.failed):
         return
     if report.failed and sessions[-1].transcript.mismatch is None:

@@ -4,13 +4,16 @@ characters made visible."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 
 import pytest
 
-from ..keys import SESSIONS, TARGETS
+from ..keys import SECRET_VARS, SESSIONS, TARGETS
 from ..printable import printable, unprintable
 
-__all__ = ["scrub"]
+__all__ = ["SECRET_VARS_OUTPUT", "mask_run_secrets", "note_secrets", "run_secrets", "scrub"]
+
+SECRET_VARS_OUTPUT = "smtpcheck_secret_vars"  # an xdist worker's names of secret variables, for the controller
 
 
 def scrub(item: pytest.Item, report: pytest.TestReport) -> None:
@@ -38,17 +41,47 @@ def scrub(item: pytest.Item, report: pytest.TestReport) -> None:
 
 
 def _secret_forms(item: pytest.Item) -> list[str]:
-    """Every password the run knows of for this test, with the forms AUTH sends it in."""
+    """Every secret the run knows of for this test, with the forms AUTH sends it in."""
     from ..collector import ExchangeItem
 
-    target = item.config.stash[TARGETS].resolved
-    user = (target.username if target else None) or ""
-    secrets = {target.password} if target is not None and target.password else set()
+    secrets = run_secrets(item.config)
     for session in item.stash.get(SESSIONS, []):
         secrets.update(session.transcript.secrets)
     if isinstance(item, ExchangeItem):
         secrets.update(item.parent.script.secrets)
-    return _forms(frozenset(filter(None, secrets)), user)
+    return _forms(frozenset(secrets), _user(item.config))
+
+
+def note_secrets(config: pytest.Config, values: Iterable[str]) -> None:
+    """A variable of the run whose value was used as a secret (`! auth ... ${MYPW}`, a test's auth()) is secret
+    in every output from then on. Its name is kept: names may travel between xdist processes, values never."""
+    values = set(values)
+    names = config.stash.setdefault(SECRET_VARS, set())
+    names.update(name for name, value in config.stash[TARGETS].settings.vars.items() if value in values)
+
+
+def run_secrets(config: pytest.Config) -> set[str]:
+    """Every secret value of the run: the password and token (the environment's, or the sandbox's), and every
+    variable used as a secret."""
+    targets = config.stash[TARGETS]
+    settings = targets.settings
+    secrets = {settings.password, settings.token, *(targets.resolved.secrets if targets.resolved else ())}
+    secrets.update(settings.vars[name] for name in config.stash.get(SECRET_VARS, set()) if name in settings.vars)
+    return {secret for secret in secrets if secret}
+
+
+def mask_run_secrets(config: pytest.Config, text: str) -> str:
+    """*text* (a command line, an option's value) with every secret of the run and its encodings masked."""
+    from ..vocabulary import MASK
+
+    for form in _forms(frozenset(run_secrets(config)), _user(config)):
+        text = text.replace(form, MASK)
+    return text
+
+
+def _user(config: pytest.Config) -> str:
+    targets = config.stash[TARGETS]
+    return targets.settings.user or (targets.resolved.username if targets.resolved else None) or ""
 
 
 @functools.lru_cache(maxsize=64)

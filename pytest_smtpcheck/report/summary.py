@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from .. import __version__
-from ..keys import TARGETS
+from ..keys import SECRET_VARS, TARGETS
 from ..vocabulary import Secret
 from .junit import move_transcripts_to_system_out
+from .masking import SECRET_VARS_OUTPUT, mask_run_secrets
 
 __all__ = ["RunSummary", "TargetTotals", "label", "options_shown"]
 
@@ -42,7 +43,18 @@ class RunSummary:
         metadata = _metadata(self.config)
         if metadata is not None:
             metadata["pytest-smtpcheck"] = __version__
-            metadata["Command line"] = " ".join(["pytest", *self.config.invocation_params.args])
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self) -> None:
+        self._options()
+
+    def _options(self) -> None:
+        """The command line and the options, once collection knows which variables are secrets (so not in the
+        `-v` header, printed before that): every secret masked."""
+        metadata = _metadata(self.config)
+        if metadata is not None:
+            command = " ".join(["pytest", *self.config.invocation_params.args])
+            metadata["Command line"] = mask_run_secrets(self.config, command)
             metadata["SMTP options"] = options_shown(self.config)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -57,8 +69,17 @@ class RunSummary:
             for line in self.lines():
                 terminalreporter.write_line(line)
 
-    @pytest.hookimpl(trylast=True)
+    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self) -> None:
+        """Before pytest-html writes its report: the options again, with what every worker learnt (xdist)."""
+        worker_output = getattr(self.config, "workeroutput", None)
+        if worker_output is not None:
+            names: set[str] = self.config.stash.get(SECRET_VARS, set())
+            worker_output[SECRET_VARS_OUTPUT] = sorted(names)
+        self._options()
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(self) -> None:
         move_transcripts_to_system_out(self.config)
 
     def add(self, report: pytest.TestReport) -> None:
@@ -104,6 +125,7 @@ def options_shown(config: pytest.Config) -> dict[str, str]:
     from ..vocabulary import MASK
 
     settings = config.stash[TARGETS].settings
+    secret = config.stash.get(SECRET_VARS, set())
     shown = {}
     for key, origin in sorted(settings.origins.items()):
         if origin == "default":
@@ -114,7 +136,7 @@ def options_shown(config: pytest.Config) -> dict[str, str]:
                          "user": settings.user}.get(name, getattr(settings, name, None))
         if member:
             value = (settings.ports if name == "listeners" else settings.vars).get(member)
-        if name in ("password", "token") or isinstance(value, Secret):
+        if name in ("password", "token") or isinstance(value, Secret) or (name == "vars" and member in secret):
             value = MASK
         elif name == "resolver" and isinstance(value, tuple):
             value = f"{value[0]}:{value[1]}"

@@ -152,7 +152,7 @@ def run_file(script: Script, session: SMTPSession, through: int, *, sleep: Calla
                 expected=mismatch.expectation.source if mismatch and mismatch.expectation else "",
                 got_code=mismatch.reply.code if mismatch and mismatch.reply else None,
                 got_enhanced=mismatch.reply.enhanced if mismatch and mismatch.reply else None,
-                got_text=mismatch.reply.text if mismatch and mismatch.reply else None,
+                got_text=transcript.mask(mismatch.reply.text) if mismatch and mismatch.reply else None,
             ))
             continue
         entries = (start, len(transcript.entries))

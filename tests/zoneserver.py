@@ -1,0 +1,97 @@
+"""A small authoritative DNS server on 127.0.0.1 (UDP) that answers from a zone held in memory.
+
+The RFC 7208 suite needs zone data unbound will not serve as written: names that
+do not answer at all (the suite's TIMEOUT), CNAME loops, a zone that changes with
+every scenario. The plugin's `Resolver` queries this server over the same path it
+uses for a real resolver; the answers are built with dnspython's message API.
+Responses are not truncated: the suite's largest answer is far below 1232 octets.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from dataclasses import dataclass, field
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+
+THREAD_NAME = "zoneserver"
+_MAX_CNAME_CHAIN = 8
+
+
+@dataclass
+class Node:
+    """One owner name: its records, and whether a question for a type it has no record of gets no answer."""
+
+    records: list[dns.rdata.Rdata] = field(default_factory=list)
+    silent: bool = False
+
+
+Zone = dict[dns.name.Name, Node]
+
+
+def answer(query: dns.message.Message, zone: Zone) -> dns.message.Message | None:
+    """The authoritative response to QUERY from ZONE, following CNAMEs inside it; None for no answer at all."""
+    response = dns.message.make_response(query)
+    response.flags |= dns.flags.AA
+    question = query.question[0]
+    name, rdtype, seen = question.name, question.rdtype, set()
+    for _ in range(_MAX_CNAME_CHAIN):
+        node = zone.get(name)
+        if node is None:
+            response.set_rcode(dns.rcode.NXDOMAIN)
+            return response
+        seen.add(name)
+        found = [r for r in node.records if r.rdtype == rdtype]
+        aliases = [r for r in node.records if r.rdtype == dns.rdatatype.CNAME]
+        if found or (aliases and rdtype != dns.rdatatype.CNAME):
+            rrset = response.find_rrset(response.answer, name, dns.rdataclass.IN, (found or aliases)[0].rdtype,
+                                        create=True)
+            for rdata in found or aliases:
+                rrset.add(rdata, ttl=300)
+        if found or not aliases:
+            return None if node.silent and not found else response
+        name = aliases[0].target  # type: ignore[attr-defined]
+        if name in seen:
+            return response  # a CNAME loop: the chain so far, as a server would send it
+    return response
+
+
+class ZoneServer:
+    """Serves `zone` (replace it between tests) on 127.0.0.1:`port` until `close()`."""
+
+    def __init__(self) -> None:
+        self.zone: Zone = {}
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.settimeout(0.2)
+        self.port: int = self._sock.getsockname()[1]
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name=THREAD_NAME, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                wire, peer = self._sock.recvfrom(65535)
+            except TimeoutError:
+                continue
+            try:
+                query = dns.message.from_wire(wire)
+            except dns.exception.DNSException:
+                continue  # not a DNS query: ignored, as a server would
+            response = answer(query, self.zone)
+            if response is not None:
+                self._sock.sendto(response.to_wire(), peer)
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+        self._sock.close()

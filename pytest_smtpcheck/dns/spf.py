@@ -1,4 +1,4 @@
-"""SPF (RFC 7208): the record's problems, and check_host() evaluated over the run's resolver.
+"""SPF (RFC 7208): the record's problems, check_host() evaluated over the run's resolver, and explanations.
 
 Our own compact evaluator rather than pyspf: pyspf has had no release since 2020
 and does its DNS through a module-global hook, which would bypass the run's
@@ -69,10 +69,11 @@ class Directive:
 
 @dataclass(frozen=True)
 class Record:
-    """A parsed SPF record: its directives in order, and the redirect modifier."""
+    """A parsed SPF record: its directives in order, and the redirect and exp modifiers (macros unexpanded)."""
 
     directives: tuple[Directive, ...]
     redirect: str | None = None
+    exp: str | None = None
 
 
 def is_spf(text: str) -> bool:
@@ -179,7 +180,7 @@ def parse(text: str) -> tuple[Record, list[str]]:
                 directives.append(_parse_directive(term))
         except SPFSyntaxError as exc:
             errors.append(str(exc))
-    return Record(tuple(directives), modifiers.get("redirect")), errors
+    return Record(tuple(directives), modifiers.get("redirect"), modifiers.get("exp")), errors
 
 
 def _normalise(ip: str) -> IPAddress:
@@ -199,7 +200,11 @@ class _TempError(Exception):
 
 @dataclass
 class _Context:
-    """The state of one check_host() evaluation: its inputs and the lookup counters shared across includes."""
+    """The state of one check_host() evaluation: its inputs and the lookup counters shared across includes.
+
+    `sender` is complete: an empty MAIL FROM is postmaster@HELO (RFC 7208 §2.4), and a missing
+    local-part is "postmaster" (§4.3).
+    """
 
     resolver: Resolver
     ip: IPAddress
@@ -208,9 +213,14 @@ class _Context:
     dns_terms: int = 0
     void_lookups: int = 0
 
+    @classmethod
+    def start(cls, resolver: Resolver, ip: str, sender: str, helo: str) -> _Context:
+        local, _, domain = (sender or helo).rpartition("@")
+        return cls(resolver, _normalise(ip), f"{local or 'postmaster'}@{domain}", helo)
+
     @property
     def local_part(self) -> str:
-        return self.sender.rpartition("@")[0] or "postmaster"
+        return self.sender.rpartition("@")[0]
 
     @property
     def sender_domain(self) -> str:
@@ -222,7 +232,13 @@ class _Context:
             raise _PermError(f"more than {MAX_DNS_TERMS} DNS-querying terms (at {term})")
 
     def lookup(self, name: str, rdtype: str, *, void_counts: bool = True) -> list[str]:
-        """Records as text; DNS errors are temperror, and a third void lookup is permerror."""
+        """Records as text; DNS errors are temperror, and a third void lookup is permerror.
+
+        A name no DNS message can carry is not asked: it is a name that does not exist
+        (RFC 7208 §4.3 and §4.8), so the mechanism does not match.
+        """
+        if not _valid_name(name):
+            return []
         try:
             answer = self.resolver.query(name, rdtype)
         except DNSCheckError as exc:
@@ -244,9 +260,14 @@ def _rdata_text(rdata: object) -> str:
 
 
 def _ip_macro(ip: IPAddress) -> str:
+    """%{i}: the dotted quad, or 32 dot-separated nibbles, upper case as RFC 4408 §8.1 and the RFC 7208 suite have them.
+
+    RFC 7208 §7.4's example writes them in lower case: names compare without case (RFC 4343),
+    so only an explanation text shows the difference, and the suite expects upper.
+    """
     if isinstance(ip, ipaddress.IPv4Address):
         return str(ip)
-    return ".".join(ip.exploded.replace(":", ""))
+    return ".".join(ip.exploded.replace(":", "").upper())
 
 
 def expand(spec: str, values: dict[str, str], *, exp: bool = False) -> str:
@@ -298,16 +319,19 @@ def _validated_names(ctx: _Context, *, counted: bool) -> list[str]:
 
 def _macro_values(ctx: _Context, domain: str) -> dict[str, str]:
     def p_value() -> str:
-        validated = _validated_names(ctx, counted=False)
+        try:
+            validated = _validated_names(ctx, counted=False)
+        except (_TempError, _PermError):
+            return "unknown"  # RFC 7208 §7.3: "unknown" on a DNS error too
         for name in validated:
             if name.lower() == domain.lower() or name.lower().endswith("." + domain.lower()):
                 return name
         return validated[0] if validated else "unknown"
 
     values = {
-        "s": ctx.sender if "@" in ctx.sender else f"postmaster@{ctx.sender}",
+        "s": ctx.sender,
         "l": ctx.local_part,
-        "o": ctx.sender_domain or domain,
+        "o": ctx.sender_domain,
         "d": domain,
         "i": _ip_macro(ctx.ip),
         "h": ctx.helo,
@@ -350,11 +374,13 @@ def _matches(ctx: _Context, directive: Directive, domain: str) -> bool:
             raise _PermError(f"{target} has more than {MAX_NAMES} MX hosts")
         return any(_in_network(ctx, ctx.lookup(host, rdtype, void_counts=False), directive) for host in hosts)
     if name == "ptr":
+        if not _valid_name(target):
+            return False  # no validated name can end in a name that cannot exist
         target = target.lower()
         return any(n.lower() == target or n.lower().endswith("." + target) for n in _validated_names(ctx, counted=True))
     if name == "exists":
         return bool(ctx.lookup(target, "A"))
-    result = _check_host(ctx, target)  # include
+    result, _ = _check_host(ctx, target)  # include: the included record's exp= is not used (RFC 7208 §6.2)
     if result == "temperror":
         raise _TempError(f"include:{target} gave temperror")
     if result in ("permerror", "none"):
@@ -362,56 +388,83 @@ def _matches(ctx: _Context, directive: Directive, domain: str) -> bool:
     return result == "pass"
 
 
-def _valid_domain(domain: str) -> bool:
-    labels = domain.rstrip(".").split(".")
-    return len(domain) <= 253 and len(labels) >= 2 and all(0 < len(label) <= 63 for label in labels)
+def _valid_name(name: str) -> bool:
+    """A name DNS can carry: labels of 1 to 63 octets, 253 in all without the final dot (RFC 1035 §2.3.4)."""
+    name = name.removesuffix(".")
+    return len(name.encode()) <= 253 and all(0 < len(label.encode()) <= 63 for label in name.split("."))
 
 
-def _check_host(ctx: _Context, domain: str) -> Verdict:
-    """check_host() of RFC 7208 §4; permerror and temperror leave by exception, through every include."""
-    if not _valid_domain(domain):
-        return "none"
+@dataclass(frozen=True)
+class _Explanation:
+    """Where a result's explanation comes from: the exp= of the record evaluated at `domain`."""
+
+    spec: str
+    domain: str
+
+
+def _check_host(ctx: _Context, domain: str) -> tuple[Verdict, _Explanation | None]:
+    """check_host() of RFC 7208 §4 and the exp= that explains its result; errors leave by exception."""
+    if not _valid_name(domain) or "." not in domain.removesuffix("."):
+        return "none", None  # §4.3: malformed, or not a multi-label name
     try:
         answer = ctx.resolver.query(domain, "TXT")
     except DNSCheckError as exc:
         raise _TempError(str(exc)) from None
     records = [text for text in answer.texts if is_spf(text)]
     if not records:
-        return "none"
+        return "none", None
     if len(records) > 1:
         raise _PermError(f"{domain} has {len(records)} SPF records")
     record, errors = parse(records[0])
     if errors:
         raise _PermError(f"{domain}: {errors[0]}")
+    explanation = _Explanation(record.exp, domain) if record.exp is not None else None
     for directive in record.directives:
         if directive.mechanism in DNS_TERMS:
             ctx.count_term(f"{directive.mechanism} in {domain}")
         if _matches(ctx, directive, domain):
-            return QUALIFIERS[directive.qualifier]
+            return QUALIFIERS[directive.qualifier], explanation
     if record.redirect is not None:
         ctx.count_term(f"redirect in {domain}")
         target = expand(record.redirect, _macro_values(ctx, domain))
-        result = _check_host(ctx, target)
-        if result == "none":
+        result = _check_host(ctx, target)  # with the target's own exp=, never this record's (§6.2)
+        if result[0] == "none":
             raise _PermError(f"redirect={target}: no SPF record there")
         return result
-    return "neutral"
+    return "neutral", explanation
 
 
-def check_host(resolver: Resolver, ip: str, domain: str, sender: str, *, helo: str = "unknown") -> Verdict:
-    """RFC 7208 check_host(): may mail from SENDER at DOMAIN come from IP?"""
-    ctx = _Context(resolver, _normalise(ip), sender, helo)
+def _evaluate(ctx: _Context, domain: str) -> tuple[Verdict, _Explanation | None]:
     try:
         return _check_host(ctx, domain.rstrip("."))
     except _PermError:
-        return "permerror"
+        return "permerror", None
     except _TempError:
-        return "temperror"
+        return "temperror", None
+
+
+def _explain(ctx: _Context, explanation: _Explanation) -> str | None:
+    """RFC 7208 §6.2: the TXT record the exp= names, macro-expanded; None on any error on the way."""
+    try:
+        target = expand(explanation.spec, _macro_values(ctx, explanation.domain))
+        if not _valid_name(target):
+            return None
+        texts = ctx.resolver.query(target, "TXT").texts
+        if len(texts) != 1:
+            return None
+        return expand(texts[0], _macro_values(ctx, explanation.domain), exp=True)
+    except (DNSCheckError, SPFSyntaxError):
+        return None
+
+
+def check_host(resolver: Resolver, ip: str, domain: str, sender: str, *, helo: str = "unknown") -> Verdict:
+    """RFC 7208 check_host(): may mail from SENDER (empty: postmaster@HELO) at DOMAIN come from IP?"""
+    return _evaluate(_Context.start(resolver, ip, sender, helo), domain)[0]
 
 
 @dataclass(frozen=True)
 class SPFResult:
-    """A domain's SPF record, what is wrong with it, and `evaluate(ip, sender)` to run check_host()."""
+    """A domain's SPF record, what is wrong with it, `evaluate(ip, sender)` to run check_host(), and `explanation()`."""
 
     domain: str
     record: str | None
@@ -421,6 +474,16 @@ class SPFResult:
     def evaluate(self, ip: str, sender: str, *, helo: str = "unknown") -> Verdict:
         """check_host() for mail from SENDER arriving from IP, with this result's domain."""
         return check_host(self.resolver, ip, self.domain, sender, helo=helo)
+
+    def explanation(self, ip: str, sender: str, *, helo: str = "unknown") -> str | None:
+        """What the domain tells a sender it refuses (RFC 7208 §6.2): the expanded exp= text of a `fail`.
+
+        None for any other result, for a record without exp=, and when the text cannot be
+        fetched or expanded (no TXT record, several, a DNS error, bad macros), as receivers do.
+        """
+        ctx = _Context.start(self.resolver, ip, sender, helo)
+        verdict, explanation = _evaluate(ctx, self.domain)
+        return _explain(ctx, explanation) if verdict == "fail" and explanation is not None else None
 
 
 class _Audit:
@@ -457,6 +520,8 @@ class _Audit:
             if spec is not None and "%" in spec:
                 continue  # depends on the client: counted, not followed
             target = (spec or domain).rstrip(".")
+            if spec is not None and not self.valid(target, f"{directive.mechanism}:{spec}"):
+                continue
             if directive.mechanism == "include":
                 self.follow(target, f"include:{target}")
             elif directive.mechanism in ("a", "mx", "exists"):
@@ -464,7 +529,35 @@ class _Audit:
         if record.redirect is not None:
             self.dns_terms += 1
             if "%" not in record.redirect and not any(d.mechanism == "all" for d in record.directives):
-                self.follow(record.redirect.rstrip("."), f"redirect={record.redirect}")
+                target = record.redirect.rstrip(".")
+                if self.valid(target, f"redirect={record.redirect}"):
+                    self.follow(target, f"redirect={record.redirect}")
+        if top and record.exp is not None and "%" not in record.exp and self.valid(record.exp, f"exp={record.exp}"):
+            self.explanation(record.exp.rstrip("."))
+
+    def valid(self, target: str, term: str) -> bool:
+        if _valid_name(target):
+            return True
+        self.problems.append(f"{term}: not a name DNS can carry (a label over 63 octets, an empty label, or over 253 "
+                             "octets in all); receivers treat it as a name that does not exist")
+        return False
+
+    def explanation(self, target: str) -> None:
+        """The TXT record exp= names: receivers drop the explanation unless it is one valid explain-string (§6.2)."""
+        term = f"exp={target}"
+        try:
+            texts = self.resolver.query(target, "TXT").texts
+        except DNSCheckError as exc:
+            self.problems.append(f"{term}: lookup failed: {exc}; receivers then give no explanation")
+            return
+        if len(texts) != 1:
+            self.problems.append(f"{term}: {len(texts)} TXT records there, RFC 7208 §6.2 wants exactly one; "
+                                 "receivers give no explanation")
+            return
+        try:
+            check_macro_string(texts[0], exp=True)
+        except SPFSyntaxError as exc:
+            self.problems.append(f"{term}: {exc}; receivers give no explanation")
 
     def follow(self, target: str, term: str) -> None:
         if target.lower() in self.seen:

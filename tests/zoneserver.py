@@ -37,6 +37,15 @@ class Node:
 Zone = dict[dns.name.Name, Node]
 
 
+def zone(nodes: dict[str, list[str]]) -> Zone:
+    """A zone from owner names and zone-file lines `TYPE RDATA` (names in them absolute)."""
+    return {
+        dns.name.from_text(owner): Node([dns.rdata.from_text("IN", *line.split(" ", 1), relativize=False)
+                                         for line in lines])
+        for owner, lines in nodes.items()
+    }
+
+
 def answer(query: dns.message.Message, zone: Zone) -> dns.message.Message | None:
     """The authoritative response to QUERY from ZONE, following CNAMEs inside it; None for no answer at all."""
     response = dns.message.make_response(query)

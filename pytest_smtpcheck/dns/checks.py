@@ -54,7 +54,7 @@ class DNSChecks:
         return mx_targets(self.resolver, domain)
 
     def spf(self, domain: str) -> SPFResult:
-        """The SPF record, its problems, and `.evaluate(ip, sender)`."""
+        """The SPF record, its problems, `.evaluate(ip, sender)` and `.explanation(ip, sender)`."""
         return spf(self.resolver, domain)
 
     def dmarc(self, domain: str) -> DMARCResult:

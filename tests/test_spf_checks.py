@@ -115,7 +115,8 @@ def test_a_failed_spf_check_shows_the_domains_explanation(
     pytester: pytest.Pytester, zone_server: ZoneServer, domain: str, outcome: str,
 ) -> None:
     """The example policy test, against a domain whose SPF refuses one of its own MX hosts."""
-    shutil.copy(EXAMPLES / "test_dns_policy.py", pytester.path / "test_dns_policy.py")
+    # copied under a name of its own: tests/test_dns_policy.py is already imported in this process
+    shutil.copy(EXAMPLES / "test_dns_policy.py", pytester.path / "test_example_dns_policy.py")
     result = pytester.runpytest_inprocess(
         f"--smtp-resolver=127.0.0.1:{zone_server.port}", f"--smtp-var=SMTP_DOMAIN={domain}",
         "-k", "test_spf_record", "-p", "no:cacheprovider")

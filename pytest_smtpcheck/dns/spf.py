@@ -321,7 +321,7 @@ def _macro_values(ctx: _Context, domain: str) -> dict[str, str]:
     def p_value() -> str:
         try:
             validated = _validated_names(ctx, counted=False)
-        except (_TempError, _PermError):
+        except _TempError:
             return "unknown"  # RFC 7208 §7.3: "unknown" on a DNS error too
         for name in validated:
             if name.lower() == domain.lower() or name.lower().endswith("." + domain.lower()):

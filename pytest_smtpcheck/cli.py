@@ -21,12 +21,22 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TextIO
 
-from . import addresses
 from .errors import SMTPCheckError
 from .printable import printable
+from .settings import (
+    DEFAULT_HELO,
+    SessionOptions,
+    SettingsError,
+    TLSSettings,
+    parse_ca_file,
+    parse_choice,
+    parse_helo,
+    parse_seconds,
+    parse_target,
+    parse_text,
+)
 from .smtp.reply import Reply
 from .smtp.session import SMTPSession
-from .smtp.tls import TLSSettings
 from .smtp.transcript import EVENT, RECEIVED, SENT
 from .transcripts.runner import ChunkRefused, run_step  # directives run exactly as in a `.smtp` file's run
 from .transcripts.syntax import SMTPFileError, Step, parse_script
@@ -292,22 +302,17 @@ def _send_line(typed: str) -> str:
     return f"> {text}" if text else ">"
 
 
-def _target(text: str) -> tuple[str, int]:
-    """HOST, HOST:PORT, [IPv6]:PORT or a bare IPv6 address, by the rules the plugin's options use."""
-    name, port = addresses.host_and_port(text)
-    if port is not None and not (port.isdigit() and 1 <= int(port) <= 65535):
-        raise ValueError(f"{text!r} is not HOST[:PORT] with a port from 1 to 65535")
-    return addresses.host(name), int(port) if port else STANDARD_PORTS["smtp"]
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError(f"must be seconds above 0 and at most 3600, not {text!r}")
-    return value
+def _session_options(args: argparse.Namespace) -> tuple[str, int, SessionOptions]:
+    """The target and session options, by the plugin's own rules (settings.py); a refusal names the option."""
+    host, port = parse_target(args.target, "HOST[:PORT]")
+    assert host is not None
+    return host, port or STANDARD_PORTS["smtp"], SessionOptions(
+        helo=DEFAULT_HELO if args.helo is None else parse_helo(args.helo, "--helo"),
+        timeout=SessionOptions.timeout if args.timeout is None else parse_seconds(args.timeout, "--timeout"),
+        tls_mode=parse_choice(args.tls, "--tls", TLS_MODES),
+        tls=TLSSettings(verify=not args.no_verify, ca_file=None if args.ca is None else parse_ca_file(args.ca, "--ca"),
+                        server_name=None if args.tls_name is None else parse_text(args.tls_name, "--tls-name")),
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -320,13 +325,14 @@ def _parser() -> argparse.ArgumentParser:
                     "each reply as an expectation of its code and enhanced code. See docs/recording.md.")
     record.add_argument("target", metavar="HOST[:PORT]", help="the server, e.g. mx.example.com:25 or [2001:db8::25]")
     record.add_argument("-o", "--output", required=True, metavar="FILE.smtp", help="the .smtp file to write")
-    record.add_argument("--tls", choices=TLS_MODES, default="none",
+    record.add_argument("--tls", metavar="|".join(TLS_MODES), default="none",
                         help="how the session starts (default none; starttls sends EHLO and STARTTLS first)")
     record.add_argument("--ca", metavar="FILE", help="CA bundle (PEM) that signs the server's certificate")
     record.add_argument("--tls-name", metavar="NAME", help="name the certificate must match (default: HOST)")
     record.add_argument("--no-verify", action="store_true", help="do not verify the server's certificate")
     record.add_argument("--helo", metavar="NAME", help="EHLO name for --tls=starttls (written to the file)")
-    record.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="wait for each reply (default 30)")
+    record.add_argument("--timeout", metavar="SECONDS",
+                        help=f"wait for each reply (default {SessionOptions.timeout:g})")
     record.add_argument("--keep-text", action="store_true",
                         help="keep each reply's text as a /regex/ (words with digits match any word)")
     return parser
@@ -337,22 +343,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        host, port = _target(args.target)
-    except ValueError as error:
-        parser.error(f"HOST[:PORT]: {error}")
+        host, port, options = _session_options(args)
+    except SettingsError as error:
+        parser.error(str(error))
     output = os.path.abspath(args.output)
     if not output.endswith(".smtp"):
         parser.error(f"-o {args.output}: the file name must end in .smtp, or pytest will not collect it")
     if not os.path.isdir(os.path.dirname(output)):
         parser.error(f"-o {args.output}: no such directory {os.path.dirname(output)}")
-    if args.ca and not os.path.isfile(args.ca):
-        parser.error(f"--ca {args.ca}: no such file")
-    if args.helo and not re.fullmatch(r"[!-~]{1,255}", args.helo):
-        parser.error(f"--helo {args.helo!r}: one host name or [address], without spaces")
-    session = SMTPSession(
-        host, port, helo=args.helo or "probe.smtpcheck.invalid", timeout=args.timeout or 30.0, tls_mode=args.tls,
-        tls=TLSSettings(verify=not args.no_verify, ca_file=args.ca, server_name=args.tls_name),
-    )
+    session = SMTPSession(host, port, options)
     recorder = Recorder(session, output, args.keep_text, sys.stdout)
     try:
         recorder.greet()
@@ -388,7 +387,7 @@ def _header(args: argparse.Namespace, host: str, port: int) -> list[str]:
     header = [f"# Recorded by `smtpcheck record` from {args.target} on {when}."]
     settings = [f'tls = "{args.tls}"'] if args.tls != "none" else []
     settings += [f"helo = {json.dumps(args.helo)}"] if args.helo else []  # a JSON string of ASCII is a TOML one
-    settings += [f"timeout = {args.timeout:g}"] if args.timeout else []
+    settings += [f"timeout = {float(args.timeout):g}"] if args.timeout else []
     return [*header, "+++", *settings, "+++"] if settings else header
 
 

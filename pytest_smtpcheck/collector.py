@@ -67,10 +67,7 @@ class SMTPFile(pytest.File):
 
         script = self.script
         target = self.config.stash[TARGETS].target(target_id)
-        session = target.session(
-            listener=script.listener or "smtp", tls=script.tls, helo=script.helo, timeout=script.timeout,
-            as_address=script.as_address, as_via=script.as_via, allow_plaintext_auth=script.allow_plaintext_auth,
-        )
+        session = target.session(script.settings)
         session.transcript.add_secret(*script.secrets)
         return run_file(script, session, through)
 

@@ -1,7 +1,13 @@
-"""Failures of an SMTP session, worded for the engineer who reads the test report.
+"""Errors in two families, as h11 splits its Local and Remote protocol errors, worded for the engineer.
 
-Each one means the server did not give a reply a test could judge: the test fails
-with this message, and the session's transcript shows what happened before.
+- :class:`ServerFault`: the server did not give a reply a test could judge (refused, timed out,
+  hung up, spoke something else, failed TLS). The test fails with this message, and the
+  session's transcript shows what happened before.
+- :class:`Misuse`: the test (or its settings) asked for something that cannot be done as asked:
+  a bad setting, a line with CR/LF, a parameter the server did not advertise, a closed session.
+  The fix is in the test, so the message names the test's line or the door of the setting.
+
+Both are :class:`SMTPCheckError`, so ``except SMTPCheckError`` still catches either.
 """
 
 from __future__ import annotations
@@ -9,8 +15,8 @@ from __future__ import annotations
 from typing import Protocol
 
 __all__ = [
-    "ConnectFailed", "ConnectionLost", "ProtocolViolation", "ReplyTimeout", "SMTPCheckError", "SessionClosed",
-    "SessionMisuse", "TLSFailed", "hide_for_server_faults",
+    "ConnectFailed", "ConnectionLost", "Misuse", "ProtocolViolation", "ReplyTimeout", "SMTPCheckError", "ServerFault",
+    "SessionClosed", "SessionMisuse", "TLSFailed", "hide_for_server_faults",
 ]
 
 
@@ -19,42 +25,50 @@ class _ExceptionInfo(Protocol):
 
 
 def hide_for_server_faults(excinfo: _ExceptionInfo) -> bool:
-    """Set as a module's ``__tracebackhide__``: pytest then reports a server fault at the test's own line.
+    """Set as a module's ``__tracebackhide__``: pytest then reports a server fault or a misuse at the test's line.
 
-    A server that misbehaves is not a bug in the plugin, so its frames are noise; any
-    other exception keeps the full traceback.
+    A server that misbehaves, or a test that asks for the impossible, is not a bug in the
+    plugin, so its frames are noise; any other exception keeps the full traceback.
     """
     return excinfo.errisinstance(SMTPCheckError)
 
 
 class SMTPCheckError(Exception):
-    """Base class: the session could not go on."""
+    """Base class of both families: the session could not go on."""
 
 
-class ConnectFailed(SMTPCheckError):
+class ServerFault(SMTPCheckError):
+    """The server's fault: the test fails, and its transcript shows what the server did."""
+
+
+class Misuse(SMTPCheckError):
+    """The test's misuse (or a bad setting): the message names the test's line or the setting's door."""
+
+
+class ConnectFailed(ServerFault):
     """No TCP connection: refused, unreachable, name not resolved, or connect timeout."""
 
 
-class ConnectionLost(SMTPCheckError):
+class ConnectionLost(ServerFault):
     """The server closed or reset the connection while the client waited for a reply."""
 
 
-class ReplyTimeout(SMTPCheckError):
+class ReplyTimeout(ServerFault):
     """No complete reply within the reply timeout, or the session's overall deadline passed."""
 
 
-class ProtocolViolation(SMTPCheckError):
+class ProtocolViolation(ServerFault):
     """The server sent something that is not an SMTP reply (HTTP, binary, bare LF, oversize lines)."""
 
 
-class TLSFailed(SMTPCheckError):
+class TLSFailed(ServerFault):
     """The TLS handshake failed or the certificate did not verify."""
 
 
-class SessionClosed(SMTPCheckError):
+class SessionClosed(Misuse):
     """The test tried to use a session that is already closed."""
 
 
-class SessionMisuse(SMTPCheckError, ValueError):
+class SessionMisuse(Misuse, ValueError):
     """The test asked for something that cannot be sent as asked: a line with CR/LF, a parameter the server
     did not advertise, TLS details before TLS."""

@@ -3,18 +3,19 @@
 They live in a top-level ``smtpcheck.toml`` (``[profiles.NAME]``) or in ``[tool.smtpcheck]`` of
 ``pyproject.toml`` (``[tool.smtpcheck.profiles.NAME]``), both in pytest's rootdir. Both at once is a usage
 error rather than one silently shadowing the other. This module finds the file, checks its shape and key
-names, and picks the profile; the values are checked by :mod:`pytest_smtpcheck.options`, by the same rules
-as the command line. TOML is read only when one of those files exists.
+names, picks the profile and hands its values over as a settings layer; :mod:`pytest_smtpcheck.settings`
+checks them by the same rules as every other door. TOML is read only when one of those files exists.
+Pytest-free: a mistake is a SettingsError naming the file and key.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import pytest
+from .settings import PROFILE_KEYS, Given, Layer, SettingsError
 
 __all__ = ["PROFILE_ENV", "PROFILE_FILE", "Profile", "ProfileFile", "find_profile_file", "select_profile"]
 
@@ -55,8 +56,12 @@ class Profile(NamedTuple):
         """Relative paths in a profile are relative to its file, wherever pytest is started."""
         return self.file.path.parent
 
+    def layer(self) -> Layer:
+        """The profile's values as a settings layer, each named as written (``smtpcheck.toml: profiles.ci.tls``)."""
+        return {key: Given(value, self.where(key), self.origin, self.base) for key, value in self.values.items()}
 
-def find_profile_file(rootpath: Path, known_keys: Collection[str]) -> ProfileFile | None:
+
+def find_profile_file(rootpath: Path) -> ProfileFile | None:
     """The rootdir's profile file, if any; a malformed one is a usage error naming the file and key."""
     own = rootpath / PROFILE_FILE
     pyproject = rootpath / "pyproject.toml"
@@ -64,13 +69,12 @@ def find_profile_file(rootpath: Path, known_keys: Collection[str]) -> ProfileFil
     tool = _read(pyproject).get("tool", {}) if pyproject.is_file() else {}
     project_table = tool.get("smtpcheck") if isinstance(tool, dict) else None
     if own_table is not None and project_table is not None:
-        raise pytest.UsageError(
-            f"{own} and [tool.smtpcheck] in {pyproject} both configure pytest-smtpcheck; keep one of them"
-        )
+        raise SettingsError(str(own), f"[tool.smtpcheck] in {pyproject} both configure pytest-smtpcheck; "
+                            "keep one of them", joined=" and ")
     if own_table is not None:
-        return _checked(own, "", own_table, known_keys)
+        return _checked(own, "", own_table)
     if project_table is not None:
-        return _checked(pyproject, "tool.smtpcheck.", project_table, known_keys)
+        return _checked(pyproject, "tool.smtpcheck.", project_table)
     return None
 
 
@@ -81,13 +85,11 @@ def select_profile(file: ProfileFile | None, name: str | None, where: str) -> Pr
     if name is None:
         return None
     if file is None:
-        raise pytest.UsageError(
-            f"{where}: no profile {name!r}: there is no {PROFILE_FILE} and no [tool.smtpcheck] in pyproject.toml "
-            "in the rootdir"
-        )
+        raise SettingsError(where, f"no profile {name!r}: there is no {PROFILE_FILE} and no [tool.smtpcheck] in "
+                            "pyproject.toml in the rootdir")
     if name not in file.profiles:
         known = ", ".join(sorted(file.profiles)) or "none"
-        raise pytest.UsageError(f"{where}: no profile {name!r} in {file.path.name}; known profiles: {known}")
+        raise SettingsError(where, f"no profile {name!r} in {file.path.name}; known profiles: {known}")
     return Profile(name=name, file=file, values=file.profiles[name])
 
 
@@ -101,30 +103,28 @@ def _read(path: Path) -> dict[str, Any]:
             table: dict[str, Any] = tomllib.load(stream)
             return table
     except (OSError, tomllib.TOMLDecodeError) as error:
-        raise pytest.UsageError(f"{path}: cannot read it as TOML: {error}") from None
+        raise SettingsError(str(path), f"cannot read it as TOML: {error}") from None
 
 
-def _checked(path: Path, prefix: str, table: object, known_keys: Collection[str]) -> ProfileFile:
+def _checked(path: Path, prefix: str, table: object) -> ProfileFile:
     file = ProfileFile(path=path, prefix=prefix, profiles={}, default=None)
     if not isinstance(table, dict):  # only `smtpcheck = ...` under [tool] can be other than a table
-        raise pytest.UsageError(f"{path.name}: {prefix.rstrip('.')}: must be a table")
+        raise SettingsError(f"{path.name}: {prefix.rstrip('.')}", "must be a table")
     _known(file, "", table, _TOP_KEYS)
     default = table.get("profile")
     if default is not None and not (isinstance(default, str) and default):
-        raise pytest.UsageError(f"{file.where('profile')}: must be the name of a profile, not {default!r}")
+        raise SettingsError(file.where("profile"), f"must be the name of a profile, not {default!r}")
     profiles = table.get("profiles", {})
     if not isinstance(profiles, dict):
-        raise pytest.UsageError(f"{file.where('profiles')}: must be a table of [profiles.NAME] tables")
+        raise SettingsError(file.where("profiles"), "must be a table of [profiles.NAME] tables")
     for name, values in profiles.items():
         if not isinstance(values, dict):
-            raise pytest.UsageError(f"{file.where(f'profiles.{name}')}: must be a table")
-        _known(file, f"profiles.{name}.", values, known_keys)
+            raise SettingsError(file.where(f"profiles.{name}"), "must be a table")
+        _known(file, f"profiles.{name}.", values, PROFILE_KEYS)
     return ProfileFile(path=path, prefix=prefix, profiles=profiles, default=default)
 
 
-def _known(file: ProfileFile, prefix: str, table: Mapping[str, object], known_keys: Collection[str]) -> None:
+def _known(file: ProfileFile, prefix: str, table: Mapping[str, object], known_keys: tuple[str, ...]) -> None:
     for key in table:
         if key not in known_keys:
-            raise pytest.UsageError(
-                f"{file.where(prefix + key)}: unknown key; known keys: {', '.join(sorted(known_keys))}"
-            )
+            raise SettingsError(file.where(prefix + key), f"unknown key; known keys: {', '.join(sorted(known_keys))}")

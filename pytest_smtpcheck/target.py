@@ -18,8 +18,8 @@ import pytest
 
 from .addresses import joined
 from .errors import ConnectFailed, SessionMisuse, hide_for_server_faults
-from .options import Settings
-from .vocabulary import LISTENERS, PASSWORD_ENV, STANDARD_PORTS, TLS_MODES, Secret
+from .settings import Declared, SessionOptions, Settings
+from .vocabulary import LISTENERS, PASSWORD_ENV, STANDARD_PORTS, Listener, Secret
 
 __all__ = ["Target", "Targets"]
 __tracebackhide__ = hide_for_server_faults  # server faults are reported at the test's line
@@ -43,26 +43,17 @@ NO_DNS_REASON = (
 
 @dataclass(frozen=True)
 class Target:
-    """A mail server under test and how to talk to it."""
+    """A mail server under test, how to talk to it (the run's session options), and its account."""
 
     host: str
     ports: Mapping[str, int]
-    tls: str = "none"
-    helo: str = Settings.helo
-    timeout: float = Settings.timeout
-    connect_timeout: float | None = None
-    deadline: float | None = None
-    ca_file: str | None = None
-    verify: bool = True
-    tls_name: str | None = None
+    options: SessionOptions = field(default_factory=SessionOptions)
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     password_env: str = PASSWORD_ENV
     vars: Mapping[str, str] = field(default_factory=dict, repr=False)
     sandbox: bool = False
     policy: str = ""  # the sandbox's, for labels
-    present_as: str | None = None
-    present_via: str = "xclient"
     cap: Cap | None = field(default=None, repr=False, compare=False)
     mx_host: str | None = None  # --smtp-mx: the MX host this address belongs to (TLS and DANE use its name)
     problem: str | None = None  # --smtp-mx: why there is nothing to connect to; sessions fail with it
@@ -84,9 +75,6 @@ class Target:
     def has_listener(self, listener: str) -> bool:
         """The smtp listener always; the others when the run gave their port (the sandbox has all three)."""
         return listener == "smtp" or listener in self.ports
-
-    def tls_for(self, listener: str) -> str:
-        return "implicit" if listener == "submissions" else self.tls
 
     def var(self, name: str) -> str:
         """A variable the test needs; without it the test is skipped, naming the option that gives it."""
@@ -114,57 +102,24 @@ class Target:
     def secrets(self) -> tuple[str, ...]:
         return tuple(value for value in (self.password, self.vars.get(TOKEN_VAR)) if value)
 
-    def session(
-        self,
-        *,
-        listener: str = "smtp",
-        port: int | None = None,
-        tls: str | None = None,
-        helo: str | None = None,
-        timeout: float | None = None,
-        deadline: float | None = None,
-        as_address: str | None = None,
-        as_via: str | None = None,
-        auto_connect: bool = False,
-        allow_plaintext_auth: bool = False,
-    ) -> SMTPSession:
-        """An unconnected session to one of the target's listeners; keyword arguments override the run's options.
-
-        The run's password and token go out only under TLS unless *allow_plaintext_auth* (the sandbox's are dummies).
-        """
+    def session(self, test: Declared = Declared(), *, auto_connect: bool = False) -> SMTPSession:  # noqa: B008
+        """An unconnected session to the listener the test names (smtp by default), with the test's own settings
+        laid over the run's."""
         from .smtp.session import SMTPSession
-        from .smtp.tls import TLSSettings
         from .smtp.transcript import Transcript
 
-        mode = tls or self.tls_for(listener)
-        if mode not in TLS_MODES:
-            raise ValueError(f"tls must be one of {', '.join(TLS_MODES)}, not {mode!r}")
         transcript = Transcript()
         transcript.add_secret(*self.secrets)
-        port = port or self.port_for(listener)
-        reply_timeout = timeout or self.timeout
+        options = test.session_options(self.options)
+        port = test.port or self.port_for(test.listener or "smtp")
         cap, address = self.cap, joined(self.host, port)
-        slot: Callable[[], Slot] | None = None if cap is None else lambda: cap.acquire(address, patience=reply_timeout)
+        slot: Callable[[], Slot] | None = None if cap is None else lambda: cap.acquire(address,
+                                                                                      patience=options.timeout)
         if self.problem is not None:
             slot = _failing(self.problem)  # nothing to connect to: the session's first use fails saying why
-        return SMTPSession(
-            self.host,
-            port,
-            helo=helo or self.helo,
-            timeout=reply_timeout,
-            connect_timeout=self.connect_timeout,
-            deadline=deadline or self.deadline,
-            tls_mode=mode,
-            tls=TLSSettings(verify=self.verify, ca_file=self.ca_file, server_name=self.tls_name or self.mx_host),
-            transcript=transcript,
-            slot=slot,
-            present_as=as_address or self.present_as,
-            present_via=as_via or self.present_via,
-            auto_connect=auto_connect,
-            dns=self.dns,
-            tls_only_secrets=() if self.sandbox else self.secrets,
-            allow_plaintext_auth=allow_plaintext_auth,
-        )
+        return SMTPSession(self.host, port, options, transcript=transcript, slot=slot, auto_connect=auto_connect,
+                           dns=self.dns, tls_only_secrets=() if self.sandbox else self.secrets,
+                           allow_plaintext_auth=bool(test.allow_plaintext_auth))
 
 
 def _failing(problem: str) -> Callable[[], Slot]:
@@ -261,7 +216,7 @@ class Targets:
         if script.missing:
             name, line = min(script.missing.items(), key=lambda item: item[1])
             return f"line {line} {missing_reason(name, self.settings.password_env)}"
-        listener = script.listener or "smtp"
+        listener = script.settings.listener or "smtp"
         if (self.settings.host or self.settings.mx) and listener != "smtp" and listener not in self.settings.ports:
             return listener_reason(listener)
         return self.unreachable(target_id)
@@ -314,11 +269,8 @@ class Targets:
     def _given(self, host: str, *, mx_host: str | None = None, problem: str | None = None) -> Target:
         s = self.settings
         return Target(
-            host=host, ports=s.ports, tls=s.tls, helo=s.helo, timeout=s.timeout,
-            connect_timeout=s.connect_timeout, deadline=s.deadline,
-            ca_file=s.ca_file, verify=s.verify, tls_name=s.tls_name, username=s.user, password=s.password,
-            password_env=s.password_env, vars=self._variables(),
-            present_as=s.as_address, present_via=s.as_via, cap=self.cap,
+            host=host, ports=s.ports, options=s.session_options(server_name=mx_host), username=s.user,
+            password=s.password, password_env=s.password_env, vars=self._variables(), cap=self.cap,
             mx_host=mx_host, problem=problem, dns=self.dns,
         )
 
@@ -330,16 +282,14 @@ class Targets:
         sandbox.start()
         self._sandbox = sandbox
         return Target(
-            host=sandbox.host, ports=dict(sandbox.ports), tls=s.tls, helo=s.helo, timeout=s.timeout,
-            connect_timeout=s.connect_timeout,
-            deadline=s.deadline, ca_file=sandbox.ca_file, verify=s.verify, tls_name=s.tls_name,
+            host=sandbox.host, ports=dict(sandbox.ports), options=s.session_options(ca_file=sandbox.ca_file),
             username=sandbox.username, password=Secret(sandbox.password),
             vars=_sandbox_vars(sandbox, s),
             sandbox=True, policy=s.sandbox, cap=self.cap, dns=self.dns,
         )
 
 
-def listener_reason(listener: str) -> str:
+def listener_reason(listener: Listener) -> str:
     return (f"needs the {listener} listener, which this run was not given: "
             f"give --smtp-listener {listener}={STANDARD_PORTS[listener]}")
 

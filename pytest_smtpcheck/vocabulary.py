@@ -7,6 +7,7 @@ import these; none of them keeps a list of its own.
 from __future__ import annotations
 
 import base64
+from typing import Literal, get_args
 
 __all__ = [
     "AS_VIA_MODES",
@@ -17,18 +18,29 @@ __all__ = [
     "SANDBOX_POLICIES",
     "STANDARD_PORTS",
     "TLS_MODES",
+    "TOKEN_ENV",
+    "AsVia",
+    "Listener",
+    "SandboxPolicy",
     "Secret",
+    "TLSMode",
     "mask_auth_line",
     "secret_forms",
 ]
 
-LISTENERS = ("smtp", "submission", "submissions")
-STANDARD_PORTS = {"smtp": 25, "submission": 587, "submissions": 465}
-TLS_MODES = ("none", "starttls", "implicit")
-AS_VIA_MODES = ("xclient", "proxy-v1", "proxy-v2")  # how a session presents another client address
+Listener = Literal["smtp", "submission", "submissions"]
+TLSMode = Literal["none", "starttls", "implicit"]
+AsVia = Literal["xclient", "proxy-v1", "proxy-v2"]  # how a session presents another client address
+SandboxPolicy = Literal["secure", "misconfigured"]
+
+LISTENERS: tuple[Listener, ...] = get_args(Listener)
+STANDARD_PORTS: dict[Listener, int] = {"smtp": 25, "submission": 587, "submissions": 465}
+TLS_MODES: tuple[TLSMode, ...] = get_args(TLSMode)
+AS_VIA_MODES: tuple[AsVia, ...] = get_args(AsVia)
 AUTH_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER")
-SANDBOX_POLICIES = ("secure", "misconfigured")
-PASSWORD_ENV = "SMTPCHECK_PASSWORD"
+SANDBOX_POLICIES: tuple[SandboxPolicy, ...] = get_args(SandboxPolicy)
+PASSWORD_ENV = "SMTPCHECK_PASSWORD"  # the environment variable of the AUTH password (a profile may name another)
+TOKEN_ENV = "SMTPCHECK_TOKEN"  # the environment variable of the OAuth token
 
 MASK = "****"
 _SHORTEST_SECRET = 3  # shorter values are not masked: they would blot out ordinary text

@@ -189,7 +189,7 @@ def test_a_missing_account_skip_says_to_set_the_password_in_the_environment(pyte
     assert "--smtp-password" not in text
 
 
-def test_variables_come_from_the_command_line_over_front_matter_and_the_environment_only_by_env(pytester,
+def test_variables_come_from_front_matter_over_the_command_line_and_the_environment_only_by_env(pytester,
                                                                                                  monkeypatch):
     monkeypatch.setenv("WHO", "from-env")
     pytester.makefile(".smtp", v='+++\n[vars]\nWHO = "front"\nDOM = "front.example"\n+++\n'
@@ -199,8 +199,8 @@ def test_variables_come_from_the_command_line_over_front_matter_and_the_environm
         result.assert_outcomes(passed=3)
         assert server.peers[-1].received[:2] == ["VRFY front@front.example", "VRFY from-env"]
         assert "from-env" not in result.stdout.str(), "values read from the environment are masked in reports"
-        run(pytester, server, "--smtp-var", "WHO=cli").assert_outcomes(passed=3)
-        assert server.peers[-1].received[0] == "VRFY cli@front.example"
+        run(pytester, server, "--smtp-var", "WHO=cli", "--smtp-var", "DOM=cli.example").assert_outcomes(passed=3)
+        assert server.peers[-1].received[0] == "VRFY front@front.example", "the file's own word wins"
 
 
 def test_xdist_keeps_a_files_items_in_one_worker_in_order(pytester):

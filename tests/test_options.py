@@ -6,7 +6,8 @@ import textwrap
 
 import pytest
 
-from pytest_smtpcheck.options import Settings, parse_target, read_settings
+from pytest_smtpcheck.plugin.options import read_settings
+from pytest_smtpcheck.settings import Settings, parse_target
 
 ENVIRONMENT = ("SMTPCHECK_PASSWORD", "SMTPCHECK_TOKEN", "SMTPCHECK_PROFILE", "MX_PASSWORD")
 
@@ -198,8 +199,16 @@ def test_options_are_listed_in_their_own_help_group(pytester):
 
 
 def test_loading_the_options_imports_nothing_heavy():
-    code = ("import sys, pytest; before = set(sys.modules); import pytest_smtpcheck.options; "
+    code = ("import sys, pytest; before = set(sys.modules); import pytest_smtpcheck.plugin.options; "
             "print(sorted(name for name in set(sys.modules) - before if not name.startswith('pytest_smtpcheck')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
+
+
+def test_settings_and_profiles_never_import_pytest():
+    """The rules serve `smtpcheck record` too: a command, not a test run."""
+    code = ("import sys; import pytest_smtpcheck.settings, pytest_smtpcheck.profiles; "
+            "print(sorted(name for name in sys.modules if name.split('.')[0] in ('pytest', '_pytest', 'ssl')))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
 

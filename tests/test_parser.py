@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pytest_smtpcheck.settings import Declared
 from pytest_smtpcheck.transcripts.syntax import Script, SMTPFileError, parse_script
 
 RELAY = """\
@@ -437,11 +438,14 @@ vars = { DOMAIN = "front.example", SENDER = "probe" }
 """
 
 
-def test_front_matter_vars_and_caller_override():
+def test_front_matter_vars_beat_the_run_s():
+    """The file's own declaration wins, as a marker beats the command line (docs/options.md, precedence)."""
     assert sent(parse(VARS)) == [("MAIL FROM:<probe@front.example>",)]
-    assert sent(parse(VARS, {"DOMAIN": "cli.example"})) == [("MAIL FROM:<probe@cli.example>",)]
+    assert sent(parse(VARS, {"DOMAIN": "cli.example"})) == [("MAIL FROM:<probe@front.example>",)]
+    assert sent(parse(VARS.replace('DOMAIN = "front.example", ', ""), {"DOMAIN": "cli.example"})) == [
+        ("MAIL FROM:<probe@cli.example>",)]
     parsed = parse(VARS, {"DOMAIN": "cli.example"})
-    assert parsed.vars == {"DOMAIN": "front.example", "SENDER": "probe"}
+    assert parsed.settings.vars == {"DOMAIN": "front.example", "SENDER": "probe"}
     assert parsed.exchanges[1].steps[0].raw == "MAIL FROM:<${SENDER}@${DOMAIN}>"  # raw keeps the reference
 
 
@@ -502,16 +506,17 @@ USER = "probe"
 
 def test_every_front_matter_key():
     parsed = parse(FULL_FRONT_MATTER)
-    assert (parsed.description, parsed.markers, parsed.timeout) == ("submission requires AUTH", ("slow", "submission_checks"), 7.0)
-    assert (parsed.tls, parsed.helo, parsed.listener, parsed.vars) == ("starttls", "probe.example.net", "submission", {"USER": "probe"})
+    settings = parsed.settings
+    assert (parsed.description, parsed.markers, settings.timeout) == ("submission requires AUTH", ("slow", "submission_checks"), 7.0)
+    assert (settings.tls, settings.helo, settings.listener, settings.vars) == ("starttls", "probe.example.net", "submission", {"USER": "probe"})
+    assert settings.origins["timeout"] == "front matter (t.smtp)"
     assert names(parsed) == ["line14-greeting"]
 
 
 def test_defaults_without_front_matter():
     parsed = parse("< 220\n")
-    assert (parsed.description, parsed.markers, parsed.vars, parsed.timeout, parsed.tls, parsed.helo, parsed.listener) == (
-        None, (), {}, None, None, None, None,
-    )
+    assert (parsed.description, parsed.markers) == (None, ())
+    assert parsed.settings == Declared()
 
 
 def test_unknown_key_names_it_its_line_and_the_known_keys():
@@ -543,19 +548,25 @@ def test_front_matter_after_content_is_refused():
         ('markers = "slow"', "markers must be a list"),
         ('markers = ["xfail(reason=1)"]', "is not a marker name"),
         ("markers = [1]", "is not a marker name"),
-        ("timeout = 0", "timeout must be a positive number"),
-        ("timeout = -2.5", "timeout must be a positive number"),
-        ("timeout = true", "timeout must be a positive number"),
-        ("timeout = nan", "timeout must be a positive number"),
-        ('timeout = "5"', "timeout must be a positive number"),
-        ('tls = "ssl"', "tls must be one of 'none', 'starttls', 'implicit'"),
-        ('listener = "lmtp"', "listener must be one of 'smtp', 'submission', 'submissions'"),
-        ('helo = "two words"', "helo must be one host name"),
-        ('helo = ""', "helo must be one host name"),
-        ("helo = 1", "helo must be a string"),
-        ("vars = 1", "vars must be a table"),
-        ("vars = { PORT = 25 }", 'PORT must be a string in quotes, e.g. PORT = "25"'),
+        # the rules of every other door (settings.py), named as front matter
+        ("timeout = 0", "front matter timeout: must be a number of seconds above 0 and at most 3600, not 0"),
+        ("timeout = -2.5", "front matter timeout: must be a number of seconds above 0"),
+        ("timeout = true", "front matter timeout: must be a number of seconds above 0"),
+        ("timeout = nan", "front matter timeout: must be a number of seconds above 0"),
+        ("timeout = 5000", "front matter timeout: must be a number of seconds above 0 and at most 3600, not 5000"),
+        ('tls = "ssl"', "front matter tls: must be one of none, starttls, implicit, not 'ssl'"),
+        ('listener = "lmtp"', "front matter listener: must be one of smtp, submission, submissions, not 'lmtp'"),
+        ('helo = "two words"', "front matter helo: must be one host name or [address], without spaces"),
+        ('helo = "a\\u007fb"', "front matter helo: control characters"),
+        ('helo = ""', "front matter helo: empty"),
+        ("helo = 1", "front matter helo: must be a string"),
+        ("port = 70000", "front matter port: must be a whole number from 1 to 65535"),
+        ('as = "mx.example"', "front matter as: "),
+        ("vars = 1", "front matter vars: must be a table"),
+        ("vars = { PORT = 25 }", "front matter vars.PORT: must be a string, not 25"),
         ('vars = { "not-a-name" = "x" }', "is not a variable name"),
+        ('vars = { SMTP_PASSWORD = "x" }', "set the environment variable SMTPCHECK_PASSWORD"),
+        ('vars = { SMTP_TOKEN = "x" }', "set the environment variable SMTPCHECK_TOKEN"),
     ],
 )
 def test_front_matter_values_are_checked_at_their_line(setting, problem):
@@ -625,6 +636,7 @@ def test_arbitrary_input_only_ever_raises_smtpfileerror(source):
 
 def test_front_matter_presents_another_client_address():
     parsed = parse('+++\nas = "203.0.113.9"\nas_via = "proxy-v2"\n+++\n< 220\n')
-    assert (parsed.as_address, parsed.as_via) == ("203.0.113.9", "proxy-v2")
-    assert "as must be an IP address" in error('+++\nas = "outside.example"\n+++\n< 220\n').message
+    assert (parsed.settings.as_address, parsed.settings.as_via) == ("203.0.113.9", "proxy-v2")
+    assert "front matter as: 'outside.example' is not an IP address" in error(
+        '+++\nas = "outside.example"\n+++\n< 220\n').message
     assert error('+++\nas_via = "socks"\n+++\n< 220\n').line == 2

@@ -105,4 +105,4 @@ def test_under_tls_the_real_password_goes_out(pytester, monkeypatch, tmp_path):
 def test_a_bad_opt_in_value_names_the_front_matter_line(pytester):
     pytester.makefile(".smtp", bad="+++\nallow_plaintext_auth = \"yes\"\n+++\n< 220\n")
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.stdout.fnmatch_lines(["*bad.smtp:2: allow_plaintext_auth must be true or false, not 'yes'*"])
+    result.stdout.fnmatch_lines(["*bad.smtp:2: front matter allow_plaintext_auth: must be true or false, not 'yes'*"])

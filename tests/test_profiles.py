@@ -6,7 +6,8 @@ import textwrap
 import pytest
 from test_options import assert_usage_error
 
-from pytest_smtpcheck.options import Settings, read_settings
+from pytest_smtpcheck.plugin.options import read_settings
+from pytest_smtpcheck.settings import Settings
 
 CI_PROFILE = """\
     [profiles.ci]
@@ -277,7 +278,7 @@ def test_a_ca_that_is_not_pem_names_the_profile_key(pytester):
 def test_toml_is_read_only_when_a_profile_file_exists(pytester):
     code = ("import sys, pytest; from pathlib import Path; before = set(sys.modules); "  # coverage may load tomllib
             "from pytest_smtpcheck.profiles import find_profile_file; "
-            "assert find_profile_file(Path('.'), ()) is None; "
+            "assert find_profile_file(Path('.')) is None; "
             "print([name for name in ('tomllib', 'tomli') if name in set(sys.modules) - before])")
     result = pytester.run(sys.executable, "-c", code)
     assert result.outlines == ["[]"], result.errlines

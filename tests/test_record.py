@@ -173,9 +173,13 @@ def test_a_server_that_hangs_up_leaves_the_file_up_to_there_and_exit_status_1(tm
     (["record", "[::1", "-o", "x.smtp"], "HOST[:PORT]"),
     (["record", "127.0.0.1", "-o", "x.txt"], "must end in .smtp"),
     (["record", "127.0.0.1", "-o", "no/such/dir/x.smtp"], "no such directory"),
-    (["record", "127.0.0.1", "-o", "x.smtp", "--ca", "missing.pem"], "--ca missing.pem: no such file"),
-    (["record", "127.0.0.1", "-o", "x.smtp", "--tls", "ssl"], "invalid choice: 'ssl'"),
-    (["record", "127.0.0.1", "-o", "x.smtp", "--timeout", "0"], "must be seconds above 0"),
+    # the plugin's own rules (settings.py), named by the recorder's options
+    (["record", "127.0.0.1", "-o", "x.smtp", "--ca", "missing.pem"], "--ca: no such file: "),
+    (["record", "127.0.0.1", "-o", "x.smtp", "--tls", "ssl"], "--tls: must be one of none, starttls, implicit, not 'ssl'"),
+    (["record", "127.0.0.1", "-o", "x.smtp", "--timeout", "0"], "--timeout: must be a number of seconds above 0"),
+    (["record", "127.0.0.1", "-o", "x.smtp", "--timeout", "5000"], "--timeout: must be a number of seconds above 0 and at most 3600"),
+    (["record", "127.0.0.1", "-o", "x.smtp", "--helo", "two words"], "--helo: must be one host name or [address]"),
+    (["record", "127.0.0.1:0", "-o", "x.smtp"], "HOST[:PORT]: must be a whole number from 1 to 65535"),
     (["record", "127.0.0.1"], "required: -o/--output"),
     ([], "required: COMMAND"),
 ])

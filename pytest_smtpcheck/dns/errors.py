@@ -1,17 +1,17 @@
 """DNS failures, worded for the engineer who reads the test report.
 
-They subclass `SMTPCheckError`, so a DNS lookup that cannot be judged fails the test
+They are `ServerFault`s (an `SMTPCheckError`), so a DNS lookup that cannot be judged fails the test
 at its own line, the same way a server that gives no reply does.
 """
 
 from __future__ import annotations
 
-from pytest_smtpcheck.errors import SMTPCheckError
+from pytest_smtpcheck.errors import ServerFault
 
 __all__ = ["DNSCheckError", "DNSSECBogus", "DNSServerFailure", "DNSTimeout"]
 
 
-class DNSCheckError(SMTPCheckError):
+class DNSCheckError(ServerFault):
     """Base class: a DNS question got no answer a check can use."""
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Sequence
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ProtocolViolation, SessionMisuse, TLSFailed, hide_for_server_faults
+from ..settings import SessionOptions
 from ..vocabulary import MASK, TLS_MODES, mask_auth_line
 from .connection import Connection, Deadline
 from .message import Body, MessageSource, body_from
@@ -24,7 +26,7 @@ from .transcript import EVENT, SENT, Transcript
 if TYPE_CHECKING:
     from ..dns import DaneResult, DNSChecks
     from .cap import Slot
-    from .tls import TLSInfo, TLSSettings
+    from .tls import TLSInfo
 
 __all__ = ["SMTPSession"]
 __tracebackhide__ = hide_for_server_faults  # server faults are reported at the test's line
@@ -44,36 +46,33 @@ class SMTPSession:
         self,
         host: str,
         port: int,
+        options: SessionOptions = SessionOptions(),  # noqa: B008 - frozen, safely shared
         *,
-        helo: str = "localhost",
-        timeout: float = 30.0,
-        connect_timeout: float | None = None,
-        deadline: float | None = None,
-        tls_mode: str = "none",
-        tls: TLSSettings | None = None,
         limits: Limits = Limits(),  # noqa: B008 - frozen, safely shared
         transcript: Transcript | None = None,
         slot: Callable[[], Slot] | None = None,
-        present_as: str | None = None,
-        present_via: str = "xclient",
         auto_connect: bool = False,
         dns: Callable[[], DNSChecks] | None = None,
         tls_only_secrets: Collection[str] = (),
         allow_plaintext_auth: bool = False,
+        **changes: Any,
     ) -> None:
-        if tls_mode not in TLS_MODES:
-            raise ValueError(f"tls_mode must be one of {', '.join(TLS_MODES)}, not {tls_mode!r}")
+        """*options* are the resolved settings (helo, timeouts, TLS, presented address); *changes* replace some of
+        them by name, for scripts and tests: ``SMTPSession(host, 25, timeout=5)``."""
+        options = replace(options, **changes) if changes else options
+        if options.tls_mode not in TLS_MODES:
+            raise ValueError(f"tls_mode must be one of {', '.join(TLS_MODES)}, not {options.tls_mode!r}")
         self.host = host
         self.port = port
-        self.helo_name = helo
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout if connect_timeout is not None else timeout
-        self.deadline_seconds = deadline
-        self.tls_mode = tls_mode
-        self.tls_settings = tls
+        self.helo_name = options.helo
+        self.timeout = options.timeout
+        self.connect_timeout = options.connect_timeout if options.connect_timeout is not None else options.timeout
+        self.deadline_seconds = options.deadline
+        self.tls_mode = options.tls_mode
+        self.tls_settings = options.tls
         self.transcript = transcript if transcript is not None else Transcript()
-        self.present_as = present_as
-        self.present_via = present_via
+        self.present_as = options.present_as
+        self.present_via = options.present_via
         self.auto_connect = auto_connect
         self._slot = slot
         self._dns = dns  # the run's DNS checks, made on first use, for dane()
@@ -133,7 +132,7 @@ class SMTPSession:
         proxied = self.present_as is not None and self.present_via.startswith("proxy")
         self._conn.open(connect_timeout, slot=slot, preamble=self._proxy_header if proxied else None)
         if self.tls_mode == "implicit":
-            self._conn.start_tls(self._tls(), self._deadline())
+            self._conn.start_tls(self.tls_settings, self._deadline())
         greeting = self._greeting = self._read(None, "the greeting")
         if self.present_as is not None and self.present_via == "xclient" and greeting.code == 220:
             greeting = self._greeting = self.xclient(ADDR=self.present_as)
@@ -258,7 +257,7 @@ class SMTPSession:
         """STARTTLS; on 220 the handshake follows at once and a failure raises :class:`TLSFailed`."""
         reply = self.command("STARTTLS")
         if reply.code == 220:
-            self._conn.start_tls(self._tls(), self._deadline(), after=" after its 220 to STARTTLS")
+            self._conn.start_tls(self.tls_settings, self._deadline(), after=" after its 220 to STARTTLS")
             self.capabilities = {}
         return reply
 
@@ -363,7 +362,7 @@ class SMTPSession:
             raise SessionMisuse("dane() needs DNS: sessions from smtp_session or smtp_connect have the run's; "
                                 "give SMTPSession(dns=...) otherwise")
         checks = self._dns()
-        name = host or (self.tls_settings.server_name if self.tls_settings else None) or self.host
+        name = host or self.tls_settings.server_name or self.host
         try:
             ip_address(name.strip("[]"))
         except ValueError:
@@ -443,11 +442,6 @@ class SMTPSession:
         if self._session_end is not None and self._session_end <= reply_end:
             return Deadline(self._session_end, f"the session deadline of {self.deadline_seconds:g} s")
         return Deadline(reply_end, f"{self.timeout:g} s")
-
-    def _tls(self) -> TLSSettings:
-        from .tls import TLSSettings
-
-        return self.tls_settings or TLSSettings()
 
     def _proxy_header(self, server: str, port: int) -> bytes:
         """The PROXY header claiming ``present_as``; the destination is the server, in the claimed address family."""

@@ -11,19 +11,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..errors import hide_for_server_faults
+from ..settings import TLSSettings  # the trust a session uses is a setting: resolved with the others
 
 __all__ = ["TLSInfo", "TLSSettings", "describe", "explain", "make_context", "peer_certificate", "peer_chain"]
 
 __tracebackhide__ = hide_for_server_faults  # server faults are reported at the test's line
-
-
-@dataclass(frozen=True)
-class TLSSettings:
-    """How a session trusts the server: verification is on unless the engineer turns it off."""
-
-    verify: bool = True
-    ca_file: str | None = None
-    server_name: str | None = None  # name checked against the certificate; default: the host connected to
 
 
 @dataclass(frozen=True)

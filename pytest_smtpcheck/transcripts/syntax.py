@@ -8,7 +8,6 @@ than it seems to.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import sys
@@ -17,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from ..paths import MessageFileRefused, MessageFiles
+from ..settings import TEST_KEYS, Declared, Given, SettingsError, declared
 from ..smtp.expect import Expectation, ExpectationError
-from ..vocabulary import AS_VIA_MODES, AUTH_MECHANISMS, LISTENERS, MASK, TLS_MODES
+from ..vocabulary import AUTH_MECHANISMS, MASK
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,8 +30,7 @@ __all__ = ["Exchange", "ExpectLine", "SMTPFileError", "Script", "Step", "parse_s
 MAX_LINE = 998  # RFC 5321 4.5.3.1.6: 1000 octets per line, CRLF included
 MAX_SLEEP = 300.0
 MAX_MESSAGE = 1 << 30
-FRONT_MATTER_KEYS = ("description", "markers", "vars", "timeout", "tls", "helo", "listener", "as", "as_via",
-                     "allow_plaintext_auth")
+FRONT_MATTER_KEYS = ("description", "markers", *TEST_KEYS)
 DIRECTIVES = {  # name: (fewest arguments, most arguments, usage)
     "starttls": (0, 0, "! starttls"),
     "auth": (3, 3, "! auth MECHANISM USER PASSWORD"),
@@ -124,14 +123,7 @@ class Script:
     exchanges: tuple[Exchange, ...]
     description: str | None = None
     markers: tuple[str, ...] = ()
-    vars: Mapping[str, str] = field(default_factory=dict)  # the front matter's, before the caller's override them
-    timeout: float | None = None
-    tls: str | None = None
-    helo: str | None = None
-    listener: str | None = None
-    as_address: str | None = None  # present this client address (XCLIENT or PROXY), as --smtp-as does
-    as_via: str | None = None
-    allow_plaintext_auth: bool = False  # the run's real credentials may go out without TLS (a trusted network)
+    settings: Declared = field(default_factory=Declared)  # the front matter's settings: they beat the run's
     secrets: tuple[str, ...] = field(default=(), repr=False)  # expanded passwords and ${env:} values, masked
     missing: Mapping[str, int] = field(default_factory=dict)  # variables used but not given: name -> first line
 
@@ -147,7 +139,7 @@ def parse_script(
     environ: Mapping[str, str] | None = None,
     files: MessageFiles | None = None,
 ) -> Script:
-    """Parse a `.smtp` file; *variables* (the run's) win over the front matter's ``vars``.
+    """Parse a `.smtp` file; the front matter's ``vars`` win over *variables* (the run's): the test's own word.
 
     `! message file=` paths must be allowed by *files* (by default: under the `.smtp` file's own directory).
 
@@ -158,7 +150,7 @@ def parse_script(
     path = os.fspath(path)
     lines = _split_lines(source, path)
     settings, body_start = _FrontMatter(path, lines).read()
-    names = {**settings.get("vars", {}), **(variables or {})}
+    names = {**(variables or {}), **settings["settings"].vars}
     machine = _Machine(path, names, environ or {}, files or MessageFiles(os.path.dirname(os.path.abspath(path))))
     for number, text in enumerate(lines[body_start:], body_start + 1):
         if not _is_comment(text):
@@ -169,14 +161,7 @@ def parse_script(
         exchanges=exchanges,
         description=settings.get("description"),
         markers=tuple(settings.get("markers", ())),
-        vars=settings.get("vars", {}),
-        timeout=settings.get("timeout"),
-        tls=settings.get("tls"),
-        helo=settings.get("helo"),
-        listener=settings.get("listener"),
-        as_address=settings.get("as"),
-        as_via=settings.get("as_via"),
-        allow_plaintext_auth=settings.get("allow_plaintext_auth", False),
+        settings=settings["settings"],
         secrets=tuple(machine.secrets),
         missing=dict(machine.missing),
     )
@@ -211,7 +196,7 @@ class _FrontMatter:
         """The validated settings, and the index of the first line after the front matter."""
         first = next((i for i, text in enumerate(self.lines) if not _is_comment(text)), None)
         if first is None or self.lines[first].rstrip() != "+++":
-            return {}, 0
+            return {"settings": Declared()}, 0
         self.open = first + 1
         close = next((i for i in range(first + 1, len(self.lines)) if self.lines[i].rstrip() == "+++"), None)
         if close is None:
@@ -242,45 +227,27 @@ class _FrontMatter:
                     self._line_of(key),
                     f"unknown front matter key `{key}`: the keys are {', '.join(FRONT_MATTER_KEYS)}",
                 )
-        settings = dict(table)
-        for key in ("description", "helo"):
-            if key in table:
-                self._string(key, table[key])
-        if "helo" in table and (not table["helo"] or any(c.isspace() for c in table["helo"])):
-            self._fail(
-                self._line_of("helo"), 'helo must be one host name without spaces, e.g. helo = "probe.example.net"'
-            )
+        settings: dict[str, Any] = {}
+        if "description" in table:
+            settings["description"] = self._string("description", table["description"])
         if "markers" in table:
             settings["markers"] = self._markers(table["markers"])
-        if "vars" in table:
-            settings["vars"] = self._vars(table["vars"])
-        if "timeout" in table:
-            settings["timeout"] = self._timeout(table["timeout"])
-        if "as" in table:
-            settings["as"] = self._address(table["as"])
-        if "allow_plaintext_auth" in table and not isinstance(table["allow_plaintext_auth"], bool):
-            self._fail(self._line_of("allow_plaintext_auth"), "allow_plaintext_auth must be true or false, "
-                       f"not {table['allow_plaintext_auth']!r}")
-        for key, choices in (("tls", TLS_MODES), ("listener", LISTENERS), ("as_via", AS_VIA_MODES)):
-            if key in table and table[key] not in choices:
-                self._fail(
-                    self._line_of(key),
-                    f"{key} must be one of {', '.join(repr(c) for c in choices)}, not {table[key]!r}",
-                )
+        settings["settings"] = self._settings({key: value for key, value in table.items() if key in TEST_KEYS})
         return settings
+
+    def _settings(self, table: dict[str, Any]) -> Declared:
+        """The settings keys, checked by the rules of every other door (settings.py), failing at their line."""
+        origin = f"front matter ({os.path.basename(self.path)})"
+        try:
+            return declared({key: Given(value, f"front matter {key}", origin) for key, value in table.items()})
+        except SettingsError as error:
+            key = error.where.removeprefix("front matter ").partition(".")[0]
+            self._fail(self._line_of(key), str(error))
 
     def _string(self, key: str, value: object) -> str:
         if not isinstance(value, str):
             self._fail(self._line_of(key), f'{key} must be a string in quotes, e.g. {key} = "..."')
         return value
-
-    def _address(self, value: object) -> str:
-        import ipaddress
-
-        try:
-            return str(ipaddress.ip_address(self._string("as", value)))
-        except ValueError:
-            self._fail(self._line_of("as"), f'as must be an IP address, e.g. as = "203.0.113.9", not {value!r}')
 
     def _markers(self, value: object) -> list[str]:
         usage = 'markers must be a list of pytest marker names, e.g. markers = ["slow", "mx"]'
@@ -290,24 +257,6 @@ class _FrontMatter:
             if not isinstance(marker, str) or not _NAME.fullmatch(marker):
                 self._fail(self._line_of("markers"), f"{marker!r} is not a marker name (letters, digits, _): {usage}")
         return value
-
-    def _vars(self, value: object) -> dict[str, str]:
-        if not isinstance(value, dict):
-            self._fail(self._line_of("vars"), 'vars must be a table, e.g. vars = { SMTP_DOMAIN = "example.com" }')
-        for name, text in value.items():
-            if not _NAME.fullmatch(name):
-                self._fail(self._line_of("vars"), f"vars: `{name}` is not a variable name (letters, digits and _)")
-            if not isinstance(text, str):
-                self._fail(self._line_of("vars"), f'vars: {name} must be a string in quotes, e.g. {name} = "{text}"')
-        return value
-
-    def _timeout(self, value: object) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            self._fail(
-                self._line_of("timeout"), f"timeout must be a positive number of seconds, e.g. timeout "
-                f"= 10, not {value!r}",
-            )
-        return float(value)
 
     def _line_of(self, key: str) -> int:
         """The line defining *key* (``key =``, ``[key]`` or ``key.sub =``), else the opening `+++`."""

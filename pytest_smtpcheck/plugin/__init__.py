@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ..keys import RUN_DIRECTORY, RUNS, SECRET_VARS, TARGETS
+from ..report import configure as configure_reports
+from ..report.attachments import attach, locate_skip
+from ..report.masking import scrub
 from .fixtures import pytest_generate_tests, smtp_connect, smtp_dns, smtp_server, smtp_session
-from .keys import RUN_DIRECTORY, RUNS, SECRET_VARS, TARGETS
 from .options import add_options, read_settings
-from .report import configure as configure_reports
-from .report.attachments import attach, locate_skip
-from .report.masking import scrub
 
 if TYPE_CHECKING:
-    from .execution import RunDirectory
+    from ..execution import RunDirectory
 
 # fixtures and the parametrizing hook are found by name in this module
 __all__ = ["pytest_generate_tests", "smtp_connect", "smtp_dns", "smtp_server", "smtp_session"]
@@ -36,9 +36,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    from .execution import RunDirectory, Runs
-    from .smtp.cap import Cap
-    from .target import Targets
+    from ..execution import RunDirectory, Runs
+    from ..smtp.cap import Cap
+    from ..target import Targets
 
     for line in MARKERS:
         config.addinivalue_line("markers", line)
@@ -53,7 +53,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RUNS] = Runs(directory, shared=worker_input is not None, ahead=run_ahead)
     configure_reports(config)
     if settings.update and worker_input is None:  # files are rewritten once, on the controller, from reports
-        from .update import Updater
+        from ..update import Updater
 
         config.pluginmanager.register(Updater(config), "smtpcheck-update")
     if config.pluginmanager.hasplugin("xdist"):
@@ -74,7 +74,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
     if file_path.suffix == ".smtp":
-        from .collector import SMTPFile
+        from ..collector import SMTPFile
 
         return SMTPFile.from_parent(parent, path=file_path)
     return None
@@ -83,7 +83,7 @@ def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Col
 def pytest_collection_finish(session: pytest.Session) -> None:
     if not any(item.path.suffix == ".smtp" for item in session.items):
         return  # no .smtp file to plan: the collector need not even be imported
-    from .collector import plan_files
+    from ..collector import plan_files
 
     plans, selected = plan_files(session.items)
     session.config.stash[RUNS].plan(plans, selected)
@@ -114,7 +114,7 @@ class _XdistHooks:
 
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         """A worker's secret variables (by name) are masked in the controller's report too."""
-        from .report.masking import SECRET_VARS_OUTPUT
+        from ..report.masking import SECRET_VARS_OUTPUT
 
         names = getattr(node, "workeroutput", {}).get(SECRET_VARS_OUTPUT, [])
         self.config.stash.setdefault(SECRET_VARS, set()).update(names)

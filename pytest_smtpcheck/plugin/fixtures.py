@@ -1,29 +1,34 @@
 """Fixtures for Python tests: where to connect, a live session, a factory for more, and the run's DNS.
 
-Everything heavy (sockets, TLS, the sandbox, dnspython) is imported inside the
-fixtures, so a run that uses none of them pays nothing.
+A test's ``@pytest.mark.smtp(...)`` and its ``smtp_connect(...)`` keywords are doors for its own
+settings: read here into a settings layer, checked by the same rules as the command line
+(settings.py), and laid over the run's (the test's own word wins). Everything heavy (sockets,
+TLS, the sandbox, dnspython) is imported inside the fixtures, so a run that uses none pays nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .errors import hide_for_server_faults
-from .keys import SESSIONS, TARGETS
+from ..errors import hide_for_server_faults
+from ..keys import SESSIONS, TARGETS
+from ..settings import Declared, Given, SettingsError, declared
 
 __all__ = ["pytest_generate_tests", "smtp_connect", "smtp_dns", "smtp_server", "smtp_session"]
 __tracebackhide__ = hide_for_server_faults  # server faults are reported at the test's line
 
 if TYPE_CHECKING:
-    from .dns import DNSChecks
-    from .smtp.session import SMTPSession
-    from .target import Target
+    from ..dns import DNSChecks
+    from ..smtp.session import SMTPSession
+    from ..target import Target
 
-MARKER_OPTIONS = ("listener", "port", "tls", "helo", "timeout", "deadline", "as_address", "as_via",
-                  "allow_plaintext_auth")
+# The marker's and smtp_connect()'s keywords, and the settings key each one sets.
+MARKER_OPTIONS = {"listener": "listener", "port": "port", "tls": "tls", "helo": "helo", "timeout": "timeout",
+                  "deadline": "deadline", "as_address": "as", "as_via": "as_via",
+                  "allow_plaintext_auth": "allow_plaintext_auth"}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -66,7 +71,7 @@ def smtp_connect(request: pytest.FixtureRequest, smtp_server: Target) -> Iterato
 
     Each session is recorded in the test's report and closed (with QUIT) after the test.
     """
-    marker_options = _marker_options(request.node)
+    marker = _marker_settings(request.node)
     opened: list[SMTPSession] = request.node.stash.setdefault(SESSIONS, [])
 
     def connect(*, connect: bool = True, **options: Any) -> SMTPSession:
@@ -74,13 +79,14 @@ def smtp_connect(request: pytest.FixtureRequest, smtp_server: Target) -> Iterato
         unknown = set(options) - set(MARKER_OPTIONS)
         if unknown:
             raise TypeError(f"smtp_connect() got unknown options {sorted(unknown)}; known: {', '.join(MARKER_OPTIONS)}")
-        merged = {**marker_options, **options}
-        listener = merged.get("listener", "smtp")
-        if not smtp_server.has_listener(listener) and "port" not in merged:
-            from .target import listener_reason
+        test = _declared(options, lambda keyword, value: f"smtp_connect({keyword}={value!r}) in {request.node.name}",
+                         f"smtp_connect() in {request.node.name}").over(marker)
+        listener = test.listener or "smtp"
+        if not smtp_server.has_listener(listener) and test.port is None:
+            from ..target import listener_reason
 
             pytest.skip(listener_reason(listener))
-        session = smtp_server.session(**merged, auto_connect=not connect)
+        session = smtp_server.session(test, auto_connect=not connect)
         opened.append(session)
         if connect:
             session.connect()
@@ -101,11 +107,11 @@ def smtp_session(smtp_connect: Callable[..., SMTPSession]) -> SMTPSession:
     return smtp_connect(connect=False)
 
 
-def _marker_options(item: pytest.Item) -> dict[str, Any]:
-    """Options from the closest `@pytest.mark.smtp(...)`; a typo fails the test with a clear message."""
+def _marker_settings(item: pytest.Item) -> Declared:
+    """The settings of the closest `@pytest.mark.smtp(...)`; a typo or bad value fails the test naming it."""
     marker = item.get_closest_marker("smtp")
     if marker is None:
-        return {}
+        return Declared()
     if marker.args:
         pytest.fail(f"@pytest.mark.smtp takes keyword arguments only ({', '.join(MARKER_OPTIONS)})", pytrace=False)
     unknown = set(marker.kwargs) - set(MARKER_OPTIONS)
@@ -114,4 +120,14 @@ def _marker_options(item: pytest.Item) -> dict[str, Any]:
             f"@pytest.mark.smtp got unknown option(s) {', '.join(sorted(unknown))}; known: {', '.join(MARKER_OPTIONS)}",
             pytrace=False,
         )
-    return dict(marker.kwargs)
+    return _declared(marker.kwargs, lambda keyword, value: f"@pytest.mark.smtp({keyword}={value!r}) on {item.name}",
+                     f"marker on {item.name}")
+
+
+def _declared(keywords: Mapping[str, Any], door: Callable[[str, Any], str], origin: str) -> Declared:
+    """Keywords as a settings layer, checked; a bad value fails the test with the door as written."""
+    try:
+        return declared({MARKER_OPTIONS[keyword]: Given(value, door(keyword, value), origin)
+                         for keyword, value in keywords.items()})
+    except SettingsError as error:
+        pytest.fail(str(error), pytrace=False)

@@ -1,0 +1,161 @@
+"""The pytest face of the run's settings: flags and ini keys in, one layer per door, a usage error out.
+
+The rules and the precedence live in :mod:`pytest_smtpcheck.settings`; this module only
+declares the options to pytest, reads what the user gave (command line, ini, profile) as
+layers named the way the user wrote them, and turns a refusal into a one-line usage error
+(exit status 4) before the first connection.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any, Literal, NamedTuple
+
+import pytest
+
+from ..profiles import PROFILE_ENV, Profile, find_profile_file, select_profile
+from ..settings import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_HELO,
+    DEFAULT_TIMEOUT,
+    MAX_SECONDS,
+    Given,
+    Layer,
+    Settings,
+    SettingsError,
+    parse_text,
+    resolve,
+)
+from ..vocabulary import AS_VIA_MODES, LISTENERS, PASSWORD_ENV, SANDBOX_POLICIES, TLS_MODES
+
+__all__ = ["add_options", "read_settings", "usage_errors"]
+
+_OTHER_LISTENERS = tuple(name for name in LISTENERS if name != "smtp")  # the smtp listener's port is --smtp-port
+_ABSENT: Any = object()  # the ini default: tells a key left out from one set to an empty value
+
+
+class _Option(NamedTuple):
+    """One setting as the user meets it: the option, its ini twin and its profile key."""
+
+    key: str  # the profile key and the key of Settings.origins
+    metavar: str | None  # None: a flag
+    help: str
+    flag: str
+    ini: str | None  # None: command line only
+    repeat: bool
+
+    @property
+    def dest(self) -> str:
+        return self.ini or f"smtp_{self.key}"
+
+
+def _option(key: str, metavar: str | None, help: str, *, flag: str | None = None, ini: bool = True,
+            repeat: bool = False) -> _Option:
+    return _Option(key, metavar, help, flag or "--smtp-" + key.replace("_", "-"), f"smtp_{key}" if ini else None,
+                   repeat)
+
+
+_OPTIONS = (
+    _option("target", "HOST[:PORT]",
+            "server to test, e.g. mx.example.com or [2001:db8::25]:2525; without it, the embedded sandbox MX"),
+    _option("mx", "DOMAIN", "run every SMTP test once per MX host and address of DOMAIN (instead of --smtp-target)"),
+    _option("port", "PORT", "port of the smtp listener (default 25, or the port in --smtp-target)"),
+    _option("listeners", "NAME=PORT", f"port of another listener: {', '.join(_OTHER_LISTENERS)} (repeatable)",
+            flag="--smtp-listener", repeat=True),
+    _option("tls", "MODE", f"how sessions start: {', '.join(TLS_MODES)} (default none; submissions: always implicit)"),
+    _option("helo", "NAME", f"name sent with EHLO/HELO (default: {DEFAULT_HELO})"),
+    _option("timeout", "SECONDS",
+            f"how long to wait for each reply (default {DEFAULT_TIMEOUT:g}, at most {MAX_SECONDS:g})"),
+    _option("connect_timeout", "SECONDS", "how long to wait for the TCP connection (default: the reply timeout)"),
+    _option("deadline", "SECONDS",
+            "overall time one session may take, however the server drips its replies (default: none)"),
+    _option("ca", "FILE", "CA bundle (PEM) that signs the server's certificate"),
+    _option("tls_name", "NAME", "name the certificate must match, when you connect by address (default: the host)"),
+    _option("no_verify", None, "do not verify the server's TLS certificate (the report says so)"),
+    _option("user", "USER", f"AUTH user; the password is read from ${PASSWORD_ENV}, never from the command line"),
+    _option("vars", "NAME=VALUE", "variable for .smtp files and smtp_server.var() (repeatable)",
+            flag="--smtp-var", repeat=True),
+    _option("sandbox", "POLICY", f"policy of the embedded sandbox: {', '.join(SANDBOX_POLICIES)} (default secure)"),
+    _option("resolver", "IP[:PORT]", "DNS resolver for every query of the run (default: the system's)"),
+    _option("concurrency", "N",
+            f"at most N sessions open at once per target (default {DEFAULT_CONCURRENCY}; 1: one at a time)"),
+    _option("as", "IP", "present IP to the server as the client's address (XCLIENT or a PROXY header)"),
+    _option("as_via", "METHOD", f"how --smtp-as is presented: {', '.join(AS_VIA_MODES)} (default xclient)"),
+    _option("update", None, "rewrite the first mismatched expectation of each .smtp file with the reply received",
+            ini=False),
+    _option("profile", "NAME", f"profile from smtpcheck.toml or [tool.smtpcheck] (or ${PROFILE_ENV})", ini=False),
+)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("smtpcheck", "SMTP acceptance tests (pytest-smtpcheck)")
+    for option in _OPTIONS:
+        if option.metavar is None:
+            group.addoption(option.flag, action="store_true", dest=option.dest, default=None, help=option.help)
+        else:
+            group.addoption(option.flag, action="append" if option.repeat else "store", dest=option.dest,
+                            metavar=option.metavar, default=None, help=option.help)
+        if option.ini:
+            kind: Literal["linelist", "string"] = "linelist" if option.repeat else "string"  # our rules check the text
+            parser.addini(option.ini, f"{option.help} (ini twin of {option.flag})", type=kind, default=_ABSENT)
+
+
+def read_settings(config: pytest.Config) -> Settings:
+    """Read and check every setting; raises pytest.UsageError with a one-line message naming the culprit."""
+    with usage_errors():
+        profile = _profile(config)
+        layers = [_command_line(config), profile.layer() if profile else {}, _ini(config)]
+        settings = resolve(layers)
+        settings.origins["profile"] = _profile_origin(config, profile)
+        return replace(settings, profile=profile.name if profile else None)
+
+
+@contextmanager
+def usage_errors() -> Iterator[None]:
+    """Turn a SettingsError raised inside into pytest.UsageError: one line, exit status 4, no traceback."""
+    try:
+        yield
+    except SettingsError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+def _command_line(config: pytest.Config) -> Layer:
+    here = config.invocation_params.dir
+    return {option.key: Given(value, option.flag, "command line", here)
+            for option in _OPTIONS if option.key != "profile" and (value := config.getoption(option.dest)) is not None}
+
+
+def _ini(config: pytest.Config) -> Layer:
+    """Ini values, named after their file; `-o NAME=VALUE` overrides are named as such."""
+    overridden = {item.partition("=")[0].strip() for item in config.getoption("override_ini") or ()}
+    layer = {}
+    for option in _OPTIONS:
+        if option.ini is None or (value := config.getini(option.ini)) is _ABSENT:
+            continue
+        if option.ini in overridden or config.inipath is None:
+            layer[option.key] = Given(value, f"-o {option.ini}", "command line (-o)", config.invocation_params.dir)
+        else:
+            name = config.inipath.name
+            layer[option.key] = Given(value, f"{option.ini} ({name})", f"ini ({name})", config.inipath.parent)
+    return layer
+
+
+def _profile(config: pytest.Config) -> Profile | None:
+    file = find_profile_file(config.rootpath)
+    given = config.getoption("smtp_profile")
+    if given is not None:
+        return select_profile(file, parse_text(given, "--smtp-profile"), "--smtp-profile")
+    return select_profile(file, os.environ.get(PROFILE_ENV) or None, PROFILE_ENV)
+
+
+def _profile_origin(config: pytest.Config, profile: Profile | None) -> str:
+    if profile is None:
+        return "default"
+    if config.getoption("smtp_profile") is not None:
+        return "command line"
+    if os.environ.get(PROFILE_ENV):
+        return f"environment ({PROFILE_ENV})"
+    return profile.file.path.name

@@ -1,0 +1,211 @@
+"""One precedence and one rule per value, whatever the door: the matrix of doors x kinds of value.
+
+Precedence (docs/options.md): the test's marker or front matter > command line > profile > ini > default.
+"""
+
+import itertools
+import textwrap
+
+import pytest
+from test_options import assert_usage_error
+
+from pytest_smtpcheck.settings import (
+    DEFAULT_HELO,
+    DEFAULT_TIMEOUT,
+    Declared,
+    Given,
+    SessionOptions,
+    Settings,
+    SettingsError,
+    declared,
+    resolve,
+)
+
+RUN_DOORS = ("command line", "profile", "ini")  # the run's layers, highest first, as resolve() takes them
+# A kind of value: key, (as each door gives it, as Settings holds it) per door, and how Settings holds it
+KINDS = {
+    "choice": ("tls", [("starttls", "starttls"), ("implicit", "implicit"), ("none", "none")], lambda s: s.tls),
+    "seconds": ("timeout", [("5", 5.0), (6, 6.0), ("7.5", 7.5)], lambda s: s.timeout),
+    "name": ("helo", [("cli.example",) * 2, ("profile.example",) * 2, ("ini.example",) * 2], lambda s: s.helo),
+    "flag": ("no_verify", [(True, True), (False, False), ("yes", True)], lambda s: not s.verify),
+    "number": ("concurrency", [("2", 2), (3, 3), ("5", 5)], lambda s: s.concurrency),
+}
+
+
+def layer(door: str, key: str, value: object) -> dict[str, Given]:
+    return {key: Given(value, f"{door} {key}", door)}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(("high", "low"), list(itertools.combinations(range(3), 2)),
+                         ids=lambda rank: RUN_DOORS[rank])
+def test_each_pair_of_run_doors_the_higher_wins_with_its_origin(kind, high, low):
+    key, values, read = KINDS[kind]
+    layers = [{}, {}, {}]
+    layers[high] = layer(RUN_DOORS[high], key, values[high][0])
+    layers[low] = layer(RUN_DOORS[low], key, values[low][0])
+    settings = resolve(layers, environ={})
+    assert read(settings) == values[high][1]
+    assert settings.origins[key] == RUN_DOORS[high]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_without_any_door_the_default_applies_and_says_so(kind):
+    key, _, read = KINDS[kind]
+    settings = resolve([{}, {}, {}], environ={})
+    assert read(settings) == {"tls": "none", "timeout": DEFAULT_TIMEOUT, "helo": DEFAULT_HELO, "no_verify": False,
+                              "concurrency": 4}[key]
+    assert settings.origins[key] == "default"
+
+
+def test_variables_merge_name_by_name_and_each_name_keeps_its_origin():
+    layers = [{"vars": Given(["A=cli"], "--smtp-var", "command line")},
+              {"vars": Given({"A": "profile", "B": "profile"}, "p: vars", "profile p")},
+              {"vars": Given(["B=ini", "C=ini"], "smtp_vars (pytest.ini)", "ini (pytest.ini)")}]
+    settings = resolve(layers, environ={})
+    assert settings.vars == {"A": "cli", "B": "profile", "C": "ini"}
+    assert (settings.origins["vars.A"], settings.origins["vars.B"], settings.origins["vars.C"]) == (
+        "command line", "profile p", "ini (pytest.ini)")
+
+
+# The test's own declaration beats every run door
+
+
+TEST_VALUES = {"tls": ("none", "tls_mode"), "timeout": (2.5, "timeout"), "helo": ("test.example", "helo"),
+               "deadline": (9, "deadline"), "as": ("192.0.2.7", "present_as"), "as_via": ("proxy-v2", "present_via")}
+
+
+@pytest.mark.parametrize("key", TEST_VALUES)
+@pytest.mark.parametrize("door", RUN_DOORS)
+def test_a_test_s_declaration_beats_each_run_door(key, door):
+    run_value = {"tls": "starttls", "timeout": "30", "helo": "run.example", "deadline": "60", "as": "192.0.2.1",
+                 "as_via": "proxy-v1"}[key]
+    layers = [{}, {}, {}]
+    layers[RUN_DOORS.index(door)] = {key: Given(run_value, door, door),
+                                     "target": Given("mx.example", "--smtp-target", door)}
+    if key == "as_via":
+        layers[RUN_DOORS.index(door)]["as"] = Given("192.0.2.1", "--smtp-as", door)
+    run = resolve(layers, environ={})
+    value, field = TEST_VALUES[key]
+    test = declared({key: Given(value, f"marker {key}", "marker on test_x")})
+    options = test.session_options(run.session_options())
+    assert getattr(options, field) == value
+    assert test.origins[key] == "marker on test_x"
+    assert getattr(Declared().session_options(run.session_options()), field) != value, "the run's, without it"
+
+
+def test_smtp_connect_keywords_beat_the_marker():
+    marker = declared({"tls": Given("starttls", "m", "marker on t"), "helo": Given("m.example", "m", "marker on t")})
+    call = declared({"tls": Given("none", "c", "smtp_connect() in t")})
+    both = call.over(marker)
+    assert (both.tls, both.helo) == ("none", "m.example")
+    assert both.origins == {"tls": "smtp_connect() in t", "helo": "marker on t"}
+
+
+def test_submissions_is_implicit_tls_unless_the_test_says_otherwise():
+    run = SessionOptions(tls_mode="starttls")
+    assert declared({"listener": Given("submissions", "m", "m")}).session_options(run).tls_mode == "implicit"
+    assert declared({"listener": Given("submissions", "m", "m"), "tls": Given("none", "m", "m")}).session_options(
+        run).tls_mode == "none"
+
+
+# The same rule at every door: a bad value is refused, naming the door as written
+
+
+BAD = [  # key, bad value, what the rule says
+    ("timeout", "-1", "must be a number of seconds above 0 and at most 3600"),
+    ("timeout", "5000", "must be a number of seconds above 0 and at most 3600"),
+    ("helo", "two words", "must be one host name or [address], without spaces"),
+    ("port", "70000", "must be a whole number from 1 to 65535"),
+    ("tls", "ssl", "must be one of none, starttls, implicit"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "rule"), BAD)
+def test_every_door_refuses_each_bad_value_naming_itself(pytester, key, value, rule):
+    needs_target = ["--smtp-target=127.0.0.1"] if key == "port" else []
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    flag = "--smtp-" + key
+    assert_usage_error(pytester.runpytest_inprocess(f"{flag}={value}", *needs_target), f"{flag}: {rule}")
+    pytester.makeini(f"[pytest]\nsmtp_{key} = {value}\n")
+    assert_usage_error(pytester.runpytest_inprocess(*needs_target), f"smtp_{key} (tox.ini): {rule}")
+    pytester.makeini("[pytest]\n")
+    toml_value = value if value.lstrip("-").isdigit() else f'"{value}"'
+    pytester.makefile(".toml", smtpcheck=f"[profiles.ci]\n{key} = {toml_value}\n")
+    assert_usage_error(pytester.runpytest_inprocess("--smtp-profile=ci", *needs_target),
+                       f"smtpcheck.toml: profiles.ci.{key}: {rule}")
+
+
+@pytest.mark.parametrize(("key", "value", "rule"), BAD)
+def test_a_marker_and_front_matter_refuse_the_same_values_naming_themselves(pytester, key, value, rule):
+    python_value = value if value.lstrip("-").isdigit() else repr(value)
+    pytester.makepyfile(test_marked=textwrap.dedent(f"""
+        import pytest
+
+        @pytest.mark.smtp({key}={python_value})
+        def test_x(smtp_session):
+            pass
+    """))
+    toml_value = value if value.lstrip("-").isdigit() else f'"{value}"'
+    pytester.makefile(".smtp", relay=f"+++\n{key} = {toml_value}\n+++\n< 220\n")
+    result = pytester.runpytest_inprocess("test_marked.py", "-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    assert f"@pytest.mark.smtp({key}={python_value}) on test_x: {rule}" in result.stdout.str()
+    result = pytester.runpytest_inprocess("relay.smtp", "-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    assert f"relay.smtp:2: front matter {key}: {rule}" in result.stdout.str()
+
+
+@pytest.mark.parametrize("name", ["SMTP_PASSWORD", "SMTP_TOKEN"])
+def test_a_credential_is_never_a_variable_at_any_door(pytester, name):
+    environment = {"SMTP_PASSWORD": "SMTPCHECK_PASSWORD", "SMTP_TOKEN": "SMTPCHECK_TOKEN"}[name]
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    assert_usage_error(pytester.runpytest_inprocess("--smtp-var", f"{name}=hunter22"),
+                       f"--smtp-var: {name} is never given as a variable")
+    pytester.makefile(".toml", smtpcheck=f'[profiles.ci]\nvars = {{ {name} = "hunter22" }}\n')
+    result = pytester.runpytest_inprocess("--smtp-profile=ci")
+    assert_usage_error(result, f"smtpcheck.toml: profiles.ci.vars.{name}: {name} is never given as a variable")
+    assert environment in "".join(line for line in result.errlines if line.startswith("ERROR:"))
+    assert "hunter22" not in result.stdout.str() + result.stderr.str()
+    with pytest.raises(SettingsError, match=f"front matter vars.{name}: .* {environment}"):
+        declared({"vars": Given({name: "x"}, "front matter vars", "front matter (f.smtp)")})
+
+
+def test_the_run_s_secrets_are_one_typed_collection():
+    settings = resolve([{}, {"password": Given({"env": "MX_PW"}, "p: password", "profile p")}, {}],
+                       environ={"MX_PW": "pw-from-env", "SMTPCHECK_TOKEN": "tok-from-env"})
+    assert settings.secrets() == ("pw-from-env", "tok-from-env")
+    assert all(repr(secret) == "'****'" for secret in settings.secrets())
+    assert Settings().secrets() == ()
+
+
+# End to end: a test that must run in plain text stays in plain text under --smtp-tls=starttls
+
+
+def test_marker_and_front_matter_beat_the_command_line_against_the_sandbox(pytester):
+    pytester.makepyfile(textwrap.dedent("""
+        import pytest
+
+        @pytest.mark.smtp(tls="none", helo="marker.example", timeout=7)
+        def test_plain(smtp_session):
+            assert smtp_session.tls_info is None
+            assert "STARTTLS" in smtp_session.ehlo().text
+            assert smtp_session.ehlo().command == "EHLO marker.example"
+            assert smtp_session.timeout == 7
+
+        def test_run_s(smtp_session):
+            assert smtp_session.tls_info is not None
+            assert smtp_session.ehlo().command == "EHLO cli.example"
+            assert smtp_session.timeout == 9
+    """))
+    pytester.makefile(".smtp", plain=textwrap.dedent("""\
+        +++
+        tls = "none"
+        +++
+        < 220
+        > EHLO front.example
+        < 250 /STARTTLS/
+        """))
+    result = pytester.runpytest_inprocess("--smtp-tls=starttls", "--smtp-helo=cli.example", "--smtp-timeout=9",
+                                          "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4)

@@ -58,7 +58,7 @@ class DNSChecks:
         return spf(self.resolver, domain)
 
     def dmarc(self, domain: str) -> DMARCResult:
-        """The DMARC record that applies to DOMAIN (its own or its organisational domain's)."""
+        """The DMARC policy receivers apply to mail from DOMAIN (RFC 9989 tree walk), and where reports go."""
         return dmarc(self.resolver, domain)
 
     def mta_sts(self, domain: str, *, port: int | None = None, ca_file: str | None = None) -> MTASTSResult:

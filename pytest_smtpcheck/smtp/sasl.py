@@ -1,11 +1,15 @@
-"""SASL client mechanisms for SMTP AUTH (RFC 4954), without any I/O.
+"""SASL mechanisms for SMTP AUTH (RFC 4954), client and server side, without any I/O.
 
-Each mechanism is a small object the session drives: ``initial_response()`` for
+Each client mechanism is a small object the session drives: ``initial_response()`` for
 the AUTH line, ``respond(challenge)`` for each ``334`` challenge (both raw bytes;
 ``auth_line()`` and ``response_line()`` do the base64). Keeping the wire out makes
 every mechanism testable against the published examples byte for byte, and lets
 the session stay the only place that reads and writes sockets. ``secrets()`` lists
 every string that must be masked before a transcript is recorded.
+
+The server side (``SASLServer``, which the sandbox drives) parses what the client
+side builds: each mechanism's message format is one pair of functions here
+(``plain_message``/``parse_plain`` and so on), so the two sides cannot drift apart.
 """
 
 from __future__ import annotations
@@ -14,24 +18,38 @@ import base64
 import binascii
 import hmac
 import json
-from collections.abc import Callable
+import secrets as random
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
 
-from ..vocabulary import AUTH_MECHANISMS, Secret, secret_forms
+from ..vocabulary import AUTH_MECHANISMS, MASK, Secret, secret_forms
 
 __all__ = [
     "MECHANISMS",
+    "Account",
     "CramMD5",
     "Login",
     "Mechanism",
     "OAuthBearer",
     "Plain",
     "SASLError",
+    "SASLServer",
     "UnknownMechanism",
+    "Verdict",
     "XOAuth2",
     "auth_line",
+    "cram_md5_message",
     "decode_challenge",
+    "decode_response",
     "mechanism",
+    "oauthbearer_message",
+    "parse_cram_md5",
+    "parse_oauthbearer",
+    "parse_plain",
+    "parse_xoauth2",
+    "plain_message",
     "response_line",
+    "xoauth2_message",
 ]
 
 
@@ -45,6 +63,99 @@ class UnknownMechanism(SASLError):
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def _b64decode(text: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(text.strip(), validate=True)
+    except binascii.Error:
+        raise SASLError(f"{what} is not base64 (RFC 4954 §4): {text!r}") from None
+
+
+# -- the messages each mechanism carries: built by the client, parsed by the server ------------------------
+
+
+def plain_message(user: str, password: str) -> bytes:
+    """PLAIN (RFC 4616 §2): ``authzid NUL authcid NUL passwd``, with an empty authzid."""
+    return f"\0{user}\0{password}".encode()
+
+
+def parse_plain(data: bytes) -> tuple[str, str, str]:
+    """``(authzid, user, password)`` from a PLAIN message."""
+    fields = _text(data, "PLAIN").split("\0")
+    if len(fields) != 3 or not fields[1]:
+        raise SASLError("a PLAIN response is authzid NUL user NUL password (RFC 4616 §2)")
+    return fields[0], fields[1], fields[2]
+
+
+def cram_md5_message(user: str, password: str, challenge: bytes) -> bytes:
+    """CRAM-MD5 (RFC 2195 §2): ``user SP hex(HMAC-MD5(password, challenge))``."""
+    return f"{user} {_cram_md5_digest(password, challenge)}".encode()
+
+
+def _cram_md5_digest(password: str, challenge: bytes) -> str:
+    return hmac.new(password.encode(), challenge, "md5").hexdigest()
+
+
+def parse_cram_md5(data: bytes) -> tuple[str, str]:
+    """``(user, digest)`` from a CRAM-MD5 response."""
+    user, space, digest = _text(data, "CRAM-MD5").rpartition(" ")
+    if not space or not user:
+        raise SASLError("a CRAM-MD5 response is the user name, a space and the hex digest (RFC 2195 §2)")
+    return user, digest
+
+
+def xoauth2_message(user: str, token: str) -> bytes:
+    """XOAUTH2: ``user=U ^A auth=Bearer T ^A ^A``."""
+    return f"user={user}\x01auth=Bearer {token}\x01\x01".encode()
+
+
+def parse_xoauth2(data: bytes) -> tuple[str, str | None]:
+    """``(user, token)`` from an XOAUTH2 message; the token is None when ``auth`` is not a bearer token."""
+    fields = _key_values(_text(data, "XOAUTH2"))
+    return fields.get("user", ""), _bearer(fields.get("auth", ""))
+
+
+def oauthbearer_message(user: str, token: str, *, host: str | None = None, port: int | None = None) -> bytes:
+    """OAUTHBEARER (RFC 7628 §3.1): a GS2 header naming the user, optional host and port, the bearer token."""
+    # RFC 5801 saslname: "=" and "," would end the field, so they travel as =3D and =2C.
+    authzid = user.replace("=", "=3D").replace(",", "=2C")
+    fields = [f"n,a={authzid}," if authzid else "n,,"]
+    if host is not None:
+        fields.append(f"host={host}")
+    if port is not None:
+        fields.append(f"port={port}")
+    fields.append(f"auth=Bearer {token}")
+    return ("\x01".join(fields) + "\x01\x01").encode()
+
+
+def parse_oauthbearer(data: bytes) -> tuple[str, str | None]:
+    """``(user, token)`` from an OAUTHBEARER message (user "" when the header names none)."""
+    header, _, rest = _text(data, "OAUTHBEARER").partition("\x01")
+    gs2 = header.split(",")
+    if len(gs2) != 3 or gs2[0] != "n" or (gs2[1] and not gs2[1].startswith("a=")) or gs2[2]:
+        raise SASLError("an OAUTHBEARER message starts with the GS2 header n,a=USER, (RFC 7628 §3.1)")
+    user = gs2[1][2:].replace("=2C", ",").replace("=3D", "=")
+    return user, _bearer(_key_values(rest).get("auth", ""))
+
+
+def _text(data: bytes, name: str) -> str:
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        raise SASLError(f"the {name} response is not UTF-8") from None
+
+
+def _key_values(text: str) -> dict[str, str]:
+    return dict(field.partition("=")[::2] for field in text.split("\x01") if field)
+
+
+def _bearer(auth: str) -> str | None:
+    scheme, _, token = auth.partition(" ")
+    return token if scheme.lower() == "bearer" else None
+
+
+# -- the client side ----------------------------------------------------------------------------------------
 
 
 class Mechanism:
@@ -122,7 +233,7 @@ class Plain(_ClientFirst):
     name = "PLAIN"
 
     def _credentials(self) -> bytes:
-        return f"\0{self.user}\0{self.secret}".encode()
+        return plain_message(self.user, self.secret)
 
 
 class Login(Mechanism):
@@ -153,8 +264,7 @@ class CramMD5(Mechanism):
             raise SASLError(f"CRAM-MD5 answers one challenge, but the server sent another: {challenge!r}")
         if not challenge:
             raise SASLError("the server's CRAM-MD5 challenge is empty; it must be a <…@host> string (RFC 2195)")
-        digest = hmac.new(self.secret.encode(), challenge, "md5").hexdigest()
-        return self._send(f"{self.user} {digest}".encode())
+        return self._send(cram_md5_message(self.user, self.secret, challenge))
 
 
 class _OAuth(_ClientFirst):
@@ -186,7 +296,7 @@ class XOAuth2(_OAuth):
     name = "XOAUTH2"
 
     def _credentials(self) -> bytes:
-        return f"user={self.user}\x01auth=Bearer {self.secret}\x01\x01".encode()
+        return xoauth2_message(self.user, self.secret)
 
 
 class OAuthBearer(_OAuth):
@@ -208,15 +318,7 @@ class OAuthBearer(_OAuth):
         self.port = port
 
     def _credentials(self) -> bytes:
-        # RFC 5801 saslname: "=" and "," would end the field, so they travel as =3D and =2C.
-        authzid = self.user.replace("=", "=3D").replace(",", "=2C")
-        fields = [f"n,a={authzid}," if authzid else "n,,"]
-        if self.host is not None:
-            fields.append(f"host={self.host}")
-        if self.port is not None:
-            fields.append(f"port={self.port}")
-        fields.append(f"auth=Bearer {self.secret}")
-        return ("\x01".join(fields) + "\x01\x01").encode()
+        return oauthbearer_message(self.user, self.secret, host=self.host, port=self.port)
 
 
 MECHANISMS: dict[str, Callable[..., Mechanism]] = {
@@ -252,12 +354,127 @@ def auth_line(mech: Mechanism, *, initial_response: bool = True) -> str:
 
 def decode_challenge(text: str) -> bytes:
     """The bytes of a ``334`` reply's text, which RFC 4954 requires to be base64."""
-    try:
-        return base64.b64decode(text.strip(), validate=True)
-    except binascii.Error:
-        raise SASLError(f"the server's 334 challenge is not base64 (RFC 4954 §4): {text!r}") from None
+    return _b64decode(text, "the server's 334 challenge")
 
 
 def response_line(mech: Mechanism, challenge_text: str) -> str:
     """The line answering a ``334 <challenge_text>`` reply: the mechanism's response in base64 (may be empty)."""
     return _b64(mech.respond(decode_challenge(challenge_text)))
+
+
+# -- the server side ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Account:
+    """The account a SASL server accepts: a password (PLAIN, LOGIN, CRAM-MD5) and an OAuth bearer token."""
+
+    user: str
+    password: str
+    token: str
+
+    def __repr__(self) -> str:
+        return f"Account(user={self.user!r}, password={MASK!r}, token={MASK!r})"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How an exchange ended: the user authenticated, or None when the credentials were wrong (535)."""
+
+    user: str | None
+
+
+_Exchange = Generator[bytes, bytes, "str | None"]  # yields challenges, is sent responses, returns the user
+
+
+class SASLServer:
+    """One AUTH exchange, server side: ``start()`` with the initial response, ``respond()`` to each answer.
+
+    Each gives the next challenge (raw bytes, for a 334) or the Verdict. A response
+    that does not parse raises SASLError (501); the caller decodes base64 with
+    ``decode_response()`` and handles ``*`` (a cancelled exchange) itself.
+    """
+
+    def __init__(self, name: str, account: Account, *, hostname: str, scope: str = "") -> None:
+        exchange = _SERVER_EXCHANGES.get(name.upper())
+        if exchange is None:
+            raise UnknownMechanism(f"AUTH mechanism must be one of {', '.join(AUTH_MECHANISMS)}, not {name!r}")
+        self.name = name.upper()
+        self._exchange = exchange
+        self._account = account
+        self._hostname = hostname
+        self._scope = scope
+        self._running: _Exchange | None = None
+
+    def start(self, initial: bytes | None) -> bytes | Verdict:
+        """The first step: *initial* is the AUTH line's response, None when it had none."""
+        self._running = self._exchange(self, initial)
+        return self._step(None)
+
+    def respond(self, response: bytes) -> bytes | Verdict:
+        """The next step, after the client answered a challenge."""
+        if self._running is None:
+            raise SASLError(f"{self.name}: respond() before start()")
+        return self._step(response)
+
+    def _step(self, response: bytes | None) -> bytes | Verdict:
+        assert self._running is not None
+        try:
+            return self._running.send(response)  # type: ignore[arg-type]  # None starts the generator
+        except StopIteration as done:
+            self._running = None
+            return Verdict(done.value)
+
+    def _check(self, user: str, secret: str, expected: str) -> str | None:
+        """*user* when it is the account's and *secret* is *expected* (compared in constant time)."""
+        ok = user == self._account.user and hmac.compare_digest(secret.encode(), expected.encode())
+        return user if ok else None
+
+    def _plain(self, initial: bytes | None) -> _Exchange:
+        authzid, user, password = parse_plain(initial if initial is not None else (yield b""))
+        return self._check(user, password, self._account.password) if authzid in ("", user) else None
+
+    def _login(self, initial: bytes | None) -> _Exchange:
+        user = _text(initial if initial is not None else (yield b"Username:"), "LOGIN")
+        password = _text((yield b"Password:"), "LOGIN")
+        return self._check(user, password, self._account.password)
+
+    def _cram_md5(self, initial: bytes | None) -> _Exchange:
+        if initial is not None:
+            raise SASLError("CRAM-MD5 starts with the server's challenge: the AUTH line takes no response")
+        challenge = f"<{random.token_hex(8)}@{self._hostname}>".encode()
+        user, digest = parse_cram_md5((yield challenge))
+        return self._check(user, digest, _cram_md5_digest(self._account.password, challenge))
+
+    def _xoauth2(self, initial: bytes | None) -> _Exchange:
+        user, token = parse_xoauth2(initial if initial is not None else (yield b""))
+        return (yield from self._bearer(user, token, "401", XOAuth2.acknowledgement))
+
+    def _oauthbearer(self, initial: bytes | None) -> _Exchange:
+        user, token = parse_oauthbearer(initial if initial is not None else (yield b""))
+        return (yield from self._bearer(user, token, "invalid_token", OAuthBearer.acknowledgement))
+
+    def _bearer(self, user: str, token: str | None, status: str, acknowledgement: bytes) -> _Exchange:
+        """The user for the account's token; otherwise the JSON error challenge (RFC 7628 §3.2.2), acknowledged."""
+        if token is not None and self._check(user, token, self._account.token):
+            return user
+        error = json.dumps({"status": status, "schemes": "bearer", "scope": self._scope}, separators=(",", ":"))
+        if (yield error.encode()) != acknowledgement:
+            raise SASLError(f"{self.name}: the client did not acknowledge the error challenge with {acknowledgement!r}")
+        return None
+
+
+_SERVER_EXCHANGES: dict[str, Callable[[SASLServer, bytes | None], _Exchange]] = {
+    "PLAIN": SASLServer._plain,
+    "LOGIN": SASLServer._login,
+    "CRAM-MD5": SASLServer._cram_md5,
+    "XOAUTH2": SASLServer._xoauth2,
+    "OAUTHBEARER": SASLServer._oauthbearer,
+}
+
+
+def decode_response(text: str, *, initial: bool = False) -> bytes:
+    """A client's response line (or the AUTH line's *initial* response, where ``=`` is empty) as bytes."""
+    if initial and text == "=":
+        return b""
+    return _b64decode(text, "the AUTH response")

@@ -2,14 +2,18 @@
 
 import base64
 import os
+import socket
+import ssl
 import threading
 
 import pytest
 
 from pytest_smtpcheck.errors import TLSFailed
 from pytest_smtpcheck.sandbox import Sandbox
+from pytest_smtpcheck.sandbox.policy import POLICIES
 from pytest_smtpcheck.smtp.session import SMTPSession
 from pytest_smtpcheck.smtp.tls import TLSSettings
+from pytest_smtpcheck.vocabulary import SANDBOX_POLICIES
 
 DOMAIN = Sandbox.domain
 
@@ -175,3 +179,61 @@ def test_stop_leaves_no_thread_and_no_directory_even_with_a_client_connected():
     assert not os.path.exists(directory)
     assert not [t for t in set(threading.enumerate()) - before if t.is_alive()]
     lingering.close()
+
+
+# -- the protocol's rules, seen on the wire (smtp/server; the protocol's own tests are in test_server_protocol.py) --
+
+
+def raw_replies(sock: socket.socket, count: int) -> list[bytes]:
+    """The last lines of the next *count* replies (the sandbox sends nothing more until asked again)."""
+    data = b""
+    while True:
+        finals = [line for line in data.split(b"\r\n")[:-1] if line[3:4] != b"-"]
+        if len(finals) >= count:
+            return finals
+        chunk = sock.recv(65536)
+        assert chunk, f"the sandbox closed the connection after {data!r}"
+        data += chunk
+
+
+def test_policies_are_exactly_the_vocabulary():
+    assert tuple(POLICIES) == SANDBOX_POLICIES
+
+
+def test_a_command_line_too_long_gets_one_500_and_the_session_goes_on(sandbox):
+    with socket.create_connection((sandbox.host, sandbox.ports["smtp"]), timeout=5) as sock:
+        sock.sendall(b"NOOP " + b"y" * 5000 + b"\r\nNOOP\r\nQUIT\r\n")
+        assert raw_replies(sock, 4)[1:] == [b"500 5.5.0 Error: line too long", b"250 2.0.0 Ok", b"221 2.0.0 Bye"]
+
+
+def test_plain_text_pipelined_after_starttls_is_dropped(sandbox):
+    """CVE-2011-0411: an RSET injected after STARTTLS in the clear must not be answered inside TLS (RFC 3207 §4.2)."""
+    with socket.create_connection((sandbox.host, sandbox.ports["smtp"]), timeout=5) as plain:
+        plain.sendall(b"EHLO c\r\nSTARTTLS\r\nRSET\r\n")
+        assert raw_replies(plain, 3)[2:] == [b"220 2.0.0 Ready to start TLS"]
+        context = ssl.create_default_context(cafile=sandbox.ca_file)
+        with context.wrap_socket(plain, server_hostname=sandbox.hostname) as tls:
+            tls.sendall(b"NOOP\r\n")
+            assert raw_replies(tls, 1) == [b"250 2.0.0 Ok"]
+    record = sandbox.sessions[-1]
+    assert record.tls and record.commands == ["EHLO c", "STARTTLS", "NOOP"]
+
+
+def test_a_bare_lf_dot_does_not_end_the_message_so_nothing_is_smuggled(sandbox):
+    with socket.create_connection((sandbox.host, sandbox.ports["smtp"]), timeout=5) as sock:
+        sock.sendall(f"EHLO c\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<alice@{DOMAIN}>\r\nDATA\r\n".encode())
+        raw_replies(sock, 5)
+        sock.sendall(f"x\n.\nMAIL FROM:<evil@example.net>\r\nRCPT TO:<bob@{DOMAIN}>\r\n.\r\nQUIT\r\n".encode())
+        assert raw_replies(sock, 2) == [b"250 2.0.0 Ok: queued", b"221 2.0.0 Bye"]
+    assert sandbox.messages[-1].rcpt_tos == [f"alice@{DOMAIN}"]
+
+
+def test_auth_inside_a_mail_transaction_is_refused(misconfigured):  # RFC 4954 §4
+    session = connect(misconfigured)
+    session.ehlo()
+    session.mail("probe@example.net")
+    reply = session.command("AUTH PLAIN " + base64.b64encode(f"\0{Sandbox.username}\0{Sandbox.password}".encode())
+                            .decode())
+    assert (reply.code, reply.enhanced) == (503, "5.5.1")
+    session.command("RSET")
+    assert session.auth("PLAIN", misconfigured.username, misconfigured.password).code == 235

@@ -237,3 +237,20 @@ def test_auth_inside_a_mail_transaction_is_refused(misconfigured):  # RFC 4954 Â
     assert (reply.code, reply.enhanced) == (503, "5.5.1")
     session.command("RSET")
     assert session.auth("PLAIN", misconfigured.username, misconfigured.password).code == 235
+
+
+@pytest.mark.parametrize(("test", "imported"), [
+    ("def test_nothing():\n    pass\n", False),
+    ("def test_target(smtp_server):\n    assert smtp_server.port\n", True),
+])
+def test_the_sandbox_is_imported_only_when_a_test_needs_it(pytester, test, imported):
+    pytester.makeconftest("""
+        import sys
+
+        def pytest_sessionfinish():
+            names = ("pytest_smtpcheck.sandbox", "pytest_smtpcheck.smtp.server")
+            print("sandbox imported:", any(name.startswith(names) for name in sys.modules))
+    """)
+    pytester.makepyfile(test)
+    result = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines([f"*sandbox imported: {imported}*"])

@@ -61,3 +61,28 @@ def test_the_plugin_works_without_xdist_under_strict_markers_and_warnings_as_err
     pytester.makefile(".smtp", one="< 220\n> NOOP\n< 250\n")
     result = pytester.runpytest_subprocess("-p", "no:xdist", "--strict-markers", "-W", "error", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+def test_junit_smtp_reply_holds_a_multi_line_reply_whole_and_only_that_reply(pytester, tmp_path):
+    """RFC 5321 4.2.1: `250-` lines continue one reply; the property holds all of its lines, and no earlier reply
+    read in the same pipelined group."""
+    pytester.makepyfile(test_ehlo="""
+def test_ehlo_refused(smtp_session):
+    assert smtp_session.ehlo("probe.example.net").code == 550
+""")
+    pytester.makefile(".smtp", pipelined=(
+        "< 220\n> EHLO probe.example.net\n< 250 /PIPELINING/\n"
+        "> MAIL FROM:<probe@example.net>\n> RCPT TO:<postmaster@sandbox.test>\n> RSET\n< 250\n< 250\n< 550\n"
+    ), ehlo="< 220\n> EHLO probe.example.net\n< 500\n")
+    junit = tmp_path / "junit.xml"
+    result = pytester.runpytest_inprocess(f"--junitxml={junit}", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3, failed=3)
+    replies = {}
+    for case in ElementTree.parse(junit).getroot().iter("testcase"):
+        properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+        replies[case.get("classname"), case.get("name")] = properties.get("smtp_reply")
+    ehlo_lines = replies["test_ehlo", "test_ehlo_refused"].split("\n")
+    assert len(ehlo_lines) > 3 and ehlo_lines[0].startswith("250-") and ehlo_lines[-1].startswith("250 ")
+    assert "250-PIPELINING" in ehlo_lines
+    assert replies["ehlo.smtp", "line2-EHLO"] == replies["test_ehlo", "test_ehlo_refused"]  # `.smtp`: the same
+    assert replies["pipelined.smtp", "line4-MAIL+RCPT+RSET"].startswith("250 2.0.0")  # the RSET's, not the MAIL's

@@ -7,6 +7,7 @@ builtins only, so reports travel between pytest-xdist processes unchanged.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import pytest
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["attach", "locate_skip"]
 
 TAIL_LINES = 40
+_CONTINUED = re.compile(r"\d{3}-")  # a reply line that another line of the same reply follows
 
 
 def attach(item: pytest.Item, report: pytest.TestReport) -> None:
@@ -42,7 +44,7 @@ def attach(item: pytest.Item, report: pytest.TestReport) -> None:
     last = next((s.last_reply for s in reversed(sessions) if s.last_reply is not None), None)
     deciding = None
     if last is not None:
-        deciding = (last.command or "(greeting)", printable(f"{last.code} {last.lines[0]}".rstrip()))
+        deciding = (last.command or "(greeting)", printable("\n".join(last.wire_lines())))
     _attach(item, report, [s.transcript for s in sessions], full=True, deciding=deciding)
 
 
@@ -95,16 +97,19 @@ def _attach(item: pytest.Item, report: pytest.TestReport, transcripts: list[Tran
 
 
 def _last_reply(transcript: Transcript) -> tuple[str, str] | None:
-    """The last command and the reply to it, read back from a transcript: (command, first reply line)."""
+    """The last command and the reply to it, read back from a transcript: (command, the reply's lines).
+
+    A reply ends at its last line; the lines before it that continue it (`250-...`, RFC 5321 4.2.1) are
+    part of it, the replies before those are not (a pipelined group's earlier replies)."""
     from ..smtp.transcript import RECEIVED, SENT
 
     entries = transcript.entries
     end = transcript.mismatch if transcript.mismatch is not None else len(entries) - 1
-    replies = [i for i in range(end, -1, -1) if entries[i].direction == RECEIVED]
-    if not replies:
+    last = next((i for i in range(end, -1, -1) if entries[i].direction == RECEIVED), None)
+    if last is None:
         return None
-    first = replies[0]
-    while first > 0 and entries[first - 1].direction == RECEIVED:
+    first = last
+    while first > 0 and entries[first - 1].direction == RECEIVED and _CONTINUED.match(entries[first - 1].text):
         first -= 1
     sent = next((entries[i].text for i in range(first - 1, -1, -1) if entries[i].direction == SENT), "(greeting)")
-    return sent, entries[first].text
+    return sent, "\n".join(entry.text for entry in entries[first:last + 1])

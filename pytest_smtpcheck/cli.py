@@ -45,7 +45,8 @@ from .vocabulary import STANDARD_PORTS, TLS_MODES, secret_forms
 __all__ = ["main"]
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
-ACCOUNT = "${SMTP_USER} ${SMTP_PASSWORD}"  # what AUTH credentials are written as: the plugin fills them in
+ACCOUNT = "${SMTP_USER} ${SMTP_PASSWORD}"  # what a successful AUTH is written with: the plugin fills them in
+WRONG_SECRET = "wrong-password-smtpcheck"  # what a refused AUTH is written with: its replay must be refused too
 _FILLER = "< 2xx"  # a reply line that lets the parser accept one typed step on its own
 
 
@@ -86,7 +87,8 @@ class Recorder:
         self.out = out
         self.lines: list[str] = []  # the file's lines after its header
         self.replies: list[Reply] = []  # every recorded reply, in the order of the `<` lines
-        self.uses_account = False
+        self.uses_account = False  # an AUTH was written: the replay needs --smtp-user
+        self.uses_password = False  # a successful AUTH was written: the replay needs the password too
         self.echo = False  # show the lines sent (stdin piped: nobody saw them typed)
         self._shown = 0  # transcript entries already printed
 
@@ -147,12 +149,8 @@ class Recorder:
             self.lines.append(line)
             return
         step = self._step([line, _FILLER])
-        written = line
-        if step.kind == "auth":
-            written = f"! auth {step.args[0]} {ACCOUNT}"
-            self.uses_account = True
         reply = self._send(step)
-        self._record([written], reply)
+        self._record([self._auth_line(step.args[0], reply) if step.kind == "auth" else line], reply)
 
     def _typed_auth(self, line: str) -> None:
         """`AUTH PLAIN <base64>` is sent as typed and written as `! auth PLAIN` with variables; other forms would
@@ -169,8 +167,16 @@ class Recorder:
         self.session.transcript.add_secret(password, words[2])
         step = self._step([_send_line(line), _FILLER])
         reply = self._send(step)
+        self._record([self._auth_line("PLAIN", reply)], reply)
+
+    def _auth_line(self, mechanism: str, reply: Reply) -> str:
+        """AUTH as it must replay: an accepted one with the run's account, a refused one with a secret that is
+        certainly wrong, so that the file's "a wrong password is refused" never sends the real one."""
         self.uses_account = True
-        self._record([f"! auth PLAIN {ACCOUNT}"], reply)
+        if reply.code == 235:  # RFC 4954 6: the only reply that means the credentials were accepted
+            self.uses_password = True
+            return f"! auth {mechanism} {ACCOUNT}"
+        return f"! auth {mechanism} ${{SMTP_USER}} {WRONG_SECRET}"
 
     def _body(self, typed: _Input) -> None:
         """The message after 354: lines up to `.`, or `! message [SIZE]` as the first line."""
@@ -397,5 +403,5 @@ def _replay_hint(args: argparse.Namespace, recorder: Recorder) -> str:
     words += [f"--smtp-tls-name={args.tls_name}"] if args.tls_name else []
     words += ["--smtp-no-verify"] if args.no_verify else []
     if recorder.uses_account:
-        words = ["SMTPCHECK_PASSWORD=...", *words, "--smtp-user=USER"]
+        words = [*(["SMTPCHECK_PASSWORD=..."] if recorder.uses_password else []), *words, "--smtp-user=USER"]
     return " ".join(words)

@@ -20,7 +20,7 @@ import trustme  # noqa: F401 - imported once here: pytester's in-process runs wo
 
 #                 cryptography's Python half after each run, and its Rust half rejects the new classes
 
-pytest_plugins = ["postfix", "unbound"]
+pytest_plugins = ["postfix", "exim", "unbound"]
 
 _PRIVATE = Path(tempfile.mkdtemp(prefix="smtpcheck-suite-"))
 _PRIVATE.chmod(0o755)  # Postfix's daemons, running as the postfix user, must traverse it to their spool

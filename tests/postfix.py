@@ -78,7 +78,7 @@ class PostfixInstance:
         ]
 
 
-def _free_ports(count: int) -> list[int]:
+def free_ports(count: int) -> list[int]:
     sockets = [socket.create_server(("127.0.0.1", 0)) for _ in range(count)]
     ports = [s.getsockname()[1] for s in sockets]
     for s in sockets:
@@ -192,10 +192,11 @@ postlog unix-dgram n - n - 1 postlogd
 """
 
 
-def _write_config(directory: Path, ports: dict[str, int]) -> str:
+def write_certificate(directory: Path, server: str) -> str:
+    """A test CA (ca.pem) and the lab MX's certificate signed by it (server.pem, server.key); returns the CA file."""
     import trustme
 
-    ca = trustme.CA(organization_name="pytest-smtpcheck Postfix test CA")
+    ca = trustme.CA(organization_name=f"pytest-smtpcheck {server} test CA")
     cert = ca.issue_cert("mx.sandbox.test", "localhost", "127.0.0.1")
     cert.cert_chain_pems[0].write_to_path(str(directory / "server.pem"))
     for extra in cert.cert_chain_pems[1:]:
@@ -204,7 +205,11 @@ def _write_config(directory: Path, ports: dict[str, int]) -> str:
     os.chmod(directory / "server.key", 0o600)
     ca_file = directory / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
+    return str(ca_file)
 
+
+def _write_config(directory: Path, ports: dict[str, int]) -> str:
+    ca_file = write_certificate(directory, "Postfix")
     (directory / "main.cf").write_text(_main_cf(directory))
     (directory / "master.cf").write_text(_master_cf(ports))
     mailboxes = [f"{user}@sandbox.test" for user in (*USERS, "greylisted")] + [UTF8_USER]
@@ -224,10 +229,10 @@ def _write_config(directory: Path, ports: dict[str, int]) -> str:
     (directory / "queue").mkdir()
     (directory / "data").mkdir()
     shutil.chown(directory / "data", user="postfix")
-    return str(ca_file)
+    return ca_file
 
 
-def _wait_for_ports(ports: dict[str, int], timeout: float = 15) -> list[int]:
+def wait_for_ports(ports: dict[str, int], timeout: float = 15) -> list[int]:
     deadline = time.monotonic() + timeout
     missing = list(ports.values())
     while missing and time.monotonic() < deadline:
@@ -270,12 +275,12 @@ def running_postfix() -> Iterator[PostfixInstance]:
         pytest.skip("the Postfix harness starts a private Postfix instance, which needs root")
     directory = Path(tempfile.mkdtemp(prefix="smtpcheck-postfix-"))
     os.chmod(directory, 0o755)
-    ports = dict(zip(LISTENERS, _free_ports(len(LISTENERS)), strict=True))
+    ports = dict(zip(LISTENERS, free_ports(len(LISTENERS)), strict=True))
     try:
         ca_file = _write_config(directory, ports)
         _run(f"{POSTFIX} -c {directory} check")
         _run(f"{POSTFIX} -c {directory} start")
-        missing = _wait_for_ports(ports)
+        missing = wait_for_ports(ports)
         if missing:
             raise RuntimeError(f"Postfix did not listen on {missing}:\n{(directory / 'maillog').read_text()}")
         yield PostfixInstance("127.0.0.1", ports, ca_file, directory)

@@ -19,11 +19,9 @@ def test_dsn_and_body_parameters_accepted(smtp_session, smtp_server):
     smtp_session.rset()
 
 
-@pytest.mark.smtp(listener="submission")
+@pytest.mark.smtp(listener="submission", tls="starttls")
 def test_oauth_submission_accepts_the_token(smtp_session, smtp_server):
     user, token = smtp_server.var("SMTP_USER"), smtp_server.var("SMTP_TOKEN")  # the token from $SMTPCHECK_TOKEN
-    smtp_session.ehlo()
-    assert smtp_session.starttls().code == 220
     smtp_session.ehlo()
     assert smtp_session.auth("XOAUTH2", user, token).code == 235
 
@@ -36,6 +34,4 @@ def test_relay_denied_for_an_outside_client(smtp_session):
     assert smtp_session.xclient(ADDR=OUTSIDE_CLIENT).code == 220
     smtp_session.ehlo()
     smtp_session.mail("probe@example.net")
-    reply = smtp_session.rcpt("victim@elsewhere.example")
-    assert reply.code in (550, 554)
-    assert reply.enhanced == "5.7.1"
+    smtp_session.rcpt("victim@elsewhere.example").expect("550|554 (5.7.1)")

@@ -11,17 +11,14 @@ OUTSIDE_SENDER = "probe@example.net"
 def test_relay_denied(smtp_session):
     smtp_session.ehlo()
     smtp_session.mail(OUTSIDE_SENDER)
-    reply = smtp_session.rcpt("victim@elsewhere.example")
-    assert reply.code in (550, 554)
-    assert reply.enhanced == "5.7.1"
+    # 550|554, and 5.7.1 where the server advertises ENHANCEDSTATUSCODES (RFC 2034): Postfix and Exim both pass.
+    smtp_session.rcpt("victim@elsewhere.example").expect("550|554 (5.7.1)")
 
 
 def test_unknown_user_rejected(smtp_session, smtp_server):
     smtp_session.ehlo()
     smtp_session.mail(OUTSIDE_SENDER)
-    reply = smtp_session.rcpt(f"no-such-user-smtpcheck@{smtp_server.var('SMTP_DOMAIN')}")
-    assert reply.code == 550
-    assert reply.enhanced == "5.1.1"
+    smtp_session.rcpt(f"no-such-user-smtpcheck@{smtp_server.var('SMTP_DOMAIN')}").expect("550 (5.1.1)")
 
 
 def test_postmaster_accepted(smtp_session, smtp_server):
@@ -35,6 +32,4 @@ def test_postmaster_accepted(smtp_session, smtp_server):
 def test_oversize_message_refused(smtp_session):
     smtp_session.ehlo()
     limit = int(smtp_session.capabilities["SIZE"])
-    reply = smtp_session.mail(OUTSIDE_SENDER, f"SIZE={limit + 1}")
-    assert reply.code == 552
-    assert reply.enhanced == "5.3.4"
+    smtp_session.mail(OUTSIDE_SENDER, f"SIZE={limit + 1}").expect("552 (5.3.4)")

@@ -33,7 +33,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from postfix import SASL_PASSWORD, SASL_REALM, SASL_USER, USERS, UTF8_USER, free_ports, wait_for_ports, write_certificate
+from postfix import (
+    SASL_PASSWORD,
+    SASL_REALM,
+    SASL_USER,
+    USERS,
+    UTF8_USER,
+    free_ports,
+    wait_for_ports,
+    write_certificate,
+)
 
 ROOT = Path(os.environ.get("SMTPCHECK_EXIM_ROOT") or Path(__file__).parent.parent / ".cache" / "exim" / "root")
 EXIM_USER = "Debian-exim"
@@ -72,11 +81,12 @@ def _library_path() -> str:
 def _configuration(directory: Path, ports: dict[str, int]) -> str:
     """The policy of tests/postfix.py in Exim's words; `$received_port` tells the listeners apart."""
     exim = ROOT / "usr" / "sbin" / "exim4"
-    on_submission = "inlist{$received_port}{%d:%d}" % (ports["submission"], ports["submissions"])
-    relays_for_anyone = "${if eq{$received_port}{%d}}" % ports["open_relay"]
-    auth_offered = "${if and{{def:tls_in_cipher}{%s}}}" % on_submission  # RFC 4954 4: not before TLS here
-    plain = "${if and{{eq{$auth2}{%s}}{eq{$auth3}{%s}}}}" % (ACCOUNT, SASL_PASSWORD)
-    login = "${if and{{eq{$auth1}{%s}}{eq{$auth2}{%s}}}}" % (ACCOUNT, SASL_PASSWORD)
+    # Exim's expansions are all braces: written as plain strings with the values joined in, not as f-strings.
+    on_submission = "inlist{$received_port}{" + f"{ports['submission']}:{ports['submissions']}" + "}"
+    relays_for_anyone = "${if eq{$received_port}{" + str(ports["open_relay"]) + "}}"
+    auth_offered = "${if and{{def:tls_in_cipher}{" + on_submission + "}}}"  # RFC 4954 4: not before TLS here
+    plain = "${if and{{eq{$auth2}{" + ACCOUNT + "}}{eq{$auth3}{" + SASL_PASSWORD + "}}}}"
+    login = "${if and{{eq{$auth1}{" + ACCOUNT + "}}{eq{$auth2}{" + SASL_PASSWORD + "}}}}"
     interfaces = " ; ".join(f"127.0.0.1.{port}" for port in ports.values())
     return f"""\
 exim_path = {exim}
@@ -264,3 +274,10 @@ def exim() -> Iterator[EximInstance]:
     """The run's Exim, shared by every test that only talks to it."""
     with running_exim() as instance:
         yield instance
+
+
+@pytest.fixture(params=["postfix", "exim"])
+def mta(request: pytest.FixtureRequest) -> EximInstance:
+    """Each real MTA of the lab in turn, with the same policy: Postfix (enhanced codes) and Exim (none)."""
+    instance: EximInstance = request.getfixturevalue(request.param)  # PostfixInstance has the same face
+    return instance

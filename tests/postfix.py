@@ -283,7 +283,9 @@ def running_postfix() -> Iterator[PostfixInstance]:
         missing = wait_for_ports(ports)
         if missing:
             raise RuntimeError(f"Postfix did not listen on {missing}:\n{(directory / 'maillog').read_text()}")
-        yield PostfixInstance("127.0.0.1", ports, ca_file, directory)
+        instance = PostfixInstance("127.0.0.1", ports, ca_file, directory)
+        instance.disconnect_summaries()  # the port probes' sessions are logged before any test counts sessions
+        yield instance
     finally:
         _stop(directory)
         shutil.rmtree(directory, ignore_errors=True)

@@ -186,3 +186,74 @@ def test_enhanced_class_may_agree_with_any_alternative_or_x():
     assert Expectation.parse("250|550 5.7.1").enhanced == "5.7.1"
     assert Expectation.parse("xxx 4.2.0").enhanced == "4.2.0"
     assert Expectation.parse("250 x.0.0").enhanced == "x.0.0"
+
+
+# RFC 2034 3: a server that advertises ENHANCEDSTATUSCODES prefaces its replies with an RFC 3463 code; one that does
+# not (Exim; any server after HELO) sends none. `(5.7.1)` asks for the code exactly where the RFC requires it.
+def advertised(code: int, first_line: str, *, enhanced: bool | None) -> Reply:
+    return Reply(code, (first_line,), "RCPT TO:<victim@elsewhere.example>", enhanced_advertised=enhanced)
+
+
+@pytest.mark.parametrize(("got", "problem"), [
+    (advertised(554, "5.7.1 Relay access denied", enhanced=True), None),
+    (advertised(554, "Relay access denied", enhanced=True),
+     "no enhanced code, expected 5.7.1 (the server advertised ENHANCEDSTATUSCODES)"),
+    (advertised(554, "5.7.2 Relay access denied", enhanced=True),
+     "enhanced code 5.7.2, expected 5.7.1 (the server advertised ENHANCEDSTATUSCODES)"),
+    (advertised(550, "relay not permitted", enhanced=False), None),  # Exim: no extension, no code
+    (advertised(550, "5.1.1 relay after HELO", enhanced=False), None),  # text that looks like a code is only text
+    (advertised(550, "relay not permitted", enhanced=None), None),  # not from a session: checked when present
+    (advertised(550, "5.7.2 relay not permitted", enhanced=None), "enhanced code 5.7.2, expected 5.7.1"),
+    (advertised(250, "relay not permitted", enhanced=False), "code 250, expected 550|554"),  # the code always counts
+])
+def test_a_conditional_enhanced_code_is_checked_where_the_server_advertised_enhancedstatuscodes(got, problem):
+    assert mismatch("550|554 (5.7.1) /relay/i", got) == problem
+
+
+def test_a_plain_enhanced_code_is_required_whatever_was_advertised():
+    assert mismatch("550 5.7.1", advertised(550, "relay not permitted", enhanced=False)) == (
+        "no enhanced code, expected 5.7.1")
+
+
+def test_conditional_enhanced_code_parses_with_every_other_part_and_says_so():
+    expectation = Expectation.parse("550|554 (5.x.x) \"relay\"")
+    assert (expectation.codes, expectation.enhanced, expectation.enhanced_conditional) == (("550", "554"), "5.x.x", True)
+    assert expectation.text_source == '"relay"'
+    assert Expectation.parse("550 5.7.1").enhanced_conditional is False
+
+
+@pytest.mark.parametrize(("source", "problem"), [
+    ("550 (5.7.1", "`(5.7.1` is neither an enhanced status code"),
+    ("550 5.7.1)", "`5.7.1)` is neither"),
+    ("550 (5.7)", "`(5.7)` is neither"),
+    ("550 ()", "`()` is neither"),
+    ("550 ( 5.7.1 )", "`(` is neither"),
+    ("550 (2.0.0)", "enhanced code (2.0.0) is class 2 but no reply code `550` starts with 2"),
+])
+def test_malformed_conditional_enhanced_codes(source, problem):
+    with pytest.raises(ExpectationError, match=re.escape(problem)) as error:
+        Expectation.parse(source)
+    if "is neither" in problem:  # the message shows both forms
+        assert "`(5.7.1)`" in str(error.value) and "e.g. `5.7.1`" in str(error.value)
+
+
+def test_a_session_tells_its_replies_whether_ehlo_advertised_enhancedstatuscodes():
+    """The sandbox advertises the extension after EHLO; HELO has no extensions (RFC 5321 4.1.1.1)."""
+    from pytest_smtpcheck.sandbox import Sandbox
+    from pytest_smtpcheck.smtp import SMTPSession
+
+    with Sandbox() as sb, SMTPSession(sb.host, sb.ports["smtp"], timeout=10) as session:
+        assert session.greeting.enhanced_advertised is False
+        session.ehlo("probe.example.net")
+        session.mail("probe@example.net")
+        relay = session.rcpt("victim@elsewhere.example")
+        assert relay.enhanced_advertised is True
+        relay.expect("550|554 (5.7.1)")
+        with pytest.raises(AssertionError, match=r"enhanced code 5\.7\.1, expected 5\.1\.1 \(the server advertised"):
+            relay.expect("550|554 (5.1.1)")
+        session.rset()
+        session.helo("probe.example.net")
+        session.mail("probe@example.net")
+        after_helo = session.rcpt("victim@elsewhere.example")
+        assert after_helo.enhanced_advertised is False
+        after_helo.expect("550|554 (5.1.1)")  # whatever its text says: without the extension it is not a code

@@ -226,3 +226,43 @@ def _until(fd, wanted, prompt=False, timeout=15.0):
                 break
     assert wanted in seen, seen
     return seen
+
+
+def test_a_refused_and_an_accepted_auth_replay_green_against_postfix_and_exim(pytester, mta, monkeypatch):
+    """The recorder keeps what happened: the refused AUTH is written with a secret that is certainly wrong, so with
+    the real password in $SMTPCHECK_PASSWORD its replay is refused again (535, RFC 4954 6) and the accepted one is
+    accepted (235); were the refused one written with ${SMTP_PASSWORD}, its `< 535` would fail on replay."""
+    target = f"{mta.host}:{mta.ports['submission']}"
+    path = pytester.path / "auth.smtp"
+    typed_wrong = "typed-Wr0ng-secret"
+    typed = ("EHLO probe.example.net\n! auth LOGIN submit@sandbox.test typed-Wr0ng-secret\n"
+             "! auth PLAIN submit@sandbox.test sandbox-Pa55word\nMAIL FROM:<probe@example.net>\nRSET\nQUIT\n")
+    result = record(target, path, typed, "--tls=starttls", f"--ca={mta.ca_file}")
+    assert result.returncode == 0, result.stderr
+    written = path.read_text()
+    assert "! auth LOGIN ${SMTP_USER} wrong-password-smtpcheck\n< 535" in written
+    assert "! auth PLAIN ${SMTP_USER} ${SMTP_PASSWORD}\n< 235" in written
+    for shown in (written, result.stdout, result.stderr):
+        assert typed_wrong not in shown and "sandbox-Pa55word" not in shown
+    assert "SMTPCHECK_PASSWORD=... pytest" in result.stderr
+
+    monkeypatch.setenv("SMTPCHECK_PASSWORD", "sandbox-Pa55word")
+    args = [f"--smtp-target={target}", f"--smtp-ca={mta.ca_file}", "--smtp-user=submit@sandbox.test"]
+    replay(pytester, path, *args).assert_outcomes(passed=len(written.split("\n<")) - 1)
+    monkeypatch.setenv("SMTPCHECK_PASSWORD", "not-the-lab-password")
+    failed = replay(pytester, path, *args)
+    failed.assert_outcomes(passed=3, failed=1, skipped=3)  # the greeting, EHLO, the refused AUTH; then stop
+    failed.stdout.fnmatch_lines(["auth.smtp:*: expected 235*, code 535, expected 235*", "FAILED auth.smtp::line*-AUTH*"])
+
+
+def test_only_refused_auth_needs_no_password_to_replay(pytester):
+    with Sandbox() as sb:
+        target = f"{sb.host}:{sb.ports['submission']}"
+        path = pytester.path / "wrong.smtp"
+        result = record(target, path, f"EHLO a.example\n! auth PLAIN {sb.username} nope-nope\nQUIT\n",
+                        "--tls=starttls", f"--ca={sb.ca_file}")
+        assert result.returncode == 0, result.stderr
+        assert "! auth PLAIN ${SMTP_USER} wrong-password-smtpcheck\n< 535 5.7.8\n" in path.read_text()
+        assert "SMTPCHECK_PASSWORD" not in result.stderr and "--smtp-user=USER" in result.stderr
+        replay(pytester, path, f"--smtp-target={target}", f"--smtp-ca={sb.ca_file}",
+               f"--smtp-user={sb.username}").assert_outcomes(passed=4)

@@ -21,6 +21,9 @@ RELAY_DENIED = "554 5.7.1 <victim@elsewhere.example>: Relay access denied"
     ("2xx 2.1.9", 250, "2.1.5", "2.1.5 Ok", "2xx 2.1.5"),
     ("220", 554, "5.7.1", "5.7.1 go away", "554 5.7.1"),
     ("550 5.7.1 /relay/i", 451, "4.3.0", None, "451 4.3.0"),  # text unknown: dropped with the code that changed
+    ("550|554 (5.7.9) /relay/i", 554, "5.7.1", RELAY_DENIED, "550|554 (5.7.1) /relay/i"),  # conditional stays so
+    ("550 (5.7.1)", 554, "5.7.1", RELAY_DENIED, "554 (5.7.1)"),
+    ("550 (5.1.1)", 554, None, "relay not permitted", "554 (5.1.1)"),  # kept: it holds where no code is sent
 ])
 def test_rewrite_rules(old, code, enhanced, text, new):
     rewrite = rewrite_expectation(f"> RCPT TO:<a@b>\n< {old}\n".encode(), 2, code, enhanced, text, expected=old)

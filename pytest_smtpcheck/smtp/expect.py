@@ -4,6 +4,13 @@ An expectation is one or more reply codes (``x`` for any digit), optionally an
 RFC 3463 enhanced status code, optionally a text match. It is parsed once and
 checked against each reply; a mismatch comes back as a short reason so the
 report says *what* differed, not just that something did.
+
+An enhanced code in parentheses, ``550 (5.1.1)``, is conditional: RFC 2034
+lets a server send enhanced codes only once it has advertised
+ENHANCEDSTATUSCODES, so the code is required when the session's last EHLO
+reply advertised the extension and not checked when it did not (Exim, a
+session after HELO). A reply that knows neither (one made outside a session)
+is checked only if it carries a code.
 """
 
 from __future__ import annotations
@@ -25,11 +32,13 @@ class _Reply(Protocol):
     def enhanced(self) -> str | None: ...
     @property
     def text(self) -> str: ...
+    @property
+    def enhanced_advertised(self) -> bool | None: ...
 
 _CODE = re.compile(r"[2-5x][0-9x]{2}")
 _ENHANCED = re.compile(r"([245x])\.(\d{1,3}|x)\.(\d{1,3}|x)")
 _FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
-_HOW = "write e.g. `250`, `2xx`, `550|554 5.7.1`, `250 /PIPELINING/m` or `550 \"relay\"`"
+_HOW = "write e.g. `250`, `2xx`, `550|554 5.7.1`, `550 (5.1.1)`, `250 /PIPELINING/m` or `550 \"relay\"`"
 
 
 class ExpectationError(ValueError):
@@ -38,29 +47,35 @@ class ExpectationError(ValueError):
 
 @dataclass(frozen=True)
 class Expectation:
-    """What a reply must look like: any of *codes*, then *enhanced* and *text* when given."""
+    """What a reply must look like: any of *codes*, then *enhanced* and *text* when given.
+
+    *enhanced_conditional*: the enhanced code was written in parentheses, checked only where the server
+    advertised ENHANCEDSTATUSCODES (RFC 2034 3)."""
 
     source: str
     codes: tuple[str, ...]
     enhanced: str | None = None
     text: Pattern[str] | None = None
     text_source: str | None = None  # the text match as written, for mismatch reasons
+    enhanced_conditional: bool = False
 
     @classmethod
     def parse(cls, source: str) -> Expectation:
-        """Parse ``CODES [ENHANCED] [/regex/flags | "substring"]``; raise ExpectationError when malformed."""
+        """Parse ``CODES [ENHANCED|(ENHANCED)] [/regex/flags | "substring"]``; raise ExpectationError when
+        malformed."""
         written = source.strip()
         if not written:
             raise ExpectationError(f"empty expectation: {_HOW}")
         first, rest = [*written.split(None, 1), ""][:2]
         codes = _parse_codes(first)
-        enhanced = None
+        enhanced, conditional = None, False
         head = rest.split(None, 1)[0] if rest else ""
         if head and head[0] not in "/\"'":
+            conditional = head.startswith("(")
             enhanced = _parse_enhanced(head, codes)
             rest = rest[len(head):].lstrip()
         text = _parse_text(rest) if rest else None
-        return cls(written, codes, enhanced, text, rest or None)
+        return cls(written, codes, enhanced, text, rest or None, conditional)
 
     def admits_code(self, code: int) -> bool:
         """True when *code* satisfies one of the code alternatives (a code outside 200..599 never does)."""
@@ -74,14 +89,24 @@ class Expectation:
         550|554``."""
         if not self.admits_code(reply.code):
             return f"code {reply.code}, expected {'|'.join(self.codes)}"
-        if self.enhanced is not None:
+        if self.enhanced is not None and self._enhanced_applies(reply):
+            advertised = self.enhanced_conditional and reply.enhanced_advertised
+            because = " (the server advertised ENHANCEDSTATUSCODES)" if advertised else ""
             if reply.enhanced is None:
-                return f"no enhanced code, expected {self.enhanced}"
+                return f"no enhanced code, expected {self.enhanced}{because}"
             if not _enhanced_matches(self.enhanced, reply.enhanced):
-                return f"enhanced code {reply.enhanced}, expected {self.enhanced}"
+                return f"enhanced code {reply.enhanced}, expected {self.enhanced}{because}"
         if self.text is not None and self.text.search(reply.text) is None:
             return f"text did not match {self.text_source}"
         return None
+
+
+    def _enhanced_applies(self, reply: _Reply) -> bool:
+        """Whether the enhanced code is checked: always, unless conditional and the server did not advertise it."""
+        if not self.enhanced_conditional:
+            return True
+        advertised = reply.enhanced_advertised
+        return advertised if advertised is not None else reply.enhanced is not None
 
 
 def _parse_codes(token: str) -> tuple[str, ...]:
@@ -98,11 +123,14 @@ def _parse_codes(token: str) -> tuple[str, ...]:
 
 
 def _parse_enhanced(token: str, codes: tuple[str, ...]) -> str:
-    match = _ENHANCED.fullmatch(token.lower())
+    """``5.7.1`` or, conditional on ENHANCEDSTATUSCODES, ``(5.7.1)``; returns the code without parentheses."""
+    bare = token[1:-1] if token.startswith("(") and token.endswith(")") else token
+    match = _ENHANCED.fullmatch(bare.lower())
     if match is None:
         raise ExpectationError(
             f"`{token}` is neither an enhanced status code nor a text match: an enhanced code is "
-            f"CLASS.SUBJECT.DETAIL with class 2, 4 or 5 and each part up to 3 digits or `x` (e.g. `5.7.1`, `4.x.x`); "
+            f"CLASS.SUBJECT.DETAIL with class 2, 4 or 5 and each part up to 3 digits or `x` (e.g. `5.7.1`, `4.x.x`), "
+            f"in parentheses where only a server that advertises ENHANCEDSTATUSCODES must send it (`(5.7.1)`); "
             f"text goes in /slashes/ or \"quotes\""
         )
     enhanced_class = match.group(1)

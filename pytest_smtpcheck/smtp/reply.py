@@ -24,6 +24,9 @@ class Reply:
     code: int
     lines: tuple[str, ...]
     command: str | None = field(default=None, compare=False)
+    # Whether the session's last EHLO reply advertised ENHANCEDSTATUSCODES when this reply came (None: not known,
+    # a reply made outside a session): a conditional enhanced code, `550 (5.1.1)`, is checked only then.
+    enhanced_advertised: bool | None = field(default=None, compare=False)
 
     @property
     def text(self) -> str:

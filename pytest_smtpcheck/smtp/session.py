@@ -394,6 +394,7 @@ class SMTPSession:
 
     def _read(self, command: str | None, what: str) -> Reply:
         reply = self._conn.read_reply(command, what, self._deadline())
+        reply = replace(reply, enhanced_advertised="ENHANCEDSTATUSCODES" in self.capabilities)
         self.replies.append(reply)
         self._track(command, reply)
         return reply

@@ -9,7 +9,8 @@ byte-order mark stay as they were.
 The rules, part by part (a part the reply still satisfies is kept as written):
 
 - codes: kept if one alternative admits the reply's code (`2xx`, `550|554`), else the reply's code;
-- enhanced code: kept if it matches the reply's; else the reply's, or dropped when the reply has none;
+- enhanced code: kept if it matches the reply's; else the reply's, or dropped when the reply has none (a
+  conditional one, `(5.7.1)`, stays conditional, and is kept when the reply has none);
 - text match: kept if the reply's text still satisfies it, else dropped (also when the text is unknown and
   the code or enhanced code changed; when only the text can have failed, nothing is rewritten).
 
@@ -46,6 +47,7 @@ class _Reply:
     code: int
     enhanced: str | None
     text: str
+    enhanced_advertised: bool | None = None  # not known here: a conditional `(5.7.1)` is checked when present
 
 
 def rewrite_expectation(source: bytes, line: int, code: int, enhanced: str | None, text: str | None = None,
@@ -94,7 +96,9 @@ def _parts(old: Expectation, reply: _Reply, text_known: bool) -> list[str]:
     if reply.enhanced is not None:
         kept = old.enhanced is not None and _satisfied(f"{reply.code} {old.enhanced}", reply)
         enhanced_written = rest[0].split(None, 1)[0] if kept and rest else reply.enhanced
-        parts.append(enhanced_written)
+        parts.append(f"({enhanced_written})" if old.enhanced_conditional and not kept else enhanced_written)
+    elif old.enhanced_conditional and rest:
+        parts.append(rest[0].split(None, 1)[0])  # holds on a server that sends no enhanced codes
     if old.text_source is not None and text_known and old.text is not None and old.text.search(reply.text):
         parts.append(old.text_source)
     return parts

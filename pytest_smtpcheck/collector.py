@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .keys import OUTCOME, RUNS, TARGETS
+from .keys import DECLARED, OUTCOME, RUNS, TARGETS
 
 if TYPE_CHECKING:
     from .execution import FilePlan
@@ -96,6 +96,7 @@ class ExchangeItem(pytest.Item):
         return f"{self.parent.nodeid}|{self.target_id or ''}"
 
     def setup(self) -> None:
+        self.stash[DECLARED] = self.parent.script.settings
         reason = self.unavailable()
         if reason is not None:
             pytest.skip(reason)

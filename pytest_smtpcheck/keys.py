@@ -8,11 +8,12 @@ import pytest
 
 if TYPE_CHECKING:  # named in the StashKey types below, which are strings at run time
     from .execution import RunDirectory, Runs  # noqa: F401
+    from .settings import Declared  # noqa: F401
     from .smtp.session import SMTPSession  # noqa: F401
     from .target import Targets  # noqa: F401
     from .transcripts.runner import ExchangeVerdict, FileResult  # noqa: F401
 
-__all__ = ["OUTCOME", "RUNS", "RUN_DIRECTORY", "SECRET_VARS", "SESSIONS", "TARGETS"]
+__all__ = ["DECLARED", "OUTCOME", "RUNS", "RUN_DIRECTORY", "SECRET_VARS", "SESSIONS", "TARGETS"]
 
 TARGETS = pytest.StashKey["Targets"]()
 RUN_DIRECTORY = pytest.StashKey["RunDirectory"]()
@@ -20,3 +21,4 @@ RUNS = pytest.StashKey["Runs"]()
 SESSIONS = pytest.StashKey["list[SMTPSession]"]()  # per Python test: every session it opened
 OUTCOME = pytest.StashKey["tuple[FileResult, ExchangeVerdict | None]"]()  # per .smtp item: its file's result
 SECRET_VARS = pytest.StashKey["set[str]"]()  # names of the run's variables used as secrets (values never travel)
+DECLARED = pytest.StashKey["Declared"]()  # per test: what its marker or its file's front matter set, for its report

@@ -25,15 +25,17 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import NamedTuple, TypeVar
 
 from . import addresses
 from .errors import Misuse
 from .vocabulary import (
     AS_VIA_MODES,
     LISTENERS,
+    MASK,
     PASSWORD_ENV,
     SANDBOX_POLICIES,
+    STANDARD_PORTS,
     TLS_MODES,
     TOKEN_ENV,
     AsVia,
@@ -54,6 +56,7 @@ __all__ = [
     "PROFILE_KEYS",
     "TEST_KEYS",
     "Declared",
+    "Effective",
     "Given",
     "Layer",
     "SessionOptions",
@@ -61,6 +64,7 @@ __all__ = [
     "SettingsError",
     "TLSSettings",
     "declared",
+    "describe",
     "environment_secret",
     "parse_ca_file",
     "parse_choice",
@@ -126,6 +130,17 @@ class Given(NamedTuple):
     base: Path | None = None  # relative paths are relative to this directory
 
 
+class Effective(NamedTuple):
+    """One setting in effect, for the report: its key as a profile writes it, its value, where it came from."""
+
+    key: str
+    value: object  # None: not set (no deadline, no user, ...)
+    origin: str
+
+    def __str__(self) -> str:
+        return f"{self.key} {describe(self.value)} ({self.origin})"
+
+
 Layer = Mapping[str, Given]  # one door's values by key (PROFILE_KEYS for the run's, TEST_KEYS for a test's)
 
 
@@ -166,7 +181,7 @@ class Declared:
     as_via: AsVia | None = None
     allow_plaintext_auth: bool | None = None  # the run's real credentials may go out without TLS (a trusted network)
     vars: Mapping[str, str] = field(default_factory=dict)
-    origins: Mapping[str, str] = field(default_factory=dict)  # key -> "marker on test_x", "front matter (f.smtp)"
+    origins: Mapping[str, str] = field(default_factory=dict)  # key -> "marker on test_x", "front matter of f.smtp"
 
     def session_options(self, base: SessionOptions) -> SessionOptions:
         """*base* (the run's, for one target) with this declaration laid over it: the test's own word wins.
@@ -179,6 +194,13 @@ class Declared:
             deadline=self.deadline or base.deadline, present_as=self.as_address or base.present_as,
             present_via=self.as_via or base.present_via,
         )
+
+    def effective(self) -> list[Effective]:
+        """What this declaration sets, each with its origin (``helo x (marker on test_x)``), for the test's report."""
+        rows = [Effective("as" if name == "as_address" else name, getattr(self, name), self.origins.get(
+            "as" if name == "as_address" else name, "")) for name in _TEST_FIELDS if getattr(self, name) is not None]
+        return rows + [Effective(f"vars.{name}", value, self.origins.get("vars", ""))
+                       for name, value in sorted(self.vars.items())]
 
     def over(self, other: Declared) -> Declared:
         """This declaration laid over *other* (a call's keywords over the marker): set values win."""
@@ -219,6 +241,44 @@ class Settings:
     profile: str | None = None
     # where each value came from, by profile key ("timeout", "listeners.submission", "vars.SMTP_DOMAIN", ...)
     origins: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def effective(self) -> list[Effective]:
+        """Every setting in effect, defaults included, each with its origin: what the report lists."""
+        origin = self.origins.get
+        sandbox = self.host is None and self.mx is None
+        rows = [Effective("target", addresses.joined(self.host, self.ports.get("smtp", STANDARD_PORTS["smtp"]))
+                          if self.host else "every MX" if self.mx else "the embedded sandbox",
+                          origin("target", "default"))]
+        rows += [Effective("mx", self.mx, origin("mx", "default"))] if self.mx else []
+        if sandbox:
+            rows.append(Effective("sandbox", self.sandbox, origin("sandbox", "default")))
+        else:
+            rows += [Effective("port", self.ports.get("smtp", STANDARD_PORTS["smtp"]), origin("port", "default"))]
+            rows += [Effective(f"listeners.{name}", self.ports.get(name, STANDARD_PORTS[name]),
+                               origin(f"listeners.{name}", "default")) for name in _OTHER_LISTENERS]
+        rows += [
+            Effective("tls", self.tls, origin("tls", "default")),
+            Effective("helo", self.helo, origin("helo", "default")),
+            Effective("timeout", self.timeout, origin("timeout", "default")),
+            Effective("connect_timeout", self.connect_timeout or self.timeout,
+                      origin("connect_timeout", "default") if self.connect_timeout else "default: the reply timeout"),
+            Effective("deadline", self.deadline, origin("deadline", "default")),
+            Effective("ca", self.ca_file, origin("ca", "default")),
+            Effective("tls_name", self.tls_name, origin("tls_name", "default")),
+            Effective("no_verify", not self.verify, origin("no_verify", "default")),
+            Effective("user", self.user, origin("user", "default")),
+            Effective("password", self.password, origin("password", "default")),
+            Effective("token", self.token, origin("token", "default")),
+            *(Effective(f"vars.{name}", value, origin(f"vars.{name}", "default"))
+              for name, value in sorted(self.vars.items())),
+            Effective("resolver", self.resolver, origin("resolver", "default")),
+            Effective("concurrency", self.concurrency, origin("concurrency", "default")),
+            Effective("as", self.as_address, origin("as", "default")),
+            Effective("as_via", self.as_via, origin("as_via", "default")),
+            Effective("update", self.update, origin("update", "default")),
+            Effective("profile", self.profile, origin("profile", "default")),
+        ]
+        return rows
 
     def secrets(self) -> tuple[Secret, ...]:
         """The run's secret values (password, token): masked in every output."""
@@ -576,10 +636,10 @@ def _address(rule: Callable[[str], T], value: object, where: str) -> T:
         raise SettingsError(where, str(error)) from None
 
 
-def describe(value: Any) -> str:
+def describe(value: object) -> str:
     """A value as the report shows it: seconds with their unit, a resolver as IP:PORT, never a secret."""
-    from .vocabulary import MASK
-
+    if value is None:
+        return "none"
     if isinstance(value, Secret):
         return MASK
     if isinstance(value, bool):

@@ -509,7 +509,7 @@ def test_every_front_matter_key():
     settings = parsed.settings
     assert (parsed.description, parsed.markers, settings.timeout) == ("submission requires AUTH", ("slow", "submission_checks"), 7.0)
     assert (settings.tls, settings.helo, settings.listener, settings.vars) == ("starttls", "probe.example.net", "submission", {"USER": "probe"})
-    assert settings.origins["timeout"] == "front matter (t.smtp)"
+    assert settings.origins["timeout"] == "front matter of t.smtp"
     assert names(parsed) == ["line14-greeting"]
 
 

@@ -168,7 +168,7 @@ def test_a_credential_is_never_a_variable_at_any_door(pytester, name):
     assert environment in "".join(line for line in result.errlines if line.startswith("ERROR:"))
     assert "hunter22" not in result.stdout.str() + result.stderr.str()
     with pytest.raises(SettingsError, match=f"front matter vars.{name}: .* {environment}"):
-        declared({"vars": Given({name: "x"}, "front matter vars", "front matter (f.smtp)")})
+        declared({"vars": Given({name: "x"}, "front matter vars", "front matter of f.smtp")})
 
 
 def test_the_run_s_secrets_are_one_typed_collection():
@@ -209,3 +209,49 @@ def test_marker_and_front_matter_beat_the_command_line_against_the_sandbox(pytes
     result = pytester.runpytest_inprocess("--smtp-tls=starttls", "--smtp-helo=cli.example", "--smtp-timeout=9",
                                           "-p", "no:cacheprovider")
     result.assert_outcomes(passed=4)
+
+
+# The report lists every setting in effect with its origin, defaults included
+
+
+def test_the_header_and_the_environment_list_every_setting_with_its_origin(pytester, monkeypatch):
+    monkeypatch.setenv("SMTPCHECK_PASSWORD", "hunter22-secret")
+    pytester.makeini("[pytest]\nsmtp_helo = ini.example\n")
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = pytester.runpytest_inprocess("--smtp-tls=starttls", "--smtp-var", "SMTP_DOMAIN=example.org",
+                                          "-p", "no:cacheprovider")
+    header = " ".join(line.removeprefix("smtpcheck: ") for line in result.outlines if line.startswith("smtpcheck: "))
+    for shown in ("timeout 30 s (default)", "tls starttls (command line)", "helo ini.example (ini (tox.ini))",
+                  "target the embedded sandbox (default)", "vars.SMTP_DOMAIN example.org (command line)",
+                  "password **** (environment (SMTPCHECK_PASSWORD))", "concurrency 4 (default)"):
+        assert shown in header
+    assert "hunter22" not in result.stdout.str()
+    from pytest_smtpcheck.report.summary import options_shown
+
+    shown = options_shown(result.reprec.getcall("pytest_unconfigure").config)
+    assert shown["timeout"] == "30 s (default)" and shown["tls"] == "starttls (command line)"
+    assert shown["password"] == "**** (environment (SMTPCHECK_PASSWORD))"
+    assert {"target", "sandbox", "helo", "connect_timeout", "deadline", "ca", "no_verify", "user", "token",
+            "resolver", "concurrency", "as", "as_via", "update", "profile"} <= set(shown)
+
+
+def test_a_test_s_own_settings_are_in_its_report_with_their_origin(pytester):
+    pytester.makepyfile(test_own=textwrap.dedent("""
+        import pytest
+
+        @pytest.mark.smtp(helo="marker.example", timeout=5)
+        def test_x(smtp_session):
+            smtp_session.noop()
+
+        def test_plain(smtp_session):
+            smtp_session.noop()
+    """))
+    pytester.makefile(".smtp", relay='+++\ntls = "none"\n+++\n< 220\n')
+    result = pytester.runpytest_inprocess("--smtp-helo=cli.example", "-rA", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+    reports = {r.nodeid.split("::")[-1]: r for r in result.reprec.getreports("pytest_runtest_logreport")
+               if r.when == "call"}
+    assert dict(reports["test_x"].user_properties)["smtp_settings"] == (
+        "helo marker.example (marker on test_x); timeout 5 s (marker on test_x)")
+    assert dict(reports["line4-greeting"].user_properties)["smtp_settings"] == "tls none (front matter of relay.smtp)"
+    assert "smtp_settings" not in dict(reports["test_plain"].user_properties), "nothing of its own, nothing shown"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..keys import RUN_DIRECTORY, RUNS, SECRET_VARS, TARGETS
+from ..keys import DECLARED, RUN_DIRECTORY, RUNS, SECRET_VARS, TARGETS
 from ..report import configure as configure_reports
 from ..report.attachments import attach, locate_skip
 from ..report.masking import scrub
@@ -99,10 +99,28 @@ def pytest_runtestloop(session: pytest.Session) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport,
                                                                                           pytest.TestReport]:
     test_report = yield
+    if call.when == "call":
+        _show_declared(item, test_report)
     attach(item, test_report)
     scrub(item, test_report)
     locate_skip(item, test_report)
     return test_report
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Every setting in effect with where it came from, defaults included: `timeout 30 s (default)`."""
+    from ..report.summary import option_lines
+
+    return option_lines(config)
+
+
+def _show_declared(item: pytest.Item, test_report: pytest.TestReport) -> None:
+    """What the test's marker or front matter set, in its report: a section (terminal, HTML) and a JUnit property."""
+    declared = item.stash.get(DECLARED, None)
+    rows = [str(row) for row in declared.effective()] if declared else []
+    if rows:  # masked with the rest of the report by scrub()
+        test_report.sections.append(("SMTP settings of this test", "\n".join(rows)))
+        test_report.user_properties.append(("smtp_settings", "; ".join(rows)))
 
 
 class _XdistHooks:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ..errors import hide_for_server_faults
-from ..keys import SESSIONS, TARGETS
+from ..keys import DECLARED, SESSIONS, TARGETS
 from ..settings import Declared, Given, SettingsError, declared
 
 __all__ = ["pytest_generate_tests", "smtp_connect", "smtp_dns", "smtp_server", "smtp_session"]
@@ -71,7 +71,7 @@ def smtp_connect(request: pytest.FixtureRequest, smtp_server: Target) -> Iterato
 
     Each session is recorded in the test's report and closed (with QUIT) after the test.
     """
-    marker = _marker_settings(request.node)
+    marker = request.node.stash[DECLARED] = _marker_settings(request.node)
     opened: list[SMTPSession] = request.node.stash.setdefault(SESSIONS, [])
 
     def connect(*, connect: bool = True, **options: Any) -> SMTPSession:

@@ -13,11 +13,12 @@ import pytest
 
 from .. import __version__
 from ..keys import SECRET_VARS, TARGETS
-from ..vocabulary import Secret
+from ..settings import Effective, describe
+from ..vocabulary import MASK
 from .junit import move_transcripts_to_system_out
 from .masking import SECRET_VARS_OUTPUT, mask_run_secrets
 
-__all__ = ["RunSummary", "TargetTotals", "label", "options_shown"]
+__all__ = ["RunSummary", "TargetTotals", "label", "option_lines", "options_shown"]
 
 
 @dataclass
@@ -121,27 +122,28 @@ def label(config: pytest.Config, target: str) -> str:
 
 
 def options_shown(config: pytest.Config) -> dict[str, str]:
-    """The run's settings that did not come from the defaults, each with where it came from (never a secret)."""
-    from ..vocabulary import MASK
+    """Every setting in effect, defaults included, each with where it came from (never a secret)."""
+    return {row.key: f"{describe(value)} ({row.origin})" for row, value in _shown(config)}
 
-    settings = config.stash[TARGETS].settings
+
+def option_lines(config: pytest.Config) -> list[str]:
+    """The same for the terminal header: `timeout 30 s (default)`, packed a few to a line."""
+    lines: list[str] = []
+    for row, value in _shown(config):
+        item = f"{row.key} {describe(value)} ({row.origin})"
+        if lines and len(lines[-1]) + len(item) < 110:
+            lines[-1] += f", {item}"
+        else:
+            lines.append(f"smtpcheck: {item}")
+    return lines
+
+
+def _shown(config: pytest.Config) -> list[tuple[Effective, object]]:
+    """The run's effective settings with secret values masked: the password, the token, variables used as
+    secrets (their names are known once a test used them so)."""
     secret = config.stash.get(SECRET_VARS, set())
-    shown = {}
-    for key, origin in sorted(settings.origins.items()):
-        if origin == "default":
-            continue
-        name, _, member = key.partition(".")
-        value: object = {"as": settings.as_address, "no_verify": not settings.verify, "ca": settings.ca_file,
-                         "target": settings.host, "port": settings.ports.get("smtp"),
-                         "user": settings.user}.get(name, getattr(settings, name, None))
-        if member:
-            value = (settings.ports if name == "listeners" else settings.vars).get(member)
-        if name in ("password", "token") or isinstance(value, Secret) or (name == "vars" and member in secret):
-            value = MASK
-        elif name == "resolver" and isinstance(value, tuple):
-            value = f"{value[0]}:{value[1]}"
-        shown[key] = f"{value} ({origin})"
-    return shown
+    return [(row, MASK if row.key.startswith("vars.") and row.key[5:] in secret else row.value)
+            for row in config.stash[TARGETS].settings.effective()]
 
 
 def _count(number: int, noun: str) -> str:

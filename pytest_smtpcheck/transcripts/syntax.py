@@ -237,7 +237,7 @@ class _FrontMatter:
 
     def _settings(self, table: dict[str, Any]) -> Declared:
         """The settings keys, checked by the rules of every other door (settings.py), failing at their line."""
-        origin = f"front matter ({os.path.basename(self.path)})"
+        origin = f"front matter of {os.path.basename(self.path)}"
         try:
             return declared({key: Given(value, f"front matter {key}", origin) for key, value in table.items()})
         except SettingsError as error:

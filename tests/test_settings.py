@@ -222,7 +222,7 @@ def test_the_header_and_the_environment_list_every_setting_with_its_origin(pytes
                                           "-p", "no:cacheprovider")
     header = " ".join(line.removeprefix("smtpcheck: ") for line in result.outlines if line.startswith("smtpcheck: "))
     for shown in ("timeout 30 s (default)", "tls starttls (command line)", "helo ini.example (ini (tox.ini))",
-                  "target the embedded sandbox (default)", "vars.SMTP_DOMAIN example.org (command line)",
+                  "target the embedded sandbox (default)", "vars.SMTP_DOMAIN (command line)",
                   "password **** (environment (SMTPCHECK_PASSWORD))", "concurrency 4 (default)"):
         assert shown in header
     assert "hunter22" not in result.stdout.str()

@@ -127,10 +127,14 @@ def options_shown(config: pytest.Config) -> dict[str, str]:
 
 
 def option_lines(config: pytest.Config) -> list[str]:
-    """The same for the terminal header: `timeout 30 s (default)`, packed a few to a line."""
+    """The same for the terminal header: `timeout 30 s (default)`, packed a few to a line.
+
+    Variables show by name only: the header is written before a test uses one as a password.
+    """
     lines: list[str] = []
     for row, value in _shown(config):
-        item = f"{row.key} {describe(value)} ({row.origin})"
+        shown = "" if row.key.startswith("vars.") else f" {describe(value)}"
+        item = f"{row.key}{shown} ({row.origin})"
         if lines and len(lines[-1]) + len(item) < 110:
             lines[-1] += f", {item}"
         else:

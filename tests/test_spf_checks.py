@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dns.name
 import pytest
-from zoneserver import Node, ZoneServer, zone
+from zoneserver import TIMEOUT, Node, ZoneServer, zone
 
 from pytest_smtpcheck.dns.resolver import Resolver
 from pytest_smtpcheck.dns.spf import spf
@@ -50,7 +50,7 @@ def zone_server() -> Iterator[ZoneServer]:
 
 @pytest.fixture
 def resolver(zone_server: ZoneServer) -> Resolver:
-    return Resolver("127.0.0.1", zone_server.port, timeout=0.2)
+    return Resolver("127.0.0.1", zone_server.port, timeout=TIMEOUT)
 
 
 def test_explanation_of_a_fail_is_the_expanded_exp_text(resolver: Resolver) -> None:

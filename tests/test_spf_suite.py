@@ -28,13 +28,12 @@ import dns.rdatatype
 import dns.rdtypes.ANY.TXT
 import pytest
 import yaml
-from zoneserver import Node, Zone, ZoneServer
+from zoneserver import TIMEOUT, Node, Zone, ZoneServer
 
 from pytest_smtpcheck.dns.resolver import Resolver
 from pytest_smtpcheck.dns.spf import spf
 
 SUITE = Path(__file__).parent / "data" / "rfc7208-tests.yml"
-TIMEOUT = 0.2  # seconds the evaluator waits for a name that never answers
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,9 @@ import dns.rdataclass
 import dns.rdatatype
 
 THREAD_NAME = "zoneserver"
+# Seconds a client should wait for a silent name: short, since each such question waits it out, yet long
+# enough that an answer delayed on a loaded machine (2 cores, a parallel run) is not read as a timeout.
+TIMEOUT = 1.0
 _MAX_CNAME_CHAIN = 8
 
 

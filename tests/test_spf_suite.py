@@ -1,7 +1,8 @@
 """The openspf RFC 7208 test suite against the SPF evaluator, over DNS on loopback.
 
 tests/data/rfc7208-tests.yml is the suite as pyspf's repository keeps it (openspf
-release 2014.04; authors and licence in its header and rfc7208-tests.LICENSE).
+release 2014.04, sdgathman/pyspf test/ at 1042e9e, unchanged; its authors are in its
+header, its licence in rfc7208-tests.LICENSE beside it).
 Each scenario's zone data is served by tests/zoneserver.py on 127.0.0.1, and the
 plugin's `Resolver` asks it over UDP, as it asks a real resolver. The suite's
 conventions (its header, and pyspf's test/testspf.py):

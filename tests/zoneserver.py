@@ -49,14 +49,14 @@ def zone(nodes: dict[str, list[str]]) -> Zone:
     }
 
 
-def answer(query: dns.message.Message, zone: Zone) -> dns.message.Message | None:
-    """The authoritative response to QUERY from ZONE, following CNAMEs inside it; None for no answer at all."""
+def answer(query: dns.message.Message, served: Zone) -> dns.message.Message | None:
+    """The authoritative response to QUERY from the SERVED zone, following CNAMEs in it; None for no answer at all."""
     response = dns.message.make_response(query)
     response.flags |= dns.flags.AA
     question = query.question[0]
     name, rdtype, seen = question.name, question.rdtype, set()
     for _ in range(_MAX_CNAME_CHAIN):
-        node = zone.get(name)
+        node = served.get(name)
         if node is None:
             response.set_rcode(dns.rcode.NXDOMAIN)
             return response

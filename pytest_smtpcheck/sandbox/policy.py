@@ -129,9 +129,10 @@ class Handler:
         raise TypeError(f"the sandbox has no reply to {event!r}")
 
     def _starttls_first(self, event: Event) -> bool:
+        if self.listener != "submission" or self.protocol.tls or not self.policy.starttls_first_on_submission:
+            return False
         kind = event.command if isinstance(event, Invalid) else type(event)
-        return (isinstance(event, Command) and self.policy.starttls_first_on_submission
-                and self.listener == "submission" and not self.protocol.tls and not issubclass(kind, _BEFORE_TLS))
+        return isinstance(event, Command) and not issubclass(kind, _BEFORE_TLS)
 
     @property
     def _offers_auth(self) -> bool:

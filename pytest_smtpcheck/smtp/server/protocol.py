@@ -24,6 +24,7 @@ Line rules, here once:
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 
@@ -170,6 +171,8 @@ class ServerProtocol:
 
     def _in_sequence(self, command: Command) -> Command:
         """The command, or Invalid when the session's state does not allow it now."""
+        if type(command) not in _SEQUENCED:
+            return command
         envelope = self.envelope
         refusal = None
         if isinstance(command, Mail) and envelope.mail_from is not None:
@@ -273,9 +276,11 @@ class ServerProtocol:
 
     def _follow(self, event: Event, code: int) -> None:
         """The state after *code* answered *event*."""
-        positive = 200 <= code < 300
         if self.phase is Phase.AUTH and code != 334:
             self.phase = Phase.COMMAND  # any other reply ends the exchange
+        if type(event) not in _FOLLOWED:
+            return
+        positive = 200 <= code < 300
         if isinstance(event, (Hello, Rset)) and positive:
             self.envelope = Envelope()
         elif isinstance(event, Mail) and positive:
@@ -298,13 +303,22 @@ class ServerProtocol:
             self._pos = 0
 
     def _wire(self, answer: Reply) -> bytes:
-        """The reply's bytes (Reply.wire_lines is for showing: it escapes control characters)."""
-        if not 200 <= answer.code <= 599:
-            raise ValueError(f"an SMTP reply code is 200-599, not {answer.code}")
-        last = len(answer.lines) - 1
-        lines = [f"{answer.code}{' ' if i == last else '-'}{text}".encode() for i, text in enumerate(answer.lines)]
-        for line in lines:
-            if b"\r" in line or b"\n" in line or len(line) + 2 > self.limits.reply_line:
-                raise ValueError(f"a reply line must have no CR or LF and at most {self.limits.reply_line} octets "
-                                 f"with its CRLF (RFC 5321 §4.5.3.1.5): {line!r}")
-        return b"\r\n".join(lines) + b"\r\n"
+        return _wire(answer, self.limits.reply_line)
+
+
+_SEQUENCED = frozenset((Mail, Rcpt, Data, Bdat, Auth, StartTLS))  # what the session's state may refuse
+_FOLLOWED = frozenset((Hello, Rset, Mail, Rcpt, Data, Message, Bdat, Auth, AuthResponse, StartTLS))  # what moves it
+
+
+@functools.lru_cache(maxsize=256)  # most replies are the same few
+def _wire(answer: Reply, limit: int) -> bytes:
+    """The reply's bytes (Reply.wire_lines is for showing: it escapes control characters)."""
+    if not 200 <= answer.code <= 599:
+        raise ValueError(f"an SMTP reply code is 200-599, not {answer.code}")
+    last = len(answer.lines) - 1
+    lines = [f"{answer.code}{' ' if i == last else '-'}{text}".encode() for i, text in enumerate(answer.lines)]
+    for line in lines:
+        if b"\r" in line or b"\n" in line or len(line) + 2 > limit:
+            raise ValueError(f"a reply line must have no CR or LF and at most {limit} octets "
+                             f"with its CRLF (RFC 5321 §4.5.3.1.5): {line!r}")
+    return b"\r\n".join(lines) + b"\r\n"

@@ -8,6 +8,8 @@
   The fix is in the test, so the message names the test's line or the door of the setting.
 
 Both are :class:`SMTPCheckError`, so ``except SMTPCheckError`` still catches either.
+:class:`Unavailable` is neither: the run lacks something the test needs (a variable, a listener,
+DNS), so the test cannot say anything; the pytest face turns it into a skip with its reason.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Protocol
 
 __all__ = [
     "ConnectFailed", "ConnectionLost", "Misuse", "ProtocolViolation", "ReplyTimeout", "SMTPCheckError", "ServerFault",
-    "SessionClosed", "SessionMisuse", "TLSFailed", "hide_for_server_faults",
+    "SessionClosed", "SessionMisuse", "TLSFailed", "Unavailable", "hide_for_server_faults",
 ]
 
 
@@ -72,3 +74,10 @@ class SessionClosed(Misuse):
 class SessionMisuse(Misuse, ValueError):
     """The test asked for something that cannot be sent as asked: a line with CR/LF, a parameter the server
     did not advertise, TLS details before TLS."""
+
+
+class Unavailable(Exception):
+    """The run does not give what the test needs; ``str()`` is the reason, naming the option that gives it.
+
+    The library raises it, never pytest.skip: only the pytest face decides that it is a skip.
+    """

@@ -14,10 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NoReturn
 
-import pytest
-
 from .addresses import joined
-from .errors import ConnectFailed, SessionMisuse, hide_for_server_faults
+from .errors import ConnectFailed, SessionMisuse, Unavailable, hide_for_server_faults
 from .settings import Declared, SessionOptions, Settings
 from .vocabulary import LISTENERS, PASSWORD_ENV, STANDARD_PORTS, Listener, Secret
 
@@ -77,10 +75,10 @@ class Target:
         return listener == "smtp" or listener in self.ports
 
     def var(self, name: str) -> str:
-        """A variable the test needs; without it the test is skipped, naming the option that gives it."""
+        """A variable the test needs; without it Unavailable (a skip) names the option that gives it."""
         if name in self.vars:
             return self.vars[name]
-        skip_for_missing(name, self.password_env)
+        unavailable_variable(name, self.password_env)
 
     def host_names(self, session: SMTPSession) -> HostNames:
         """Whether the names the server gives in its greeting and EHLO reply are the FCrDNS name of its address.
@@ -137,10 +135,10 @@ def _first_word(lines: tuple[str, ...]) -> str | None:
     return words[0] if words else None
 
 
-def skip_for_missing(name: str, password_env: str = PASSWORD_ENV) -> NoReturn:
-    """Skip a test that needs variable *name*, with the option (or environment variable) that provides it."""
+def unavailable_variable(name: str, password_env: str = PASSWORD_ENV) -> NoReturn:
+    """The test needs variable *name*: raise the reason, naming the option (or environment variable) that gives it."""
     __tracebackhide__ = True
-    pytest.skip(missing_reason(name, password_env))
+    raise Unavailable(missing_reason(name, password_env))
 
 
 def missing_reason(name: str, password_env: str = PASSWORD_ENV) -> str:
@@ -185,14 +183,14 @@ class Targets:
     def dns(self) -> DNSChecks:
         """The run's DNS checks over one cached resolver: `--smtp-resolver`, else the system's.
 
-        Without `--smtp-resolver` or `--smtp-mx` the test is skipped instead: a run at the
+        Without `--smtp-resolver` or `--smtp-mx` it raises Unavailable (a skip): a run at the
         sandbox or at one host asks no DNS unless told to, not even the system's resolver.
         """
         with self._lock:
             if self._dns is None:
                 s = self.settings
                 if s.resolver is None and s.mx is None:
-                    pytest.skip(NO_DNS_REASON)
+                    raise Unavailable(NO_DNS_REASON)
                 from .dns import DNSChecks, Resolver
 
                 nameserver, port = s.resolver or (None, 53)

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from pytest_smtpcheck.errors import ConnectFailed
+from pytest_smtpcheck.errors import ConnectFailed, SessionMisuse
 from pytest_smtpcheck.execution import FilePlan, RunDirectory, Runs
 from pytest_smtpcheck.smtp.cap import Cap
 from pytest_smtpcheck.transcripts.runner import FileResult
@@ -50,7 +50,7 @@ def test_a_third_session_waits_until_one_of_two_places_is_free(directory):
 def test_a_thread_that_holds_every_place_fails_at_once_and_one_that_holds_some_gives_up(directory):
     cap = Cap(directory, 1)
     held = cap.acquire("mx:25", patience=1)
-    with pytest.raises(ConnectFailed, match=r"already has 1 session\(s\) open to mx:25, the most "
+    with pytest.raises(SessionMisuse, match=r"already has 1 session\(s\) open to mx:25, the most "
                                             r"--smtp-concurrency=1 allows"):
         cap.acquire("mx:25", patience=1)
     held.release()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ..errors import Unavailable
 from ..keys import DECLARED, RUN_DIRECTORY, RUNS, SECRET_VARS, TARGETS
 from ..report import configure as configure_reports
 from ..report.attachments import attach, locate_skip
@@ -105,6 +106,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     scrub(item, test_report)
     locate_skip(item, test_report)
     return test_report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    return (yield from _skip_unavailable())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    return (yield from _skip_unavailable())
+
+
+def _skip_unavailable() -> Generator[None, None, None]:
+    """The library says what a run lacks (Unavailable, with the option that gives it); here it becomes a skip."""
+    try:
+        return (yield)
+    except Unavailable as reason:
+        pytest.skip(str(reason))
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..errors import ConnectFailed
+from ..errors import ConnectFailed, SessionMisuse
 
 __all__ = ["Cap", "Slot"]
 
@@ -71,8 +71,8 @@ class Cap:
         """
         counts = _holdings()
         held = counts[target]
-        if held >= self.limit:
-            raise ConnectFailed(
+        if held >= self.limit:  # the test's doing, not the server's
+            raise SessionMisuse(
                 f"this test already has {held} session(s) open to {target}, the most --smtp-concurrency={self.limit} "
                 f"allows; close one first, or raise --smtp-concurrency"
             )

@@ -57,7 +57,6 @@ class EximInstance:
     ports: dict[str, int]
     ca_file: str
     directory: Path
-    started_in: float  # seconds from starting the daemon to every listener answering
 
     def log_text(self) -> str:
         path = self.directory / "log" / "mainlog"
@@ -250,7 +249,6 @@ def running_exim() -> Iterator[EximInstance]:
     process = None
     try:
         ca_file = _write_config(directory, ports)
-        began = time.monotonic()
         output = open(directory / "daemon.out", "wb")  # noqa: SIM115 - the daemon writes it until it stops
         with output:
             process = subprocess.Popen(
@@ -262,7 +260,7 @@ def running_exim() -> Iterator[EximInstance]:
         if missing:
             log = "".join(p.read_text(errors="replace") for p in [directory / "daemon.out", *(directory / "log").glob("*")])
             raise RuntimeError(f"Exim did not listen on {missing} (exit status {process.poll()}):\n{log}")
-        yield EximInstance("127.0.0.1", ports, ca_file, directory, time.monotonic() - began)
+        yield EximInstance("127.0.0.1", ports, ca_file, directory)
     finally:
         if process is not None:
             _stop(process)

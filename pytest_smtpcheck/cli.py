@@ -1,9 +1,9 @@
 """`smtpcheck record`: type an SMTP session as in telnet, get a `.smtp` file that replays it under pytest.
 
 The first `.smtp` file of a team is usually the telnet session someone already
-typed; this writes it for them. Every line typed goes through the `.smtp` parser
-and is run by the same session and runner code pytest uses, so the file written
-is exactly what was sent, and the parser reads it back before it is written.
+typed; this writes it for them. Every line typed is read by the `.smtp` syntax,
+bound and run as the same typed step a `.smtp` file's run uses, so the file
+written is exactly what was sent, and the parser reads it back before it is written.
 This module must not import pytest: it is a command, not a test run.
 """
 
@@ -16,7 +16,6 @@ import json
 import os
 import re
 import sys
-import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TextIO
@@ -38,8 +37,9 @@ from .settings import (
 from .smtp.reply import Reply
 from .smtp.session import SMTPSession
 from .smtp.transcript import EVENT, RECEIVED, SENT
-from .transcripts.runner import ChunkRefused, run_step  # directives run exactly as in a `.smtp` file's run
-from .transcripts.syntax import SMTPFileError, Step, parse_script
+from .transcripts.bind import Values, step
+from .transcripts.steps import Auth, ChunkRefused, Sleep, Step
+from .transcripts.syntax import MESSAGE_OUTSIDE_DATA, Body, Directive, Send, SMTPFileError, parse, read_directive
 from .vocabulary import STANDARD_PORTS, TLS_MODES, secret_forms
 
 __all__ = ["main"]
@@ -47,7 +47,6 @@ __all__ = ["main"]
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 ACCOUNT = "${SMTP_USER} ${SMTP_PASSWORD}"  # what a successful AUTH is written with: the plugin fills them in
 WRONG_SECRET = "wrong-password-smtpcheck"  # what a refused AUTH is written with: its replay must be refused too
-_FILLER = "< 2xx"  # a reply line that lets the parser accept one typed step on its own
 
 
 class _Refused(Exception):
@@ -123,36 +122,39 @@ class Recorder:
             self.lines.append(line)
             return ""
         if line.startswith("!"):
-            self._directive(line)
+            self._directive(line, typed.number)
             return "!"
         verb = stripped.split()[0].upper()
         if verb == "STARTTLS":
-            self._directive("! starttls")
+            self._directive("! starttls", typed.number)
             return verb
         if verb == "BDAT":
             raise _Refused("type `! bdat SIZE [chunk=BYTES]`: the recorder sends the message data after each BDAT")
         if verb == "AUTH":
-            self._typed_auth(line)
+            self._typed_auth(line, typed.number)
             return verb
-        step = self._step([_send_line(line), _FILLER])
-        reply = self._send(step)
-        self._record([_send_line(line)], reply)
+        reply = self._send(self._step(Send(typed.number, _escaped(line))))
+        self._record([_send_line(_escaped(line))], reply)
         if verb == "DATA" and reply.code == 354:
             self._body(typed)
         return verb
 
-    def _directive(self, line: str) -> None:
-        words = line[1:].split()
-        if words and words[0].lower() == "sleep":  # gets no reply: the parser wants a step after it
-            step = self._step([line, "> NOOP", _FILLER])
-            time.sleep(step.seconds)
+    def _directive(self, line: str, number: int) -> None:
+        try:
+            directive = read_directive(self.output, number, line)
+        except SMTPFileError as error:
+            raise _Refused(error.message) from None
+        if directive.name == "message":
+            raise _Refused(MESSAGE_OUTSIDE_DATA)
+        step = self._step(directive)
+        if isinstance(step, Sleep):  # gets no reply
+            list(step.run(self.session))
             self.lines.append(line)
             return
-        step = self._step([line, _FILLER])
         reply = self._send(step)
-        self._record([self._auth_line(step.args[0], reply) if step.kind == "auth" else line], reply)
+        self._record([self._auth_line(step.mechanism, reply) if isinstance(step, Auth) else line], reply)
 
-    def _typed_auth(self, line: str) -> None:
+    def _typed_auth(self, line: str, number: int) -> None:
         """`AUTH PLAIN <base64>` is sent as typed and written as `! auth PLAIN` with variables; other forms would
         put the credentials' challenge answers in the file."""
         words = line.split()
@@ -165,8 +167,7 @@ class Recorder:
             raise _Refused("AUTH PLAIN takes base64 of \\0USER\\0PASSWORD; or type `! auth PLAIN USER PASSWORD`"
                            ) from None
         self.session.transcript.add_secret(password, words[2])
-        step = self._step([_send_line(line), _FILLER])
-        reply = self._send(step)
+        reply = self._send(self._step(Send(number, _escaped(line))))
         self._record([self._auth_line("PLAIN", reply)], reply)
 
     def _auth_line(self, mechanism: str, reply: Reply) -> str:
@@ -180,47 +181,49 @@ class Recorder:
 
     def _body(self, typed: _Input) -> None:
         """The message after 354: lines up to `.`, or `! message [SIZE]` as the first line."""
-        written: list[str] = []
+        written: list[tuple[int, str]] = []  # (line typed, its text as escaped)
         while True:
             line = typed.read("data> ")
             if line is None:  # the server discards the unfinished message when the session closes
                 self.drop_open_data()
                 return
             if not written and line.split()[:2] in (["!", "message"], ["!", "MESSAGE"]):
-                message = self._step(["> DATA", "< 354", line, _FILLER])
-                self._record([line], self._send(message))
+                try:
+                    message = read_directive(self.output, typed.number, line)
+                except SMTPFileError as error:
+                    raise _Refused(error.message) from None
+                self._record([line], self._send(self._step(message)))
                 return
             if line == ".":
                 break
             try:
-                self._step(["> DATA", "< 354", _send_line(line), "> .", _FILLER])
+                self._step(Body(typed.number, typed.number, ((typed.number, _escaped(line)),)))
             except _Refused as refusal:
                 if not typed.terminal:
                     raise SMTPFileError("stdin", typed.number, str(refusal)) from None
                 print(f"not sent: {refusal}", file=sys.stderr)
                 continue
-            written.append(_send_line(line))
-        step = self._step(["> DATA", "< 354", *written, "> .", _FILLER])
-        self._record([*written, "> ."], self._send(step))
+            written.append((typed.number, _escaped(line)))
+        body = self._step(Body(written[0][0] if written else typed.number, typed.number, tuple(written)))
+        self._record([*(_send_line(text) for _, text in written), "> ."], self._send(body))
 
-    def _step(self, lines: list[str]) -> Step:
-        """The typed step as the `.smtp` parser reads it: its checks and its wording, once for both."""
+    def _step(self, node: Send | Body | Directive) -> Step:
+        """The typed step a `.smtp` file's run would make of the line: its checks and its wording, once for both."""
+        values = Values(self.output, {}, os.environ)
         try:
-            script = parse_script("\n".join(lines), self.output, {}, os.environ)
+            bound = step(node, values)
         except SMTPFileError as error:
             raise _Refused(error.message) from None
-        self.session.transcript.add_secret(*script.secrets)  # `! auth` passwords and ${env:} values
-        if script.missing:
-            name = next(iter(script.missing))
+        self.session.transcript.add_secret(*values.secrets)  # `! auth` passwords and ${env:} values
+        if values.missing:
+            name = next(iter(values.missing))
             raise _Refused(f"${{{name}}} is not set here: type the value, or ${{env:NAME}} for an environment variable")
-        return script.exchanges[-1].steps[0]
+        return bound
 
     def _send(self, step: Step) -> Reply:
-        """Send a command line, or run a directive or body as a `.smtp` file's run does; show what came back."""
+        """Run a command line, a directive or a body as a `.smtp` file's run does; show what came back."""
         try:
-            if step.kind == "command":
-                return self.session.command(step.lines[0])
-            return run_step(self.session, step, os.path.basename(self.output))[-1]
+            return list(step.run(self.session))[-1]
         except ChunkRefused as refused:  # no `<` line can replay a refused intermediate chunk
             raise _Refused(f"{refused}; `! bdat` is left out of the file") from None
         finally:
@@ -267,7 +270,7 @@ class Recorder:
     def text(self, header: list[str]) -> str:
         """The whole file; parsed back and checked against every reply before anyone sees it."""
         text = "\n".join([*header, *self.lines]) + "\n"
-        script = parse_script(text, self.output)  # an error here is a bug in the recorder: let it show
+        script = parse(text, self.output)  # an error here is a bug in the recorder: let it show
         expects = [expect.expectation for exchange in script.exchanges for expect in exchange.expects]
         if len(expects) != len(self.replies):
             raise AssertionError(f"recorded file has {len(expects)} `<` lines for {len(self.replies)} replies")
@@ -302,9 +305,13 @@ def _line_pattern(line: str) -> str:
     )
 
 
-def _send_line(typed: str) -> str:
-    """The `>` line that sends *typed* as it is: `${` would be taken for a variable."""
-    text = typed.replace("${", "$${")
+def _escaped(typed: str) -> str:
+    """*typed* as a `.smtp` file writes it to be sent as it is: `${` would be taken for a variable."""
+    return typed.replace("${", "$${")
+
+
+def _send_line(text: str) -> str:
+    """The `>` line that sends *text* (as escaped)."""
     return f"> {text}" if text else ">"
 
 

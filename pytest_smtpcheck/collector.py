@@ -19,8 +19,8 @@ from .keys import DECLARED, OUTCOME, RUNS, TARGETS
 if TYPE_CHECKING:
     from .execution import FilePlan
     from .paths import MessageFiles
-    from .transcripts.runner import ExchangeVerdict, FileResult
-    from .transcripts.syntax import Exchange, Script
+    from .transcripts.results import ExchangeVerdict, FileResult
+    from .transcripts.syntax import Document, Exchange, Node
 
 __all__ = ["ExchangeFailed", "ExchangeItem", "SMTPFile", "plan_files"]
 
@@ -32,20 +32,24 @@ class ExchangeFailed(Exception):
 class SMTPFile(pytest.File):
     """A `.smtp` transcript file: its items, for each target of the run."""
 
-    script: Script
+    script: Document
+    _missing: dict[str, int] | None = None
+    _secrets: tuple[str, ...] | None = None
 
     def collect(self) -> Iterator[ExchangeItem]:
-        from .transcripts.syntax import SMTPFileError, parse_script
+        from .transcripts.bind import check
+        from .transcripts.syntax import SMTPFileError, parse
 
         targets = self.config.stash[TARGETS]
         try:
-            self.script = parse_script(self.path.read_bytes(), self.path, targets.variables(), os.environ,
-                                       message_files(self.config))
+            self.script = parse(self.path.read_bytes(), self.path)
+            check(self.script, message_files(self.config))
         except SMTPFileError as error:
             raise self.CollectError(str(error)) from None
-        from .report.masking import note_secrets
+        from .report.masking import note_secret_names
+        from .transcripts.bind import secret_names
 
-        note_secrets(self.config, self.script.secrets)  # a --smtp-var used in `! auth` is masked in every output
+        note_secret_names(self.config, secret_names(self.script))  # a --smtp-var sent by `! auth`: masked everywhere
         grouped = self.config.pluginmanager.hasplugin("xdist")
         for target_id in targets.ids():
             for index, exchange in enumerate(self.script.exchanges):
@@ -62,12 +66,40 @@ class SMTPFile(pytest.File):
 
         return FilePlan(key, max(selected), lambda through: self._run(target_id, through))
 
-    def _run(self, target_id: str | None, through: int) -> FileResult:
-        from .transcripts.runner import run_file
+    def missing(self) -> dict[str, int]:
+        """The variables the file uses that this run does not give, each with the first line using it."""
+        if self._missing is None:
+            from .transcripts.bind import missing
 
-        script = self.script
+            self._missing = missing(self.script, self.config.stash[TARGETS].variables(), os.environ)
+        return self._missing
+
+    def secrets(self) -> tuple[str, ...]:
+        """The passwords and environment values the file sends in this run, for the reports to mask."""
+        if self._secrets is None:
+            from .transcripts.bind import bind
+            from .transcripts.syntax import SMTPFileError
+
+            try:
+                variables = self.config.stash[TARGETS].variables()
+                self._secrets = bind(self.script, variables, os.environ, message_files(self.config)).secrets
+            except SMTPFileError:  # the run fails saying so, and sends nothing
+                self._secrets = ()
+        return self._secrets
+
+    def _run(self, target_id: str | None, through: int) -> FileResult:
+        from .transcripts.bind import bind
+        from .transcripts.results import FileResult
+        from .transcripts.runner import run_file
+        from .transcripts.syntax import SMTPFileError
+
+        document = self.script
         target = self.config.stash[TARGETS].target(target_id)
-        session = target.session(script.settings)
+        try:
+            script = bind(document, target.vars, os.environ, message_files(self.config))
+        except SMTPFileError as error:  # a value the run gave that a step cannot take
+            return FileResult(error=error.message, error_line=error.line)
+        session = target.session(document.settings)
         session.transcript.add_secret(*script.secrets)
         return run_file(script, session, through)
 
@@ -84,7 +116,7 @@ class ExchangeItem(pytest.Item):
 
     parent: SMTPFile
 
-    def __init__(self, *, exchange: Exchange, index: int, target_id: str | None, **kwargs: Any) -> None:
+    def __init__(self, *, exchange: Exchange[Node], index: int, target_id: str | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.exchange = exchange
         self.index = index
@@ -103,21 +135,23 @@ class ExchangeItem(pytest.Item):
 
     def unavailable(self) -> str | None:
         """Why this run cannot run the file (a variable or listener it needs was not given), or None."""
-        return self.config.stash[TARGETS].unavailable(self.parent.script, self.target_id)
+        parent = self.parent
+        return self.config.stash[TARGETS].unavailable(parent.missing(), parent.script.settings.listener,
+                                                        self.target_id)
 
     def runtest(self) -> None:
-        from .transcripts.runner import FAILED, PASSED
+        from .transcripts.results import Outcome
 
         result = self.config.stash[RUNS].result(self.run_key)
         verdict = result.verdict(self.index)
         self.stash[OUTCOME] = (result, verdict)
         if result.error is not None:
-            raise ExchangeFailed(f"{self.parent.script.name}:{self.exchange.line}: {result.error}")
+            raise ExchangeFailed(f"{self.parent.script.name}:{result.error_line or self.exchange.line}: {result.error}")
         if verdict is None:  # cannot happen: the session runs through the last selected exchange
             raise ExchangeFailed(f"{self.parent.script.name}:{self.exchange.line}: this exchange was not run")
-        if verdict.outcome == PASSED:
+        if verdict.outcome is Outcome.PASSED:
             return
-        if verdict.outcome == FAILED:
+        if verdict.outcome is Outcome.FAILED:
             raise ExchangeFailed(verdict.message)
         failure = result.failed
         assert failure is not None

@@ -8,6 +8,8 @@
   result there; any other worker holding items of that file waits for it. So a
   file never opens a second connection, however `--dist` spreads its items.
 - The run directory also holds the per-target connection cap (smtp.cap).
+- The run directory is the one place a file's result is serialised (JSON):
+  everywhere else it stays the typed FileResult the runner made.
 See docs/execution.md.
 """
 
@@ -23,12 +25,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    from .transcripts.runner import FileResult
+    from .transcripts.results import FileResult
 
 __all__ = ["FilePlan", "RunDirectory", "Runs"]
 
@@ -135,8 +137,6 @@ class Runs:
 
     def _obtain_shared(self, plan: FilePlan) -> FileResult:
         """Run the file if this process claims it first, else wait for the worker that did."""
-        from .transcripts.runner import FileResult
-
         claim, result = self.directory.file(plan.key, ".claim"), self.directory.file(plan.key, ".json")
         # Lock first, then publish the claim under its name (link is atomic and fails if taken): no waiter
         # can ever see a claim whose lock is not yet held.
@@ -147,31 +147,30 @@ class Runs:
             os.link(mine, claim)
         except FileExistsError:
             os.close(fd)
-            return FileResult.from_data(self._wait_for(claim, result, plan))
+            return self._wait_for(claim, result, plan)
         finally:
             os.unlink(mine)
         try:
             outcome = plan.run(plan.through)
             partial = result + ".partial"
             with open(partial, "w", encoding="utf-8") as file:
-                json.dump(outcome.to_data(), file)
+                json.dump(_encode(outcome), file)
             os.replace(partial, result)
             return outcome
         finally:
             os.close(fd)
 
-    def _wait_for(self, claim: str, result: str, plan: FilePlan) -> dict[str, object]:
+    def _wait_for(self, claim: str, result: str, plan: FilePlan) -> FileResult:
         pause = _WAIT_STEP
         while True:
             if os.path.exists(result):
                 with open(result, encoding="utf-8") as file:
-                    data: dict[str, object] = json.load(file)
-                return data
+                    return _decode(json.load(file))
             if _released(claim) and not os.path.exists(result):
-                from .transcripts.runner import FileResult
+                from .transcripts.results import FileResult
 
                 return FileResult(error=f"the pytest-xdist worker that ran {plan.key} stopped before it finished; "
-                                        f"its verdicts are unknown, and the file was not run again").to_data()
+                                        f"its verdicts are unknown, and the file was not run again")
             time.sleep(pause)
             pause = min(pause * 2, 0.1)
 
@@ -189,3 +188,36 @@ def _released(claim: str) -> bool:
     finally:
         os.close(fd)
     return True
+
+
+def _encode(result: FileResult) -> dict[str, Any]:
+    """A file's result as JSON for the other workers: verdicts and the transcript (whose lines are masked)."""
+    from dataclasses import asdict
+
+    transcript = result.transcript
+    return {
+        "verdicts": [asdict(verdict) | {"outcome": verdict.outcome.value} for verdict in result.verdicts],
+        "transcript": None if transcript is None else {
+            "id": transcript.id, "target": transcript.target, "address": transcript.address,
+            "started": transcript.started, "mismatch": transcript.mismatch,
+            "entries": [[e.direction, e.text, e.at, e.tls] for e in transcript.entries],
+        },
+        "error": result.error,
+        "error_line": result.error_line,
+    }
+
+
+def _decode(data: dict[str, Any]) -> FileResult:
+    from .smtp.transcript import Entry, Transcript
+    from .transcripts.results import ExchangeVerdict, FileResult, Mismatch, Outcome
+
+    verdicts = [
+        ExchangeVerdict(**{**v, "outcome": Outcome(v["outcome"]), "entries": tuple(v["entries"]),
+                           "mismatch": v["mismatch"] and Mismatch(**v["mismatch"])})
+        for v in data["verdicts"]
+    ]
+    t = data["transcript"]
+    transcript = None if t is None else Transcript(
+        t["target"], t["address"], t["id"], t["started"], [Entry(*entry) for entry in t["entries"]], t["mismatch"],
+    )
+    return FileResult(verdicts, transcript, data["error"], data["error_line"])

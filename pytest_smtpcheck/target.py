@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from .sandbox import Sandbox
     from .smtp.cap import Cap, Slot
     from .smtp.session import SMTPSession
-    from .transcripts.syntax import Script
 
 ACCOUNT_VARS = ("SMTP_USER", "SMTP_PASSWORD")
 TOKEN_VAR = "SMTP_TOKEN"  # an OAuth token for XOAUTH2 / OAUTHBEARER, from $SMTPCHECK_TOKEN
@@ -208,13 +207,14 @@ class Targets:
 
         return _sandbox_vars(Sandbox, self.settings)
 
-    def unavailable(self, script: Script, target_id: str | None) -> str | None:
-        """Why a `.smtp` file cannot run in this run (a variable or listener it needs was not given, an address
-        this machine cannot reach), or None."""
-        if script.missing:
-            name, line = min(script.missing.items(), key=lambda item: item[1])
+    def unavailable(self, missing: Mapping[str, int], listener: Listener | None, target_id: str | None
+                    ) -> str | None:
+        """Why a `.smtp` file cannot run in this run (a variable (name: first line) or listener it needs was not
+        given, an address this machine cannot reach), or None."""
+        if missing:
+            name, line = min(missing.items(), key=lambda item: item[1])
             return f"line {line} {missing_reason(name, self.settings.password_env)}"
-        listener = script.settings.listener or "smtp"
+        listener = listener or "smtp"
         if (self.settings.host or self.settings.mx) and listener != "smtp" and listener not in self.settings.ports:
             return listener_reason(listener)
         return self.unreachable(target_id)

@@ -1,9 +1,9 @@
 """`--smtp-update`: rewrite the first mismatched expectation of each `.smtp` file to what the server replied.
 
 Registered on the controller only (see plugin.py), it works from test reports:
-a failed `.smtp` item's report carries ``smtp_mismatch`` (path, line, the
-expectation, the reply's code and enhanced code) and the session's transcript, all
-builtins, so under pytest-xdist they reach the controller unchanged and the
+a failed `.smtp` item's report carries ``smtp_mismatch`` (the path, and the
+runner's Mismatch: where the expectation is written, what it said, the reply) as
+builtins, so under pytest-xdist it reaches the controller unchanged and the
 files are written once, by one process, after every worker is done. A session
 stops at its first mismatch, so only that line is known to be wrong; the run
 says to run again to check the rest. Nothing is written unless the run ended on
@@ -13,12 +13,12 @@ its own (passed or failed), so an interrupted run leaves every file as it was.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .transcripts.results import Mismatch
 from .transcripts.rewrite import Rewrite, UpdateError, rewrite_expectation
 
 __all__ = ["Updater"]
@@ -26,21 +26,12 @@ __all__ = ["Updater"]
 _FINISHED = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
 
 
-@dataclass(frozen=True)
-class _Mismatch:
-    line: int
-    expected: str
-    code: int
-    enhanced: str | None
-    text: str | None  # the reply's text
-
-
 class Updater:
     """Collects mismatches from reports; rewrites each file's first one at the end of a finished run."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.found: dict[str, set[_Mismatch]] = {}
+        self.found: dict[str, set[Mismatch]] = {}
         self.changed: list[tuple[str, Rewrite]] = []
         self.refused: list[str] = []
         self.status: pytest.ExitCode | int | None = None
@@ -48,8 +39,8 @@ class Updater:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, "smtp_mismatch", None)
         if data:
-            mismatch = _Mismatch(data["line"], data["expected"], data["code"], data["enhanced"], data["text"])
-            self.found.setdefault(data["path"], set()).add(mismatch)
+            fields = dict(data)
+            self.found.setdefault(fields.pop("path"), set()).add(Mismatch(**fields))
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, exitstatus: pytest.ExitCode | int) -> None:
@@ -65,8 +56,7 @@ class Updater:
                 continue
             (mismatch,) = mismatches
             try:
-                rewrite = rewrite_expectation(Path(path).read_bytes(), mismatch.line, mismatch.code,
-                                              mismatch.enhanced, mismatch.text, expected=mismatch.expected)
+                rewrite = rewrite_expectation(Path(path).read_bytes(), mismatch)
             except (OSError, UpdateError) as error:
                 self.refused.append(f"{shown}:{mismatch.line}: not updated: {error}")
                 continue

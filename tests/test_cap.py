@@ -14,7 +14,7 @@ import pytest
 from pytest_smtpcheck.errors import ConnectFailed, SessionMisuse
 from pytest_smtpcheck.execution import FilePlan, RunDirectory, Runs
 from pytest_smtpcheck.smtp.cap import Cap
-from pytest_smtpcheck.transcripts.runner import FileResult
+from pytest_smtpcheck.transcripts.results import FileResult
 
 
 @pytest.fixture

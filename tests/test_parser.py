@@ -1,4 +1,5 @@
-"""The `.smtp` parser: grouping into exchanges, directives, variables, front matter, and errors that name the line."""
+"""The `.smtp` format read and bound: grouping into exchanges, directives, variables, front matter, and errors that
+name the line."""
 
 from pathlib import Path
 
@@ -7,7 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_smtpcheck.settings import Declared
-from pytest_smtpcheck.transcripts.syntax import Script, SMTPFileError, parse_script
+from pytest_smtpcheck.transcripts.bind import Script, bind, check, missing
+from pytest_smtpcheck.transcripts.steps import Auth, Bdat, Body, Command, Message, Sleep, StartTLS
+from pytest_smtpcheck.transcripts.syntax import SMTPFileError, read_directive
+from pytest_smtpcheck.transcripts.syntax import parse as read
 
 RELAY = """\
 # An outside sender must not be able to relay through the MX.
@@ -26,6 +30,13 @@ description = "relay from outside is denied"
 """
 
 
+def parse_script(source, path, variables=None, environ=None) -> Script:
+    """Read as collection does (the values written out checked), then bind as a run does."""
+    document = read(source, path)
+    check(document)
+    return bind(document, variables or {}, environ or {})
+
+
 def parse(source, variables=None) -> Script:
     return parse_script(source, "t.smtp", variables or {})
 
@@ -41,7 +52,9 @@ def names(parsed: Script) -> list[str]:
 
 
 def sent(parsed: Script) -> list[tuple[str, ...]]:
-    return [step.lines for exchange in parsed.exchanges for step in exchange.steps]
+    """What each command or body sends: its line, or its lines and the final dot."""
+    return [(step.text,) if isinstance(step, Command) else (*step.lines, ".")
+            for exchange in parsed.exchanges for step in exchange.steps]
 
 
 # --- exchanges ---------------------------------------------------------------------------
@@ -49,13 +62,13 @@ def sent(parsed: Script) -> list[tuple[str, ...]]:
 
 def test_the_relay_example():
     parsed = parse(RELAY)
-    assert parsed.description == "relay from outside is denied"
+    assert parsed.document.description == "relay from outside is denied"
     assert names(parsed) == ["line5-greeting", "line6-EHLO", "line8-MAIL", "line10-RCPT", "line12-QUIT"]
     rcpt = parsed.exchanges[3]
     assert rcpt.line == 10
-    assert rcpt.steps[0].raw == "RCPT TO:<victim@elsewhere.example>"
-    assert rcpt.steps[0].lines == ("RCPT TO:<victim@elsewhere.example>",)
-    assert rcpt.steps[0].kind == "command"
+    assert rcpt.steps[0].written == "RCPT TO:<victim@elsewhere.example>"
+    assert rcpt.steps[0].text == "RCPT TO:<victim@elsewhere.example>"
+    assert isinstance(rcpt.steps[0], Command)
     assert [e.line for e in rcpt.expects] == [11]
     assert rcpt.expects[0].expectation.source == "550|554 5.7.1 /relay/i"
     assert not rcpt.expects_close
@@ -213,9 +226,9 @@ def test_body_after_354_is_one_step_ending_with_the_dot():
     body = parsed.exchanges[3]
     assert len(body.steps) == 1 and len(body.expects) == 1
     step = body.steps[0]
-    assert (step.kind, step.verb, step.line) == ("body", "BODY", 10)
-    assert step.lines == ("Subject: test", "", ".hidden", "..two", ".")  # the runner dot-stuffs
-    assert step.raw == "(message body, lines 10-16)"
+    assert (type(step), step.verb, step.line) == (Body, "BODY", 10)
+    assert step.lines == ("Subject: test", "", ".hidden", "..two")  # the session dot-stuffs and ends with the dot
+    assert step.written == "(message body, lines 10-16)"
     assert body.expects[0].line == 17
 
 
@@ -267,7 +280,7 @@ def test_directive_where_the_body_should_be():
 
 def test_sleep_before_a_body_is_allowed():
     parsed = parse("> DATA\n< 354\n! sleep 1\n> .\n< 250\n")
-    assert [step.kind for step in parsed.exchanges[1].steps] == ["sleep", "body"]
+    assert [type(step) for step in parsed.exchanges[1].steps] == [Sleep, Body]
 
 
 # --- directives --------------------------------------------------------------------------
@@ -276,23 +289,26 @@ def test_sleep_before_a_body_is_allowed():
 def test_starttls():
     parsed = parse("< 220\n! starttls\n< 220 2.0.0\n> EHLO x\n< 250\n")
     step = parsed.exchanges[1].steps[0]
-    assert (step.kind, step.verb, step.raw) == ("starttls", "STARTTLS", "! starttls")
+    assert (type(step), step.verb, step.written) == (StartTLS, "STARTTLS", "! starttls")
     assert parsed.exchanges[1].name == "line2-STARTTLS"
 
 
 def test_auth_expands_and_collects_the_password_as_a_secret():
     parsed = parse("! auth plain ${USER} ${PASSWORD}\n< 235 2.7.0\n", {"USER": "u@x", "PASSWORD": "s3cret pass"})
     step = parsed.exchanges[0].steps[0]
-    assert (step.kind, step.verb, step.args) == ("auth", "AUTH", ("PLAIN", "u@x", "s3cret pass"))
-    assert step.raw == "! auth plain ${USER} ${PASSWORD}"
+    assert (type(step), step.verb) == (Auth, "AUTH")
+    assert (step.mechanism, step.user, step.password) == ("PLAIN", "u@x", "s3cret pass")
+    assert step.written == "! auth plain ${USER} ${PASSWORD}"
     assert parsed.secrets == ("s3cret pass",)
     assert "s3cret" not in repr(parsed)
 
 
 def test_a_literal_auth_password_is_masked_in_raw_but_kept_to_send():
     parsed = parse("! auth LOGIN bob wrong-pass\n< 535\n! auth CRAM-MD5 bob wrong-pass\n< 535\n")
-    assert [s.raw for e in parsed.exchanges for s in e.steps] == ["! auth LOGIN bob ****", "! auth CRAM-MD5 bob ****"]
-    assert parsed.exchanges[0].steps[0].args[2] == "wrong-pass"
+    assert [s.written for e in parsed.exchanges for s in e.steps] == ["! auth LOGIN bob ****",
+                                                                      "! auth CRAM-MD5 bob ****"]
+    assert parsed.exchanges[0].steps[0].password == "wrong-pass"
+    assert "wrong-pass" not in repr(read_directive("t.smtp", 1, "! auth LOGIN bob wrong-pass"))
     assert parsed.secrets == ("wrong-pass",)
 
 
@@ -308,7 +324,7 @@ def test_auth_errors():
 )
 def test_message_sizes(size, octets):
     step = parse(f"> DATA\n< 354\n! message {size}\n< 250\n").exchanges[1].steps[0]
-    assert (step.kind, step.verb, step.size) == ("message", "MESSAGE", octets)
+    assert (type(step), step.verb, step.size) == (Message, "MESSAGE", octets)
 
 
 def test_message_without_size_and_from_a_variable():
@@ -328,7 +344,7 @@ def test_message_from_a_file_next_to_the_smtp_file(tmp_path):
                                                      ("! bdat 1MiB", 2**20, 65536)])
 def test_bdat_size_and_chunk(line, size, chunk):
     step = parse(f"> MAIL FROM:<a@b>\n< 250\n{line}\n< 250\n").exchanges[1].steps[0]
-    assert (step.kind, step.verb, step.size, step.chunk) == ("bdat", "BDAT", size, chunk)
+    assert (type(step), step.verb, step.size, step.chunk) == (Bdat, "BDAT", size, chunk)
 
 
 @pytest.mark.parametrize("line", ["! bdat", "! bdat chunk=7", "! bdat 10 chunk=0", "! bdat 10 size=3", "! bdat 10 7"])
@@ -350,7 +366,8 @@ def test_message_needs_a_data_before_it():
 def test_sleep_gets_no_reply():
     parsed = parse("< 220\n! sleep 2.5\n> NOOP\n< 250\n")
     steps = parsed.exchanges[1].steps
-    assert [(s.kind, s.seconds, s.gets_reply) for s in steps] == [("sleep", 2.5, False), ("command", 0.0, True)]
+    assert [(type(s), s.gets_reply) for s in steps] == [(Sleep, False), (Command, True)]
+    assert steps[0].seconds == 2.5
     assert parsed.exchanges[1].name == "line2-SLEEP+NOOP"
 
 
@@ -445,23 +462,25 @@ def test_front_matter_vars_beat_the_run_s():
     assert sent(parse(VARS.replace('DOMAIN = "front.example", ', ""), {"DOMAIN": "cli.example"})) == [
         ("MAIL FROM:<probe@cli.example>",)]
     parsed = parse(VARS, {"DOMAIN": "cli.example"})
-    assert parsed.settings.vars == {"DOMAIN": "front.example", "SENDER": "probe"}
-    assert parsed.exchanges[1].steps[0].raw == "MAIL FROM:<${SENDER}@${DOMAIN}>"  # raw keeps the reference
+    assert parsed.document.settings.vars == {"DOMAIN": "front.example", "SENDER": "probe"}
+    assert parsed.exchanges[1].steps[0].written == "MAIL FROM:<${SENDER}@${DOMAIN}>"  # written keeps the reference
+    assert read(VARS, "t.smtp").exchanges[1].steps[0].text == "MAIL FROM:<${SENDER}@${DOMAIN}>"  # read: unexpanded
 
 
 def test_an_undefined_variable_is_listed_with_its_first_line_not_an_error():
-    parsed = parse("< 220\n> RCPT TO:<x@${SMTP_DOMAIN}>\n< 250\n> RCPT TO:<${SMTP_DOMAIN}${B}>\n< 250\n")
-    assert parsed.missing == {"SMTP_DOMAIN": 2, "B": 4}
-    assert parse("< 220\n> RCPT TO:<x@${SMTP_DOMAIN}>\n< 250\n", {"SMTP_DOMAIN": "d"}).missing == {}
+    document = read("< 220\n> RCPT TO:<x@${SMTP_DOMAIN}>\n< 250\n> RCPT TO:<${SMTP_DOMAIN}${B}>\n< 250\n", "t.smtp")
+    assert missing(document, {}, {}) == {"SMTP_DOMAIN": 2, "B": 4}
+    assert missing(document, {"SMTP_DOMAIN": "d", "B": "b"}, {}) == {}
+    assert sent(bind(document, {}, {}))[0] == ("RCPT TO:<x@${SMTP_DOMAIN}>",)  # left as written: the file is skipped
 
 
 def test_the_environment_is_read_only_through_env_and_its_values_are_secrets():
     source = "< 220\n> NOOP ${HOME}\n< 250\n> NOOP ${env:HOME}\n< 250\n"
     parsed = parse_script(source, "t.smtp", {}, {"HOME": "/root/secret-home"})
-    assert parsed.missing == {"HOME": 2}
+    assert missing(parsed.document, {}, {"HOME": "/root/secret-home"}) == {"HOME": 2}
     assert sent(parsed)[1] == ("NOOP /root/secret-home",)
     assert "/root/secret-home" in parsed.secrets
-    assert parse_script(source.replace("${HOME}", "x"), "t.smtp", {}, {}).missing == {"env:HOME": 4}
+    assert missing(read(source.replace("${HOME}", "x"), "t.smtp"), {}, {}) == {"env:HOME": 4}
 
 
 def test_escape_for_a_literal_reference():
@@ -505,7 +524,7 @@ USER = "probe"
 
 
 def test_every_front_matter_key():
-    parsed = parse(FULL_FRONT_MATTER)
+    parsed = read(FULL_FRONT_MATTER, "t.smtp")
     settings = parsed.settings
     assert (parsed.description, parsed.markers, settings.timeout) == ("submission requires AUTH", ("slow", "submission_checks"), 7.0)
     assert (settings.tls, settings.helo, settings.listener, settings.vars) == ("starttls", "probe.example.net", "submission", {"USER": "probe"})
@@ -514,7 +533,7 @@ def test_every_front_matter_key():
 
 
 def test_defaults_without_front_matter():
-    parsed = parse("< 220\n")
+    parsed = read("< 220\n", "t.smtp")
     assert (parsed.description, parsed.markers) == (None, ())
     assert parsed.settings == Declared()
 
@@ -592,14 +611,14 @@ def test_error_attributes_and_str():
 
 
 def test_path_may_be_a_pathlike():
-    assert parse_script("< 220\n", Path("a") / "b.smtp").path == str(Path("a") / "b.smtp")
+    assert read("< 220\n", Path("a") / "b.smtp").path == str(Path("a") / "b.smtp")
     with pytest.raises(SMTPFileError, match=r"^a/b\.smtp:1: line must start"):
         parse_script("oops\n", Path("a/b.smtp"))
 
 
 def test_expanded_values_stay_out_of_reprs():
     parsed = parse("> AUTH PLAIN ${TOKEN}\n< 235\n", {"TOKEN": "dG9rZW4tc2VjcmV0"})
-    assert parsed.exchanges[0].steps[0].lines == ("AUTH PLAIN dG9rZW4tc2VjcmV0",)
+    assert parsed.exchanges[0].steps[0].text == "AUTH PLAIN dG9rZW4tc2VjcmV0"
     assert "dG9rZW4tc2VjcmV0" not in repr(parsed)
 
 
@@ -635,7 +654,7 @@ def test_arbitrary_input_only_ever_raises_smtpfileerror(source):
 
 
 def test_front_matter_presents_another_client_address():
-    parsed = parse('+++\nas = "203.0.113.9"\nas_via = "proxy-v2"\n+++\n< 220\n')
+    parsed = read('+++\nas = "203.0.113.9"\nas_via = "proxy-v2"\n+++\n< 220\n', "t.smtp")
     assert (parsed.settings.as_address, parsed.settings.as_via) == ("203.0.113.9", "proxy-v2")
     assert "front matter as: 'outside.example' is not an IP address" in error(
         '+++\nas = "outside.example"\n+++\n< 220\n').message

@@ -6,9 +6,22 @@ file; a still-matching expectation, an interrupted run and an ambiguous file cha
 
 import pytest
 
+from pytest_smtpcheck.transcripts.results import Mismatch
 from pytest_smtpcheck.transcripts.rewrite import UpdateError, rewrite_expectation
+from pytest_smtpcheck.transcripts.syntax import parse
 
 RELAY_DENIED = "554 5.7.1 <victim@elsewhere.example>: Relay access denied"
+
+
+def mismatch(source: bytes, line: int, code: int, enhanced: str | None, text: str | None) -> Mismatch:
+    """The runner's Mismatch for the `<` line *line* of *source*: the span the parser read, and the reply."""
+    document = parse(source, "t.smtp")
+    expect = next(e for exchange in document.exchanges for e in exchange.expects if e.line == line)
+    return Mismatch(line, expect.start, expect.end, expect.expectation.source, code, enhanced, text)
+
+
+def rewrite(source: bytes, line: int, code: int, enhanced: str | None, text: str | None):
+    return rewrite_expectation(source, mismatch(source, line, code, enhanced, text))
 
 
 @pytest.mark.parametrize(("old", "code", "enhanced", "text", "new"), [
@@ -26,9 +39,9 @@ RELAY_DENIED = "554 5.7.1 <victim@elsewhere.example>: Relay access denied"
     ("550 (5.1.1)", 554, None, "relay not permitted", "554 (5.1.1)"),  # kept: it holds where no code is sent
 ])
 def test_rewrite_rules(old, code, enhanced, text, new):
-    rewrite = rewrite_expectation(f"> RCPT TO:<a@b>\n< {old}\n".encode(), 2, code, enhanced, text, expected=old)
-    assert (rewrite.old, rewrite.new) == (old, new)
-    assert rewrite.source == f"> RCPT TO:<a@b>\n< {new}\n".encode()
+    rewritten = rewrite(f"> RCPT TO:<a@b>\n< {old}\n".encode(), 2, code, enhanced, text)
+    assert (rewritten.old, rewritten.new) == (old, new)
+    assert rewritten.source == f"> RCPT TO:<a@b>\n< {new}\n".encode()
 
 
 @pytest.mark.parametrize(("old", "code", "enhanced", "text"), [
@@ -37,33 +50,31 @@ def test_rewrite_rules(old, code, enhanced, text, new):
     ("554 5.x.x \"Relay access\"", 554, "5.7.1", RELAY_DENIED),
 ])
 def test_an_expectation_the_reply_still_satisfies_is_never_rewritten(old, code, enhanced, text):
-    assert rewrite_expectation(f"< {old}\n".encode(), 1, code, enhanced, text) is None
+    assert rewrite(f"< {old}\n".encode(), 1, code, enhanced, text) is None
 
 
 def test_every_other_byte_is_kept_bom_crlf_mixed_front_matter_comments_blanks_and_no_final_newline():
     source = ("\ufeff# relay check \r\n+++\r\ndescription = \"x\"\n+++\r\n\r\n  # indented comment\n< 220\r\n"
               "> RCPT TO:<a@b>\r\n<\t550|554   5.7.1 /relay/i  \r\n\n> QUIT\n< 221").encode()
-    rewrite = rewrite_expectation(source, 9, 250, "2.1.5", "2.1.5 Ok", expected="550|554   5.7.1 /relay/i")
-    assert rewrite.source == source.replace(b"550|554   5.7.1 /relay/i", b"250 2.1.5")
-    last = rewrite_expectation(source, 12, 250, None, "Ok")
+    rewritten = rewrite(source, 9, 250, "2.1.5", "2.1.5 Ok")
+    assert rewritten.source == source.replace(b"550|554   5.7.1 /relay/i", b"250 2.1.5")
+    last = rewrite(source, 12, 250, None, "Ok")
     assert last.source == source[:-3] + b"250"
-    first = rewrite_expectation(b"\xef\xbb\xbf< 220\r\n", 1, 554, "5.7.1", "no")
+    first = rewrite(b"\xef\xbb\xbf< 220\r\n", 1, 554, "5.7.1", "no")
     assert first.source == b"\xef\xbb\xbf< 554 5.7.1\r\n"
 
 
-@pytest.mark.parametrize(("line", "kwargs", "message"), [
-    (1, {}, "line 1 is not an expected reply"),
-    (3, {}, "is not an expected reply (`< CODE ...`): '< closed'"),
-    (9, {}, "line 9 is past the end of the file (4 lines)"),
-    (2, {"expected": "550"}, "line 2 is now `< 250 /Ok/`, not `< 550`: the file changed during the run"),
-    (2, {"code": 250, "enhanced": None, "text": None}, "only the text match /Ok/ can have failed"),
+@pytest.mark.parametrize(("edited", "reply", "message"), [
+    (b"> NOOP", (554, "5.7.1", "x"), "line 2 is past the end of the file (1 lines): the file changed during the run"),
+    (b"> NOOP\n> RSET\n< 250 /Ok/\n< 250\n", (554, "5.7.1", "x"), "line 2 is now `> RSET`, not `< 550 /Ok/`"),
+    (b"> NOOP\n< 550 /OK/\n", (554, "5.7.1", "x"), "line 2 is now `< 550 /OK/`, not `< 550 /Ok/`: the file changed"),
+    (b"> NOOP\n<  550 /Ok/\n", (554, "5.7.1", "x"), "the file changed during the run"),  # the span moved
+    (None, (550, None, None), "only the text match /Ok/ can have failed"),
 ])
-def test_lines_that_cannot_be_rewritten_say_why(line, kwargs, message):
-    source = b"> NOOP\n< 250 /Ok/\n< closed\n"
-    arguments = {"code": 554, "enhanced": "5.7.1", "text": "x"} | kwargs
+def test_lines_that_cannot_be_rewritten_say_why(edited, reply, message):
+    source = b"> NOOP\n< 550 /Ok/\n< closed\n"
     with pytest.raises(UpdateError) as error:
-        rewrite_expectation(source, line, arguments.pop("code"), arguments.pop("enhanced"), arguments.pop("text"),
-                            **arguments)
+        rewrite_expectation(edited or source, mismatch(source, 2, *reply))
     assert message in str(error.value)
 
 

@@ -8,6 +8,7 @@ builtins only, so reports travel between pytest-xdist processes unchanged.
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 import pytest
@@ -20,7 +21,7 @@ from .summary import label
 
 if TYPE_CHECKING:
     from ..smtp.transcript import Transcript
-    from ..transcripts.runner import ExchangeVerdict, FileResult
+    from ..transcripts.results import ExchangeVerdict, FileResult
 
 __all__ = ["attach", "locate_skip"]
 
@@ -61,15 +62,12 @@ def _attach_exchange(item: pytest.Item, report: pytest.TestReport, result: FileR
     from ..collector import ExchangeItem
 
     assert isinstance(item, ExchangeItem)
-    if verdict is None or report.skipped or not result.transcript:
+    whole = result.transcript
+    if verdict is None or report.skipped or whole is None:
         return
     report.duration = verdict.duration  # the exchange's own time, not the wait for the file's session
-    if verdict.got_code is not None:  # what --smtp-update needs to rewrite the `<` line (builtins: crosses xdist)
-        report.smtp_mismatch = {  # type: ignore[attr-defined]
-            "path": str(item.path), "line": verdict.line, "expected": verdict.expected,
-            "code": verdict.got_code, "enhanced": verdict.got_enhanced, "text": verdict.got_text,
-        }
-    whole = result.session()
+    if verdict.mismatch is not None:  # what --smtp-update needs to rewrite the `<` line (builtins: crosses xdist)
+        report.smtp_mismatch = {"path": str(item.path), **asdict(verdict.mismatch)}  # type: ignore[attr-defined]
     decisive = item.decides_file(result)
     shown = whole if decisive else whole.part(*verdict.entries)
     _attach(item, report, [shown], full=decisive, deciding=_last_reply(shown))
@@ -77,7 +75,7 @@ def _attach_exchange(item: pytest.Item, report: pytest.TestReport, result: FileR
 
 def _attach(item: pytest.Item, report: pytest.TestReport, transcripts: list[Transcript], *, full: bool,
             deciding: tuple[str, str] | None) -> None:
-    report.smtp = [t.to_data() | {"full": full} for t in transcripts]  # type: ignore[attr-defined]
+    report.smtp = [_counts(t, full) for t in transcripts]  # type: ignore[attr-defined]
     for transcript in transcripts:
         text = transcript.render(tail=None if report.passed else TAIL_LINES)
         report.sections.append((f"SMTP transcript {transcript.target}", text))
@@ -93,7 +91,17 @@ def _attach(item: pytest.Item, report: pytest.TestReport, transcripts: list[Tran
     if item.config.pluginmanager.hasplugin("html") and item.config.getoption("--html", None):
         from .html import extras
 
-        report.extras = getattr(report, "extras", []) + extras(report.smtp)  # type: ignore[attr-defined]
+        report.extras = getattr(report, "extras", []) + extras(transcripts)  # type: ignore[attr-defined]
+
+
+def _counts(transcript: Transcript, full: bool) -> dict[str, str | int | bool]:
+    """What the run's summary counts of a session (builtins: reports cross xdist). *full*: the whole session,
+    not one exchange's part of it, so its lines sent count."""
+    from ..smtp.transcript import SENT
+
+    sent = sum(entry.direction == SENT for entry in transcript.entries)
+    return {"id": transcript.id, "target": transcript.target, "address": transcript.address, "sent": sent,
+            "full": full}
 
 
 def _last_reply(transcript: Transcript) -> tuple[str, str] | None:

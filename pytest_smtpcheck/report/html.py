@@ -62,13 +62,11 @@ class HtmlHooks:
         cells.insert(3, f"<td>{_html.escape(props.get('smtp_reply', ''))}</td>")
 
 
-def extras(transcripts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def extras(transcripts: list[Transcript]) -> list[dict[str, Any]]:
     """pytest-html extras, one per session, built where the test ran (they are plain dicts)."""
     from pytest_html import extras as html_extras
 
-    from ..smtp.transcript import Transcript
-
-    return [html_extras.html(render(Transcript.from_data(data))) for data in transcripts]
+    return [html_extras.html(render(transcript)) for transcript in transcripts]
 
 
 def render(transcript: Transcript) -> str:

@@ -11,7 +11,7 @@ import pytest
 from ..keys import SECRET_VARS, SESSIONS, TARGETS
 from ..printable import printable, unprintable
 
-__all__ = ["SECRET_VARS_OUTPUT", "mask_run_secrets", "note_secrets", "run_secrets", "scrub"]
+__all__ = ["SECRET_VARS_OUTPUT", "mask_run_secrets", "note_secret_names", "note_secrets", "run_secrets", "scrub"]
 
 SECRET_VARS_OUTPUT = "smtpcheck_secret_vars"  # an xdist worker's names of secret variables, for the controller
 
@@ -48,7 +48,7 @@ def _secret_forms(item: pytest.Item) -> list[str]:
     for session in item.stash.get(SESSIONS, []):
         secrets.update(session.transcript.secrets)
     if isinstance(item, ExchangeItem):
-        secrets.update(item.parent.script.secrets)
+        secrets.update(item.parent.secrets())
     return _forms(frozenset(secrets), _user(item.config))
 
 
@@ -58,6 +58,11 @@ def note_secrets(config: pytest.Config, values: Iterable[str]) -> None:
     values = set(values)
     names = config.stash.setdefault(SECRET_VARS, set())
     names.update(name for name, value in config.stash[TARGETS].settings.vars.items() if value in values)
+
+
+def note_secret_names(config: pytest.Config, names: Iterable[str]) -> None:
+    """Variables a `.smtp` file sends as a password, known by name from its text: secret in every output."""
+    config.stash.setdefault(SECRET_VARS, set()).update(names)
 
 
 def run_secrets(config: pytest.Config) -> set[str]:

@@ -92,7 +92,7 @@ class RunSummary:
             if data["address"]:
                 totals.addresses.add(data["address"])
             if data["full"]:  # a .smtp item's part of a session counts once its file's whole session arrives
-                totals.commands[data["id"]] = sum(entry["direction"] == "C" for entry in data["entries"])
+                totals.commands[data["id"]] = data["sent"]
             else:
                 totals.commands.setdefault(data["id"], 0)
         first = self.targets[transcripts[0]["target"]]

@@ -11,7 +11,6 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
 
 from ..printable import printable
 from ..vocabulary import MASK
@@ -93,23 +92,3 @@ class Transcript:
             lock = "tls " if entry.tls and entry.direction != EVENT else ""
             lines.append(f"{marker}{stamp}{lock}{entry.direction}: {entry.text}".rstrip())
         return "\n".join(lines)
-
-    def to_data(self) -> dict[str, Any]:
-        """Builtins only, so the transcript can travel in a test report between xdist processes."""
-        return {
-            "id": self.id,
-            "target": self.target,
-            "address": self.address,
-            "started": self.started,
-            "mismatch": self.mismatch,
-            "entries": [{"direction": e.direction, "text": e.text, "at": e.at, "tls": e.tls} for e in self.entries],
-        }
-
-    @classmethod
-    def from_data(cls, data: dict[str, Any]) -> Transcript:
-        transcript = cls(
-            target=data["target"], address=data["address"], id=data["id"], started=data["started"],
-            mismatch=data["mismatch"],
-        )
-        transcript.entries = [Entry(**entry) for entry in data["entries"]]
-        return transcript

@@ -1,10 +1,10 @@
-"""Rewrite one `<` line of a `.smtp` file to the reply the server gave, keeping every other byte.
+"""Rewrite one `<` line's expectation in a `.smtp` file to the reply the server gave, keeping every other byte.
 
 Expectations drift as servers are upgraded (a new enhanced code, a new greeting);
 `--smtp-update` fixes them the way snapshot tools do. A file is a reviewed
-artefact, so the rewrite is surgical: only the expectation's text on that one
-line changes; comments, blank lines, front matter, CRLF or LF line ends and a
-byte-order mark stay as they were.
+artefact, so the rewrite is surgical: only the span the parser read the
+expectation from changes; comments, blank lines, front matter, CRLF or LF line
+ends and a byte-order mark stay as they were.
 
 The rules, part by part (a part the reply still satisfies is kept as written):
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..smtp.expect import Expectation, ExpectationError
+from .results import Mismatch
 
 __all__ = ["Rewrite", "UpdateError", "rewrite_expectation"]
 
@@ -50,29 +51,29 @@ class _Reply:
     enhanced_advertised: bool | None = None  # not known here: a conditional `(5.7.1)` is checked when present
 
 
-def rewrite_expectation(source: bytes, line: int, code: int, enhanced: str | None, text: str | None = None,
-                        *, expected: str | None = None) -> Rewrite | None:
-    """Rewrite the `<` line *line* (1-based, as the parser counts) for a reply *code* / *enhanced* / *text*.
+def rewrite_expectation(source: bytes, mismatch: Mismatch) -> Rewrite | None:
+    """Rewrite the expectation the parser read at *mismatch*'s line and columns to fit the reply it got.
 
-    *text* None means the reply's text is unknown: a text match is then dropped. *expected*, when
-    given, is the expectation that failed: a line that says something else now (the file was edited
-    during the run) raises UpdateError rather than overwrite the edit. Returns None when the
-    expectation already matches the reply: nothing to change.
+    A span that no longer holds the expectation that failed (the file was edited
+    during the run) raises UpdateError rather than overwrite the edit. Returns None
+    when the expectation already matches the reply: nothing to change.
     """
+    line = mismatch.line
     lines = source.split(b"\n")
     if not 1 <= line <= len(lines):
-        raise UpdateError(f"line {line} is past the end of the file ({len(lines)} lines)")
+        raise UpdateError(f"line {line} is past the end of the file ({len(lines)} lines): the file changed during "
+                          f"the run")
     raw = lines[line - 1]
     bom = _BOM if line == 1 and raw.startswith(_BOM) else b""
     ending = b"\r" if raw.endswith(b"\r") else b""
-    content = raw[len(bom): len(raw) - len(ending)].decode("utf-8")
-    written = content[1:].strip()
-    if not content.startswith("<") or not written or written.lower() == "closed":
-        raise UpdateError(f"line {line} is not an expected reply (`< CODE ...`): {content[:60]!r}")
-    old = Expectation.parse(written)  # the parser accepted this file, so it parses
-    if expected is not None and old.source != expected.strip():
-        raise UpdateError(f"line {line} is now `< {written}`, not `< {expected}`: the file changed during the run")
-    reply = _Reply(code, enhanced, text or "")
+    content = raw[len(bom): len(raw) - len(ending)].decode("utf-8", "replace")
+    written = content[mismatch.start:mismatch.end]
+    if not content.startswith("<") or written != mismatch.expected:
+        raise UpdateError(f"line {line} is now `{content[:60]}`, not `< {mismatch.expected}`: the file changed "
+                          f"during the run")
+    old = Expectation.parse(written)  # the parser read this very text as an expectation
+    text = mismatch.text
+    reply = _Reply(mismatch.code, mismatch.enhanced, text or "")
     parts = _parts(old, reply, text is not None)
     if text is None and old.text_source is not None:
         if parts == old.source[: -len(old.text_source)].split():
@@ -83,9 +84,7 @@ def rewrite_expectation(source: bytes, line: int, code: int, enhanced: str | Non
     new = " ".join(parts)
     check = Expectation.parse(new)
     assert check.match(reply) is None, f"rewritten expectation {new!r} does not match {reply}"
-    start = 1 + (len(content) - 1 - len(content[1:].lstrip()))  # `<` and the blanks after it, as written
-    end = start + len(written)
-    lines[line - 1] = bom + (content[:start] + new + content[end:]).encode("utf-8") + ending
+    lines[line - 1] = bom + (content[:mismatch.start] + new + content[mismatch.end:]).encode("utf-8") + ending
     return Rewrite(line, written, new, b"\n".join(lines))
 
 

@@ -1,9 +1,10 @@
-"""Parse `.smtp` transcript files into exchanges: client steps and the replies they must get.
+"""The `.smtp` format's syntax: lines to typed nodes, each knowing the lines it came from.
 
-The format is described in docs/smtp-format.md. Parsing is strict and complete
+The format is described in docs/smtp-format.md. Reading is strict and complete
 before anything is sent: every problem is an SMTPFileError naming the file and
 line, so a typo fails collection instead of producing a test that checks less
-than it seems to.
+than it seems to. `${...}` references are checked for their form here and kept
+as written: their values are the run's, and bind.py puts them in at run time.
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, Generic, Literal, NoReturn, Protocol, TypeVar
 
-from ..paths import MessageFileRefused, MessageFiles
 from ..settings import TEST_KEYS, Declared, Given, SettingsError, declared
 from ..smtp.expect import Expectation, ExpectationError
 from ..vocabulary import AUTH_MECHANISMS, MASK
@@ -25,27 +25,27 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["Exchange", "ExpectLine", "SMTPFileError", "Script", "Step", "parse_script"]
+__all__ = [
+    "MESSAGE_OUTSIDE_DATA", "Body", "Directive", "Document", "Exchange", "ExpectLine", "Node", "SMTPFileError",
+    "Send", "parse", "read_directive", "read_send", "references",
+]
 
-MAX_LINE = 998  # RFC 5321 4.5.3.1.6: 1000 octets per line, CRLF included
-MAX_SLEEP = 300.0
-MAX_MESSAGE = 1 << 30
 FRONT_MATTER_KEYS = ("description", "markers", *TEST_KEYS)
-DIRECTIVES = {  # name: (fewest arguments, most arguments, usage)
+DirectiveName = Literal["starttls", "auth", "message", "bdat", "sleep"]
+DIRECTIVES: dict[str, tuple[int, int, str]] = {  # name: (fewest arguments, most arguments, usage)
     "starttls": (0, 0, "! starttls"),
     "auth": (3, 3, "! auth MECHANISM USER PASSWORD"),
     "message": (0, 2, "! message [SIZE] [file=PATH]"),
     "bdat": (1, 2, "! bdat SIZE [chunk=BYTES]"),
     "sleep": (1, 1, "! sleep SECONDS"),
 }
-STEPS, BODY, CLOSED = "steps", "body", "closed"  # the parser's states
+_OPTIONS: dict[str, tuple[str, ...]] = {"message": ("file",), "bdat": ("chunk",)}  # NAME=VALUE words they take
+MESSAGE_OUTSIDE_DATA = "`! message` sends a message body, so it must follow `> DATA` (and its `< 354`)"
+STEPS, BODY, CLOSED = "steps", "body", "closed"  # the reader's states
 _DIRECTIVE_LIST = ", ".join(f"`{usage}`" for _, _, usage in DIRECTIVES.values())
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_REFERENCE = re.compile(r"\$\$\{|\$\{(?P<name>[^}]*)(?P<close>\})?")
+REFERENCE = re.compile(r"\$\$\{|\$\{(?P<name>[^}]*)(?P<close>\})?")
 _ONLY_REFERENCES = re.compile(r"(?:\$\{(?:env:)?[A-Za-z_][A-Za-z0-9_]*\})+")
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmg]i?b|b)?", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "b": 1, "kb": 10**3, "kib": 2**10, "mb": 10**6, "mib": 2**20, "gb": 10**9, "gib": 2**30}
-_SECONDS = re.compile(r"\d+(?:\.\d+)?")
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
 
 
@@ -64,43 +64,92 @@ class SMTPFileError(Exception):
 
 
 @dataclass(frozen=True)
-class Step:
-    """One client action; every kind except ``sleep`` gets exactly one reply.
-
-    *raw* is for reports (variables unexpanded, literal passwords masked); *lines*
-    and *args* hold expanded values and are kept out of repr so secrets never print.
-    """
+class Send:
+    """A `>` line outside a message body: one command line, as written after `> `."""
 
     line: int
-    kind: str  # command | body | starttls | auth | message | bdat | sleep
-    verb: str  # EHLO, MAIL, DATA, ...; BODY, STARTTLS, AUTH, MESSAGE, BDAT, SLEEP
-    raw: str
-    lines: tuple[str, ...] = field(default=(), repr=False)  # command: the line; body: its lines, "." last
-    args: tuple[str, ...] = field(default=(), repr=False)  # auth: MECH USER SECRET
-    size: int = 0  # message, bdat: bytes to generate
-    chunk: int = 0  # bdat: bytes per chunk
-    seconds: float = 0.0  # sleep
-    path: str | None = None  # message: a file whose content is the body
+    text: str = field(repr=False)  # may hold ${...} and $${
+    gets_reply = True
+
+    @property
+    def verb(self) -> str:
+        words = self.text.split(None, 1)
+        return words[0].upper() if words else "EMPTY"
+
+    @property
+    def written(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class Body:
+    """The `>` lines of a message body after DATA, up to the `> .` line that ends it (which is not kept)."""
+
+    line: int
+    end: int  # the `> .` line
+    lines: tuple[tuple[int, str], ...] = field(repr=False)  # (line number, text as written after `> `)
+    verb = "BODY"
+    gets_reply = True
+
+    @property
+    def written(self) -> str:
+        return f"(message body, lines {self.line}-{self.end})"
+
+
+@dataclass(frozen=True)
+class Directive:
+    """A `!` line: its name and its arguments by role (mechanism, user, password, size, file, chunk, seconds)."""
+
+    line: int
+    name: DirectiveName
+    written: str  # the line as reports show it: a literal password masked
+    args: Mapping[str, str] = field(default_factory=dict, repr=False)  # as written: may hold ${...}
+
+    @property
+    def verb(self) -> str:
+        return self.name.upper()
 
     @property
     def gets_reply(self) -> bool:
-        return self.kind != "sleep"
+        return self.name != "sleep"
+
+
+Node = Send | Body | Directive
 
 
 @dataclass(frozen=True)
 class ExpectLine:
-    """A `<` line: the reply it expects and where it was written."""
+    """A `<` line: the reply it expects and where it was written (line and columns, for --smtp-update)."""
 
     line: int
     expectation: Expectation
+    start: int = 0  # the expectation's columns in the line (0-based, end excluded; the line without its line end)
+    end: int = 0
+
+
+class _Stepped(Protocol):
+    @property
+    def line(self) -> int: ...
+    @property
+    def verb(self) -> str: ...
+    @property
+    def written(self) -> str: ...
+    @property
+    def gets_reply(self) -> bool: ...
+
+
+S_co = TypeVar("S_co", bound=_Stepped, covariant=True)
 
 
 @dataclass(frozen=True)
-class Exchange:
-    """Client steps sent together and the `<` lines answering them in order; one pytest item."""
+class Exchange(Generic[S_co]):
+    """Client steps sent together and the `<` lines answering them in order; one pytest item.
+
+    The steps are syntax nodes as read, or typed steps once bound (bind.py): the shape is the same.
+    """
 
     line: int
-    steps: tuple[Step, ...]
+    steps: tuple[S_co, ...]
     expects: tuple[ExpectLine, ...]
     close_line: int | None = None  # the `< closed` line, when the server must close after the replies
 
@@ -116,55 +165,43 @@ class Exchange:
 
 
 @dataclass(frozen=True)
-class Script:
-    """A parsed `.smtp` file: its front matter settings and its exchanges in order."""
+class Document:
+    """A read `.smtp` file: its front matter settings and its exchanges in order, ${...} unexpanded."""
 
     path: str
-    exchanges: tuple[Exchange, ...]
+    exchanges: tuple[Exchange[Node], ...]
     description: str | None = None
     markers: tuple[str, ...] = ()
     settings: Declared = field(default_factory=Declared)  # the front matter's settings: they beat the run's
-    secrets: tuple[str, ...] = field(default=(), repr=False)  # expanded passwords and ${env:} values, masked
-    missing: Mapping[str, int] = field(default_factory=dict)  # variables used but not given: name -> first line
 
     @property
     def name(self) -> str:
         return os.path.basename(self.path)
 
 
-def parse_script(
-    source: str | bytes,
-    path: str | os.PathLike[str],
-    variables: Mapping[str, str] | None = None,
-    environ: Mapping[str, str] | None = None,
-    files: MessageFiles | None = None,
-) -> Script:
-    """Parse a `.smtp` file; the front matter's ``vars`` win over *variables* (the run's): the test's own word.
-
-    `! message file=` paths must be allowed by *files* (by default: under the `.smtp` file's own directory).
-
-    ``${env:NAME}`` reads *environ*, and only that form does. A variable that is not
-    given is no error here: it is listed in ``missing``, and the file's tests are
-    skipped with a reason naming it. Raises SMTPFileError, and nothing else, for any input.
-    """
+def parse(source: str | bytes, path: str | os.PathLike[str]) -> Document:
+    """Read a `.smtp` file; raises SMTPFileError, and nothing else, for any input."""
     path = os.fspath(path)
     lines = _split_lines(source, path)
     settings, body_start = _FrontMatter(path, lines).read()
-    names = {**(variables or {}), **settings["settings"].vars}
-    machine = _Machine(path, names, environ or {}, files or MessageFiles(os.path.dirname(os.path.abspath(path))))
+    machine = _Machine(path)
     for number, text in enumerate(lines[body_start:], body_start + 1):
         if not _is_comment(text):
             machine.feed(number, text)
-    exchanges = machine.end()
-    return Script(
+    return Document(
         path=path,
-        exchanges=exchanges,
+        exchanges=machine.end(),
         description=settings.get("description"),
         markers=tuple(settings.get("markers", ())),
         settings=settings["settings"],
-        secrets=tuple(machine.secrets),
-        missing=dict(machine.missing),
     )
+
+
+def references(text: str) -> Iterator[str]:
+    """The names *text* refers to (``NAME`` or ``env:NAME``), in order; ``$${`` is no reference."""
+    for match in REFERENCE.finditer(text):
+        if match.group(0) != "$${":
+            yield match.group("name")
 
 
 def _split_lines(source: str | bytes, path: str) -> list[str]:
@@ -280,22 +317,16 @@ class _Machine:
     so no line is read twice and every error names the line it is found on.
     """
 
-    def __init__(self, path: str, variables: Mapping[str, str], environ: Mapping[str, str],
-                 files: MessageFiles) -> None:
+    def __init__(self, path: str) -> None:
         self.path = path
-        self.files = files
-        self.variables = variables
-        self.environ = environ
         self.state = STEPS
-        self.exchanges: list[Exchange] = []
-        self.secrets: list[str] = []
-        self.missing: dict[str, int] = {}  # variables referenced but not given: name -> first line
-        self.steps: list[Step] = []
+        self.exchanges: list[Exchange[Node]] = []
+        self.steps: list[Node] = []
         self.expects: list[ExpectLine] = []
         self.start: int | None = None  # first line of the exchange being read
         self.close_line: int | None = None
-        self.data: Step | None = None  # a DATA whose message body comes next, unless its reply refuses it
-        self.body: list[str] = []  # lines of the body being read
+        self.data: Send | None = None  # a DATA whose message body comes next, unless its reply refuses it
+        self.body: list[tuple[int, str]] = []  # lines of the body being read
         self.body_start = 0
 
     def feed(self, number: int, text: str) -> None:
@@ -323,7 +354,7 @@ class _Machine:
                 "(directive) or `#` (comment)",
             )
 
-    def end(self) -> tuple[Exchange, ...]:
+    def end(self) -> tuple[Exchange[Node], ...]:
         if self.state == BODY:
             assert self.data is not None
             self._fail(
@@ -343,14 +374,14 @@ class _Machine:
 
     # --- exchanges -------------------------------------------------------------------------
 
-    def _step(self, step: Step) -> None:
+    def _step(self, step: Node) -> None:
         if self.expects:
             self._finish()
         if self.start is None:
             self.start = step.line
         self.steps.append(step)
 
-    def _slots(self) -> list[Step | None]:
+    def _slots(self) -> list[Node | None]:
         """What the `<` lines answer, in order: the reply-getting steps, or the greeting (None)."""
         return [step for step in self.steps if step.gets_reply] if self.steps else [None]
 
@@ -389,7 +420,8 @@ class _Machine:
             self._fail(number, f"bad expected reply `{written}`: {error}")
         if slots[len(self.expects)] is self.data and not expectation.admits_code(354):
             self.data = None  # DATA is expected to be refused: no body follows
-        self.expects.append(ExpectLine(number, expectation))
+        start = len(text) - len(text[1:].lstrip())
+        self.expects.append(ExpectLine(number, expectation, start, start + len(written)))
 
     def _finish(self) -> None:
         """Close the exchange being read, once every step has its `<` line."""
@@ -401,7 +433,7 @@ class _Machine:
             assert missing is not None  # the greeting's slot is filled by the `<` line that opened the exchange
             self._fail(
                 missing.line,
-                f"no `<` line answers `{missing.raw}`: every `>` line and directive gets one reply; add a "
+                f"no `<` line answers `{missing.written}`: every `>` line and directive gets one reply; add a "
                 f"`< 250`-style line for it (the `<` lines follow the exchange's client lines, one per step, in order)",
             )
         if not self.expects and self.close_line is None:
@@ -426,12 +458,9 @@ class _Machine:
 
     # --- client steps ----------------------------------------------------------------------
 
-    def _command(self, number: int, text: str) -> Step:
-        written = self._client_text(number, text)
-        words = written.split(None, 1)
-        verb = words[0].upper() if words else "EMPTY"
-        step = Step(number, "command", verb, written, (self._line_to_send(number, written),))
-        if verb == "DATA":
+    def _command(self, number: int, text: str) -> Send:
+        step = read_send(self.path, number, text)
+        if step.verb == "DATA":
             self.data = step
         return step
 
@@ -444,170 +473,100 @@ class _Machine:
                 f"the message body after this DATA has no `> .` terminator: the body starts at line {self.body_start} "
                 f"but line {number} is not a `>` line; end the body with a `> .` line",
             )
-        written = self._client_text(number, text)
+        written = read_send(self.path, number, text).text
         if written != ".":
-            self.body.append(self._line_to_send(number, written, stuffed=written.startswith(".")))
+            self.body.append((number, written))
             return
         self.data, self.state = None, STEPS
-        raw = f"(message body, lines {self.body_start}-{number})"
-        self._step(Step(self.body_start, "body", "BODY", raw, (*self.body, ".")))
+        self._step(Body(self.body_start, number, tuple(self.body)))
 
-    def _client_text(self, number: int, text: str) -> str:
-        if text == ">":
-            return ""
-        if text[1] != " ":
-            self._fail(
-                number, "put one space after `>`: `> EHLO probe.example.net`; everything "
-                "after it is sent as written",
-            )
-        return text[2:]
-
-    def _line_to_send(self, number: int, written: str, stuffed: bool = False) -> str:
-        line = self._expand(number, written)
-        if "\r" in line:
-            self._fail(
-                number, "the line holds a carriage return (CR) that is not at its end: SMTP "
-                "lines cannot carry a bare CR",
-            )
-        size = len(line.encode("utf-8")) + stuffed
-        if size > MAX_LINE:
-            self._fail(
-                number,
-                f"the line is {size} octets (after variables{' and dot-stuffing' if stuffed else ''}): "
-                f"RFC 5321 allows {MAX_LINE} plus CRLF; shorten it",
-            )
-        return line
-
-    def _directive(self, number: int, text: str) -> Step:
-        words = text[1:].split()
-        if text[1:2] not in (" ", "\t") or not words:
-            self._fail(number, f"write a directive after `! `: {_DIRECTIVE_LIST}")
-        name, args = words[0].lower(), words[1:]
-        if name not in DIRECTIVES:
-            self._fail(number, f"unknown directive `! {words[0]}`: the directives are {_DIRECTIVE_LIST}")
-        fewest, most, usage = DIRECTIVES[name]
-        if not fewest <= len(args) <= most:
-            hint = " (a password with spaces must come from a ${VARIABLE})" if name == "auth" else ""
-            self._fail(number, f"`! {name}` takes {_count(fewest, most)}, got {len(args)}: write `{usage}`{hint}")
-        if name == "message":
-            return self._message(number, text, args)
-        if self.data is not None and name != "sleep":
+    def _directive(self, number: int, text: str) -> Directive:
+        directive = read_directive(self.path, number, text)
+        if directive.name == "message":
+            if self.data is None:
+                self._fail(number, MESSAGE_OUTSIDE_DATA)
+            self.data = None
+        elif self.data is not None and directive.name != "sleep":
             self._fail(
                 number,
                 f"a message body must follow the DATA at line {self.data.line}: write it as `>` lines ending "
                 f"with `> .`, or use `! message`",
             )
-        if name == "starttls":
-            return Step(number, "starttls", "STARTTLS", text.rstrip())
-        if name == "sleep":
-            return Step(number, "sleep", "SLEEP", text.rstrip(), seconds=self._seconds(number, args[0]))
-        if name == "bdat":
-            return self._bdat(number, text, args)
-        return self._auth(number, args)
-
-    def _message(self, number: int, text: str, args: list[str]) -> Step:
-        if self.data is None:
-            self._fail(number, "`! message` sends a message body, so it must follow `> DATA` (and its `< 354`)")
-        self.data = None
-        options = self._options(number, args, ("file",), "! message [SIZE] [file=PATH]")
-        size = self._size(number, options["size"]) if "size" in options else 0
-        path = None
-        if "file" in options:
-            written = self._expand(number, options["file"])
-            if not any(match.group("name") in self.missing for match in _REFERENCE.finditer(options["file"])):
-                try:  # a path with a variable the run does not give is not checked: the file is skipped for it
-                    path = self.files.resolve(written, self.path)
-                except MessageFileRefused as refused:
-                    self._fail(number, f"`! message file={options['file']}`: {refused}")
-        return Step(number, "message", "MESSAGE", text.rstrip(), size=size, path=path)
-
-    def _bdat(self, number: int, text: str, args: list[str]) -> Step:
-        options = self._options(number, args, ("chunk",), "! bdat SIZE [chunk=BYTES]")
-        if "size" not in options:
-            self._fail(number, "`! bdat` needs the message size: write `! bdat 20kB` or `! bdat 20kB chunk=7kB`")
-        size = self._size(number, options["size"])
-        chunk = self._size(number, options["chunk"]) if "chunk" in options else min(max(size, 1), 64 * 1024)
-        if chunk < 1:
-            self._fail(number, "`! bdat ... chunk=` must be at least 1 byte")
-        return Step(number, "bdat", "BDAT", text.rstrip(), size=size, chunk=chunk)
-
-    def _options(self, number: int, args: list[str], names: tuple[str, ...], usage: str) -> dict[str, str]:
-        """A directive's words: a bare first word is the size, the others NAME=VALUE."""
-        found: dict[str, str] = {}
-        for word in args:
-            name, equals, value = word.partition("=")
-            key = name.lower() if equals else "size"
-            if (equals and key not in names) or key in found or (equals and not value):
-                self._fail(number, f"`{word}` is not understood here: write `{usage}`")
-            found[key] = value if equals else word
-        return found
-
-    def _auth(self, number: int, args: list[str]) -> Step:
-        mechanism, user, password = args
-        if mechanism.upper() not in AUTH_MECHANISMS:
-            self._fail(number, f"unknown AUTH mechanism `{mechanism}`: use one of {', '.join(AUTH_MECHANISMS)}")
-        secret = self._expand(number, password)
-        if secret not in self.secrets and len(secret) >= 3:
-            self.secrets.append(secret)
-        shown = password if _ONLY_REFERENCES.fullmatch(password) else MASK
-        step_args = (mechanism.upper(), self._expand(number, user), secret)
-        return Step(number, "auth", "AUTH", f"! auth {mechanism} {user} {shown}", args=step_args)
-
-    def _size(self, number: int, written: str) -> int:
-        text = self._expand(number, written)
-        match = _SIZE.fullmatch(text)
-        usage = "write bytes or a size with a unit: `1500000`, `100KiB`, `2MiB`, `10MB`"
-        if match is None:
-            self._fail(number, f"`{text}` is not a message size: {usage}")
-        size = float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower()]
-        if not size <= MAX_MESSAGE:
-            self._fail(number, f"message size {text} is over the limit of 1GiB")
-        return int(size)
-
-    def _seconds(self, number: int, written: str) -> float:
-        text = self._expand(number, written)
-        if not _SECONDS.fullmatch(text) or float(text) > MAX_SLEEP:
-            self._fail(
-                number, f"`! sleep {text}`: write a number of seconds from 0 to "
-                f"{MAX_SLEEP:g}, e.g. `! sleep 2.5`",
-            )
-        return float(text)
-
-    # --- variables -------------------------------------------------------------------------
-
-    def _expand(self, number: int, text: str) -> str:
-        """Replace ``${NAME}`` and ``${env:NAME}`` with their values; ``$${`` is a literal ``${``."""
-        return _REFERENCE.sub(lambda match: self._value(number, match), text)
-
-    def _value(self, number: int, match: re.Match[str]) -> str:
-        if match.group(0) == "$${":
-            return "${"
-        reference = match.group("name")
-        from_env = reference.startswith("env:")
-        name = reference[4:] if from_env else reference
-        if match.group("close") is None or not _NAME.fullmatch(name):
-            self._fail(
-                number,
-                f"`{match.group(0)[:40]}` is not a variable reference: write ${{NAME}} or ${{env:NAME}} "
-                f"(letters, digits, _), or $${{ for a literal ${{",
-            )
-        source = self.environ if from_env else self.variables
-        if name not in source:
-            self.missing.setdefault(reference, number)
-            return match.group(0)
-        value = source[name]
-        if "\r" in value or "\n" in value:
-            self._fail(number, f"variable {reference} holds a line break, which would send an extra line; remove it")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            self._fail(number, f"variable {reference} is not valid UTF-8 text; set it to a UTF-8 value")
-        if from_env and len(value) >= 3 and value not in self.secrets:
-            self.secrets.append(value)  # the environment holds secrets: its values are masked wherever they appear
-        return value
+        return directive
 
     def _fail(self, line: int, message: str) -> NoReturn:
         raise SMTPFileError(self.path, line, message)
+
+
+def read_send(path: str, number: int, text: str) -> Send:
+    """A `>` line: everything after `> ` is sent as written (after its ${...} are put in)."""
+    if text == ">":
+        return Send(number, "")
+    if text[1] != " ":
+        raise SMTPFileError(path, number, "put one space after `>`: `> EHLO probe.example.net`; everything "
+                            "after it is sent as written")
+    _check_references(path, number, text[2:])
+    return Send(number, text[2:])
+
+
+def read_directive(path: str, number: int, text: str) -> Directive:
+    """A `!` line on its own: its name, its arguments' count and roles (their values are checked when bound)."""
+    words = text[1:].split()
+    if text[1:2] not in (" ", "\t") or not words:
+        raise SMTPFileError(path, number, f"write a directive after `! `: {_DIRECTIVE_LIST}")
+    name, args = words[0].lower(), words[1:]
+    if name not in DIRECTIVES:
+        raise SMTPFileError(path, number, f"unknown directive `! {words[0]}`: the directives are {_DIRECTIVE_LIST}")
+    fewest, most, usage = DIRECTIVES[name]
+    if not fewest <= len(args) <= most:
+        hint = " (a password with spaces must come from a ${VARIABLE})" if name == "auth" else ""
+        raise SMTPFileError(path, number,
+                            f"`! {name}` takes {_count(fewest, most)}, got {len(args)}: write `{usage}`{hint}")
+    for word in args:
+        _check_references(path, number, word)
+    if name == "auth":
+        mechanism, user, password = args
+        if mechanism.upper() not in AUTH_MECHANISMS:
+            raise SMTPFileError(path, number,
+                                f"unknown AUTH mechanism `{mechanism}`: use one of {', '.join(AUTH_MECHANISMS)}")
+        shown = password if _ONLY_REFERENCES.fullmatch(password) else MASK
+        return Directive(number, "auth", f"! auth {mechanism} {user} {shown}",
+                         {"mechanism": mechanism.upper(), "user": user, "password": password})
+    found = _options(path, number, args, _OPTIONS.get(name, ()), usage)
+    if name == "bdat" and "size" not in found:
+        raise SMTPFileError(path, number,
+                            "`! bdat` needs the message size: write `! bdat 20kB` or `! bdat 20kB chunk=7kB`")
+    if name == "sleep":
+        found = {"seconds": found.pop("size")}
+    directive: DirectiveName = name  # type: ignore[assignment]  # one of DIRECTIVES' keys
+    return Directive(number, directive, text.rstrip(), found)
+
+
+def _options(path: str, number: int, args: list[str], names: tuple[str, ...], usage: str) -> dict[str, str]:
+    """A directive's words: a bare first word is the size (or the seconds), the others NAME=VALUE."""
+    found: dict[str, str] = {}
+    for word in args:
+        name, equals, value = word.partition("=")
+        key = name.lower() if equals else "size"
+        if (equals and key not in names) or key in found or (equals and not value):
+            raise SMTPFileError(path, number, f"`{word}` is not understood here: write `{usage}`")
+        found[key] = value if equals else word
+    return found
+
+
+def _check_references(path: str, number: int, text: str) -> None:
+    """Every ``${`` starts ``${NAME}`` or ``${env:NAME}``, or is escaped as ``$${``."""
+    for match in REFERENCE.finditer(text):
+        if match.group(0) == "$${":
+            continue
+        reference = match.group("name")
+        name = reference[4:] if reference.startswith("env:") else reference
+        if match.group("close") is None or not _NAME.fullmatch(name):
+            raise SMTPFileError(
+                path, number,
+                f"`{match.group(0)[:40]}` is not a variable reference: write ${{NAME}} or ${{env:NAME}} "
+                f"(letters, digits, _), or $${{ for a literal ${{",
+            )
 
 
 def _count(fewest: int, most: int) -> str:

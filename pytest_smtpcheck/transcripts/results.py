@@ -1,0 +1,67 @@
+"""What running a `.smtp` file comes to: one shape from the runner to the report and `--smtp-update`.
+
+Typed all the way; the only place it becomes builtins is the xdist run directory
+(execution.py), where one worker hands a file's result to the others.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from ..smtp.transcript import Transcript
+
+__all__ = ["ExchangeVerdict", "FileResult", "Mismatch", "Outcome"]
+
+
+class Outcome(enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_RUN = "not run"  # an earlier exchange failed: the session stopped there
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """A `<` line a reply did not satisfy: where its expectation is written, what it said, and the reply instead.
+
+    ``start``/``end`` are the expectation's columns in its line, as the parser read them: `--smtp-update`
+    rewrites exactly that span.
+    """
+
+    line: int
+    start: int
+    end: int
+    expected: str
+    code: int
+    enhanced: str | None
+    text: str | None  # the reply's text; None: not known (a rewrite then drops a text match)
+
+
+@dataclass(frozen=True)
+class ExchangeVerdict:
+    """What one exchange came to: its outcome, the words of a failure, and its part of the transcript."""
+
+    index: int
+    outcome: Outcome
+    line: int  # the line to point at: the `<` line that failed, else the exchange's first line
+    message: str = ""
+    duration: float = 0.0
+    entries: tuple[int, int] = (0, 0)  # [start, end) of the exchange's lines in the transcript
+    mismatch: Mismatch | None = None  # a reply that failed its `<` line (not a close, a timeout or a refused chunk)
+
+
+@dataclass
+class FileResult:
+    """The session of one file: a verdict for each exchange it reached, and the whole transcript."""
+
+    verdicts: list[ExchangeVerdict] = field(default_factory=list)
+    transcript: Transcript | None = None
+    error: str | None = None  # the run itself could not happen (never a server fault: those are verdicts)
+    error_line: int | None = None  # the line the error is about, when it is about one
+
+    @property
+    def failed(self) -> ExchangeVerdict | None:
+        return next((v for v in self.verdicts if v.outcome is Outcome.FAILED), None)
+
+    def verdict(self, index: int) -> ExchangeVerdict | None:
+        return self.verdicts[index] if index < len(self.verdicts) else None

@@ -12,9 +12,17 @@ import pytest
 from faultserver import FaultServer, hostile_mx
 
 from pytest_smtpcheck.paths import MessageFileRefused, MessageFiles
-from pytest_smtpcheck.transcripts.syntax import SMTPFileError, parse_script
+from pytest_smtpcheck.transcripts.bind import bind, check
+from pytest_smtpcheck.transcripts.syntax import SMTPFileError, parse
 
 SECRET_BODY = "Subject: not for the server\n\nthe-outside-file-was-sent\n"
+
+
+def parse_script(source, path, variables=None, environ=None, files=None):
+    """Read as collection does (the paths written out checked), then bind as a run does."""
+    document = parse(source, path)
+    check(document, files)
+    return bind(document, variables or {}, environ or {}, files)
 
 
 def smtp_file(path: str) -> str:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from .addresses import joined
 from .errors import ConnectFailed, SessionMisuse, Unavailable, hide_for_server_faults
-from .settings import Declared, SessionOptions, Settings
+from .settings import Declared, SessionOptions, Settings, parse_choice
 from .vocabulary import LISTENERS, PASSWORD_ENV, STANDARD_PORTS, Listener, Secret
 
 __all__ = ["Target", "Targets"]
@@ -65,9 +65,8 @@ class Target:
         return self.port_for("smtp")
 
     def port_for(self, listener: str) -> int:
-        if listener not in LISTENERS:
-            raise ValueError(f"unknown listener {listener!r}; use one of {', '.join(LISTENERS)}")
-        return self.ports.get(listener, STANDARD_PORTS[listener])
+        known = parse_choice(listener, "smtp_server.port_for()", LISTENERS)
+        return self.ports.get(known, STANDARD_PORTS[known])
 
     def has_listener(self, listener: str) -> bool:
         """The smtp listener always; the others when the run gave their port (the sandbox has all three)."""

@@ -70,7 +70,7 @@ def run_secrets(config: pytest.Config) -> set[str]:
     variable used as a secret."""
     targets = config.stash[TARGETS]
     settings = targets.settings
-    secrets = {settings.password, settings.token, *(targets.resolved.secrets if targets.resolved else ())}
+    secrets = {*settings.secrets(), *(targets.resolved.secrets if targets.resolved else ())}
     secrets.update(settings.vars[name] for name in config.stash.get(SECRET_VARS, set()) if name in settings.vars)
     return {secret for secret in secrets if secret}
 

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ProtocolViolation, SessionMisuse, TLSFailed, hide_for_server_faults
-from ..settings import SessionOptions
+from ..settings import SessionOptions, parse_choice
 from ..vocabulary import MASK, TLS_MODES, mask_auth_line
 from .connection import Connection, Deadline
 from .message import Body, MessageSource, body_from
@@ -60,8 +60,7 @@ class SMTPSession:
         """*options* are the resolved settings (helo, timeouts, TLS, presented address); *changes* replace some of
         them by name, for scripts and tests: ``SMTPSession(host, 25, timeout=5)``."""
         options = replace(options, **changes) if changes else options
-        if options.tls_mode not in TLS_MODES:
-            raise ValueError(f"tls_mode must be one of {', '.join(TLS_MODES)}, not {options.tls_mode!r}")
+        parse_choice(options.tls_mode, "SMTPSession(tls_mode=...)", TLS_MODES)  # a script may pass any string
         self.host = host
         self.port = port
         self.helo_name = options.helo

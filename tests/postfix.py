@@ -142,6 +142,27 @@ submission_sender_restrictions = permit_sasl_authenticated, check_sender_access 
 """
 
 
+MASTER_SERVICES = """\
+cleanup unix n - n - 0 cleanup
+qmgr unix n - n 300 1 qmgr
+tlsmgr unix - - n 1000? 1 tlsmgr
+rewrite unix - - n - - trivial-rewrite
+bounce unix - - n - 0 bounce
+defer unix - - n - 0 bounce
+trace unix - - n - 0 bounce
+verify unix - - n - 1 verify
+flush unix n - n 1000? 0 flush
+proxymap unix - - n - - proxymap
+showq unix n - n - - showq
+error unix - - n - - error
+retry unix - - n - - error
+discard unix - - n - - discard
+anvil unix - - n - 1 anvil
+scache unix - - n - 1 scache
+postlog unix-dgram n - n - 1 postlogd
+"""  # the internal services every instance needs, after its listeners
+
+
 def _master_cf(ports: dict[str, int]) -> str:
     submission = (
         "  -o smtpd_sasl_auth_enable=yes\n"
@@ -172,24 +193,7 @@ def _master_cf(ports: dict[str, int]) -> str:
   -o mynetworks=127.0.0.0/8
   -o smtpd_upstream_proxy_protocol=haproxy
   -o inet_protocols=all
-cleanup unix n - n - 0 cleanup
-qmgr unix n - n 300 1 qmgr
-tlsmgr unix - - n 1000? 1 tlsmgr
-rewrite unix - - n - - trivial-rewrite
-bounce unix - - n - 0 bounce
-defer unix - - n - 0 bounce
-trace unix - - n - 0 bounce
-verify unix - - n - 1 verify
-flush unix n - n 1000? 0 flush
-proxymap unix - - n - - proxymap
-showq unix n - n - - showq
-error unix - - n - - error
-retry unix - - n - - error
-discard unix - - n - - discard
-anvil unix - - n - 1 anvil
-scache unix - - n - 1 scache
-postlog unix-dgram n - n - 1 postlogd
-"""
+{MASTER_SERVICES}"""
 
 
 def write_certificate(directory: Path, server: str) -> str:

@@ -67,6 +67,7 @@ DMARC_CASES = {
     "ext-override": "v=DMARC1; p=reject; rua=mailto:agg@reports.test",
 }
 
+IP6_LOOPBACK_REVERSE = "1" + ".0" * 31 + ".ip6.arpa"  # ::1, answered by a zone of ours, not unbound's default
 Dnssec = Literal["secure", "bogus", "insecure"]
 
 
@@ -356,6 +357,7 @@ server:
   harden-dnssec-stripped: yes
   local-zone: "test." nodefault
   local-zone: "127.in-addr.arpa." nodefault
+  local-zone: "{IP6_LOOPBACK_REVERSE}." nodefault
 {anchors}
 {auth_zones}remote-control:
   control-enable: no
@@ -411,8 +413,11 @@ class _PolicyServer(http.server.HTTPServer):
 
 
 @contextmanager
-def _https_server(ca: Any, responses: dict[str, tuple[int, dict[str, str], bytes]]) -> Iterator[int]:
-    cert = ca.issue_cert(*[f"mta-sts.{prefix}example.test" for prefix in MTA_STS_HOSTS])
+def _https_server(ca: Any, responses: dict[str, tuple[int, dict[str, str], bytes]],
+                  names: tuple[str, ...] = tuple(f"mta-sts.{prefix}example.test" for prefix in MTA_STS_HOSTS),
+                  ) -> Iterator[int]:
+    """An HTTPS server for RESPONSES whose certificate, from CA, names NAMES."""
+    cert = ca.issue_cert(*names)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     cert.configure_cert(context)
     server = _PolicyServer(context, responses)

@@ -6,16 +6,33 @@ Imported only when a session actually starts TLS, so plain runs never load `ssl`
 from __future__ import annotations
 
 import ssl
+import warnings
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import hide_for_server_faults
 from ..settings import TLSSettings  # the trust a session uses is a setting: resolved with the others
 
-__all__ = ["TLSInfo", "TLSSettings", "describe", "explain", "make_context", "peer_certificate", "peer_chain"]
+__all__ = [
+    "ProbeTLSSettings", "TLSInfo", "TLSSettings", "TLSVersionName", "describe", "explain", "make_context",
+    "peer_certificate", "peer_chain",
+]
 
 __tracebackhide__ = hide_for_server_faults  # server faults are reported at the test's line
+
+
+TLSVersionName = Literal["SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]  # as ssl's version() names them
+
+
+@dataclass(frozen=True)
+class ProbeTLSSettings(TLSSettings):
+    """The run's trust, for probes that ask what a server accepts: trust judged apart from the name,
+    one range of protocol versions offered, or one class of cipher suites."""
+
+    check_name: bool = True  # with verify, also match server_name
+    versions: tuple[TLSVersionName, TLSVersionName] | None = None  # offer only this range of versions
+    ciphers: str | None = None  # an OpenSSL cipher string for TLS 1.2 and below
 
 
 @dataclass(frozen=True)
@@ -42,11 +59,25 @@ class TLSInfo:
 
 
 def make_context(settings: TLSSettings) -> ssl.SSLContext:
+    """A client context; ssl.SSLError when this OpenSSL cannot offer what a probe asks."""
     context = ssl.create_default_context(cafile=settings.ca_file)
-    if not settings.verify:
+    probe = settings if isinstance(settings, ProbeTLSSettings) else ProbeTLSSettings()
+    if not settings.verify or not probe.check_name:
         context.check_hostname = False
+    if not settings.verify:
         context.verify_mode = ssl.CERT_NONE
+    if probe.versions is not None:
+        # the system's OpenSSL configuration may forbid old versions at security level 2: a probe lowers it
+        context.set_ciphers(probe.ciphers or "ALL:@SECLEVEL=0")
+        with warnings.catch_warnings():  # offering TLS 1.0 is deprecated: a probe does it to see it refused
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version, context.maximum_version = (ssl.TLSVersion[_ENUM[v]] for v in probe.versions)
+    elif probe.ciphers is not None:
+        context.set_ciphers(probe.ciphers)
     return context
+
+
+_ENUM = {"SSLv3": "SSLv3", "TLSv1": "TLSv1", "TLSv1.1": "TLSv1_1", "TLSv1.2": "TLSv1_2", "TLSv1.3": "TLSv1_3"}
 
 
 def describe(sock: ssl.SSLSocket, verified: bool) -> TLSInfo:

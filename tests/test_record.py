@@ -53,7 +53,7 @@ def test_recorded_postfix_session_passes_against_it_and_fails_at_rcpt_on_an_open
     relay = f"--smtp-target={postfix.host}:{postfix.ports['open_relay']}"
     failed = replay(pytester, path, relay, f"--smtp-ca={postfix.ca_file}")
     failed.assert_outcomes(passed=3, failed=1, skipped=1)
-    failed.stdout.fnmatch_lines(["relay_denied.smtp:8: expected 554 5.7.1, code 250, expected 554*",
+    failed.stdout.fnmatch_lines(["relay_denied.smtp:8: expected 554 5.7.1, got code 250",
                                  "FAILED relay_denied.smtp::line7-RCPT*"])
 
 
@@ -83,7 +83,7 @@ def test_starttls_auth_message_and_bdat_replay_and_no_password_is_written_or_sho
         replay(pytester, path, *args).assert_outcomes(passed=len(written.split("\n<")) - 1)
         monkeypatch.setenv("SMTPCHECK_PASSWORD", "wrong-password")
         failed = replay(pytester, path, *args)
-        failed.stdout.fnmatch_lines(["submission.smtp:*: expected 235 2.7.0, code 535, expected 235*",
+        failed.stdout.fnmatch_lines(["submission.smtp:*: expected 235 2.7.0, got code 535",
                                      "FAILED submission.smtp::line*-AUTH*"])
 
 

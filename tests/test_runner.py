@@ -43,7 +43,7 @@ def test_a_generated_message_of_a_given_size_is_accepted_and_one_over_the_limit_
         result = run_against(pytester, sandbox_args(sandbox))
         sizes = [message.size for message in sandbox.messages]
     result.assert_outcomes(passed=12, failed=1, skipped=1)
-    assert "over.smtp:11: expected 250 2.0.0, code 552, expected 250" in result.stdout.str()
+    assert "over.smtp:11: expected 250 2.0.0, got code 552\n" in result.stdout.str()
     assert len(sizes) == 1 and 200_000 <= sizes[0] <= 200_002, "the sandbox counts the body it read"
 
 
@@ -106,5 +106,6 @@ def test_a_message_is_accepted_by_postfix_and_its_session_logged_once(pytester, 
     before = len(postfix.disconnect_summaries(wait=0))
     result = run_against(pytester, postfix.target_args())
     result.assert_outcomes(passed=7)
-    sessions = postfix.disconnect_summaries()[before:]
+    # the harness's port probes (connect, close: `commands=0/0`) may be logged late, on a busy machine
+    sessions = [session for session in postfix.disconnect_summaries()[before:] if session != "commands=0/0"]
     assert len(sessions) == 1 and "data=1" in sessions[0] and "quit=1" in sessions[0], sessions

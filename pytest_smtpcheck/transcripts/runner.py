@@ -124,16 +124,17 @@ class _Runner:
         problem = expectation.match(reply)
         if problem is not None:
             self.session.transcript.mark_last_reply()
+            head = problem.split(", expected ", 1)[0]  # `code 250, expected 550|554`: the expectation is said once
+            found = "got a text it does not match" if head.startswith("text") else f"got {head}"
             mismatch = Mismatch(expect.line, expect.start, expect.end, expectation.source, reply.code,
                                 reply.enhanced, self.session.transcript.mask(reply.text))  # a server may echo one
-            raise _Failed(self._verdict(exchange, expectation.source, problem, reply, expect.line), expect.line,
+            raise _Failed(self._verdict(exchange, expectation.source, found, reply, expect.line), expect.line,
                           mismatch)
 
     def _verdict(self, exchange: Exchange[Step], expected: str, problem: str, reply: Reply | None, line: int) -> str:
+        """One line that says it all (`relay.smtp:9: expected 550|554 5.7.1 /relay/i, got code 250`), then what
+        was sent and the whole reply."""
         mask = self.session.transcript.mask
         sent = "\n".join(f"    {mask(mask_auth_line(step.written))}" for step in exchange.steps)
-        got = "" if reply is None else "\n" + "\n".join(f"    {wire}" for wire in reply.wire_lines())
-        return (
-            f"{self.script.name}:{line}: expected {expected}, {problem}\n"
-            f"  sent:\n{sent or '    (nothing: the greeting)'}\n  expected: {expected}\n  got:      {problem}{got}"
-        )
+        got = "" if reply is None else "\n  got:\n" + "\n".join(f"    {wire}" for wire in reply.wire_lines())
+        return f"{self.script.name}:{line}: expected {expected}, {problem}\n  sent:\n{sent or '    (nothing)'}{got}"

@@ -125,7 +125,7 @@ def test_a_smtp_file_with_pipelining_passes_on_exim_and_fails_on_its_open_relay_
     passed.assert_outcomes(passed=4)
     failed = pytester.runpytest_inprocess("-p", "no:cacheprovider", *exim.target_args(open_relay=True))
     failed.assert_outcomes(passed=2, failed=1, skipped=1)
-    failed.stdout.fnmatch_lines(["*pipelined.smtp:10: expected 550|554 (5.7.1) /relay/i, code 250, expected 550|554*"])
+    failed.stdout.fnmatch_lines(["*pipelined.smtp:10: expected 550|554 (5.7.1) /relay/i, got code 250"])
 
 
 def test_the_harness_skips_naming_what_is_missing(monkeypatch, tmp_path):

@@ -118,7 +118,7 @@ class ServerProtocol:
 
     @property
     def buffered(self) -> int:
-        """Bytes received and not yet consumed: at most a line's limit, however long a message line is."""
+        """Bytes received and not yet consumed (a long message line is consumed in pieces, never held whole)."""
         return len(self._buffer) - self._pos
 
     def next_event(self) -> Event | None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .keys import DECLARED, OUTCOME, RUNS, TARGETS
+from .keys import DECLARED, MISSING, OUTCOME, RUNS, TARGETS
 
 if TYPE_CHECKING:
     from .execution import FilePlan
@@ -131,6 +131,8 @@ class ExchangeItem(pytest.Item):
         self.stash[DECLARED] = self.parent.script.settings
         reason = self.unavailable()
         if reason is not None:
+            if self.parent.missing():
+                self.stash[MISSING] = sorted(self.parent.missing())
             pytest.skip(reason)
 
     def unavailable(self) -> str | None:

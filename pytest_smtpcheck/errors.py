@@ -80,4 +80,9 @@ class Unavailable(Exception):
     """The run does not give what the test needs; ``str()`` is the reason, naming the option that gives it.
 
     The library raises it, never pytest.skip: only the pytest face decides that it is a skip.
+    *variable* names the variable that was missing, for the run summary's list.
     """
+
+    def __init__(self, reason: str, variable: str | None = None) -> None:
+        super().__init__(reason)
+        self.variable = variable

@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # named in the StashKey types below, which are strings at run
     from .target import Targets  # noqa: F401
     from .transcripts.results import ExchangeVerdict, FileResult  # noqa: F401
 
-__all__ = ["DECLARED", "OUTCOME", "RUNS", "RUN_DIRECTORY", "SECRET_VARS", "SESSIONS", "TARGETS"]
+__all__ = ["DECLARED", "MISSING", "OUTCOME", "RUNS", "RUN_DIRECTORY", "SECRET_VARS", "SESSIONS", "TARGETS"]
 
 TARGETS = pytest.StashKey["Targets"]()
 RUN_DIRECTORY = pytest.StashKey["RunDirectory"]()
@@ -22,3 +22,4 @@ SESSIONS = pytest.StashKey["list[SMTPSession]"]()  # per Python test: every sess
 OUTCOME = pytest.StashKey["tuple[FileResult, ExchangeVerdict | None]"]()  # per .smtp item: its file's result
 SECRET_VARS = pytest.StashKey["set[str]"]()  # names of the run's variables used as secrets (values never travel)
 DECLARED = pytest.StashKey["Declared"]()  # per test: what its marker or its file's front matter set, for its report
+MISSING = pytest.StashKey["list[str]"]()  # per skipped test: the variables the run did not give it

@@ -9,8 +9,9 @@ DNS (one cached resolver) lives here too, so MX resolution, `smtp_dns` and
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NoReturn
 
@@ -76,7 +77,7 @@ class Target:
         """A variable the test needs; without it Unavailable (a skip) names the option that gives it."""
         if name in self.vars:
             return self.vars[name]
-        unavailable_variable(name, self.password_env)
+        unavailable_variable(name, self.password_env, self.vars)
 
     def host_names(self, session: SMTPSession) -> HostNames:
         """Whether the names the server gives in its greeting and EHLO reply are the FCrDNS name of its address.
@@ -133,13 +134,29 @@ def _first_word(lines: tuple[str, ...]) -> str | None:
     return words[0] if words else None
 
 
-def unavailable_variable(name: str, password_env: str = PASSWORD_ENV) -> NoReturn:
+def unavailable_variable(name: str, password_env: str = PASSWORD_ENV, given: Iterable[str] = ()) -> NoReturn:
     """The test needs variable *name*: raise the reason, naming the option (or environment variable) that gives it."""
     __tracebackhide__ = True
-    raise Unavailable(missing_reason(name, password_env))
+    raise Unavailable(missing_reason(name, password_env, given), name)
 
 
-def missing_reason(name: str, password_env: str = PASSWORD_ENV) -> str:
+def did_you_mean(name: str, given: Iterable[str]) -> str:
+    """` (did you mean SMTP_DOMAIN?)` when a given variable is spelt almost like *name*: a typo otherwise skips
+    the test in silence, and CI stays green. Environment names are compared for `env:` references."""
+    from difflib import get_close_matches
+
+    if name.startswith("env:"):
+        close = get_close_matches(name[4:], os.environ, n=1, cutoff=0.8)
+        return f" (did you mean ${{env:{close[0]}}}?)" if close else ""
+    close = get_close_matches(name, list(given), n=1, cutoff=0.8)
+    return f" (did you mean {close[0]}? that one is given)" if close else ""
+
+
+def missing_reason(name: str, password_env: str = PASSWORD_ENV, given: Iterable[str] = ()) -> str:
+    return _missing_reason(name, password_env) + did_you_mean(name, given)
+
+
+def _missing_reason(name: str, password_env: str) -> str:
     if name in ACCOUNT_VARS:
         return ("needs an account: give --smtp-user USER and set the password in the environment variable "
                 f"{password_env}")
@@ -212,7 +229,7 @@ class Targets:
         given, an address this machine cannot reach), or None."""
         if missing:
             name, line = min(missing.items(), key=lambda item: item[1])
-            return f"line {line} {missing_reason(name, self.settings.password_env)}"
+            return f"line {line} {missing_reason(name, self.settings.password_env, self.variables())}"
         listener = listener or "smtp"
         if (self.settings.host or self.settings.mx) and listener != "smtp" and listener not in self.settings.ports:
             return listener_reason(listener)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ..errors import Unavailable
-from ..keys import DECLARED, RUN_DIRECTORY, RUNS, SECRET_VARS, TARGETS
+from ..keys import DECLARED, MISSING, RUN_DIRECTORY, RUNS, SECRET_VARS, TARGETS
 from ..report import configure as configure_reports
 from ..report.attachments import attach, locate_skip
 from ..report.masking import scrub
@@ -103,6 +103,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if call.when == "call":
         _show_declared(item, test_report)
     attach(item, test_report)
+    if test_report.skipped and item.stash.get(MISSING, None):
+        test_report.smtp_missing = item.stash[MISSING]  # type: ignore[attr-defined]  # for the run summary
     scrub(item, test_report)
     locate_skip(item, test_report)
     return test_report
@@ -110,19 +112,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
-    return (yield from _skip_unavailable())
+    return (yield from _skip_unavailable(item))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    return (yield from _skip_unavailable())
+    return (yield from _skip_unavailable(item))
 
 
-def _skip_unavailable() -> Generator[None, None, None]:
+def _skip_unavailable(item: pytest.Item) -> Generator[None, None, None]:
     """The library says what a run lacks (Unavailable, with the option that gives it); here it becomes a skip."""
     try:
         return (yield)
     except Unavailable as reason:
+        if reason.variable is not None:
+            item.stash[MISSING] = [reason.variable]
         pytest.skip(str(reason))
 
 

@@ -6,6 +6,7 @@ every worker's reports pass through it there.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,7 @@ class RunSummary:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.targets: dict[str, TargetTotals] = {}
+        self.missing: Counter[str] = Counter()  # variable -> tests skipped for want of it
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self) -> None:
@@ -60,15 +62,25 @@ class RunSummary:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.add(report)
+        self.missing.update(getattr(report, "smtp_missing", None) or ())
         metadata = _metadata(self.config)
         if metadata is not None and self.targets:
             metadata["SMTP targets"] = self.environment()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.targets:
+        lines = self.lines() + self.missing_lines()
+        if lines:
             terminalreporter.write_sep("-", "smtpcheck")
-            for line in self.lines():
+            for line in lines:
                 terminalreporter.write_line(line)
+
+    def missing_lines(self) -> list[str]:
+        """The variables the run did not give, with the tests skipped for each: a typo must not pass unseen."""
+        from ..target import did_you_mean
+
+        given = self.config.stash[TARGETS].variables()
+        return [f"not given: {name}, {_count(count, 'test')} skipped{did_you_mean(name, given)}"
+                for name, count in sorted(self.missing.items())]
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self) -> None:

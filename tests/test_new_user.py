@@ -1,0 +1,58 @@
+"""What a new user trips on: a typo in a variable, skips that point into site-packages, a description nobody sees."""
+
+from __future__ import annotations
+
+import re
+
+PYTHON_TESTS = """
+import pytest
+
+def test_var(smtp_server):
+    smtp_server.var("SMTP_DOMIAN")
+
+def test_far_from_anything(smtp_server):
+    smtp_server.var("COMPLETELY_ELSE")
+
+def test_dns(smtp_dns):
+    smtp_dns.mx()
+
+@pytest.mark.smtp(listener="submission")
+def test_listener(smtp_session):
+    smtp_session.ehlo()
+"""
+
+
+def test_a_typo_says_did_you_mean_and_the_summary_lists_what_was_missing(pytester, monkeypatch):
+    monkeypatch.setenv("SMTPCHECK_TEST_HOME", "/nowhere")
+    pytester.makepyfile(test_typo=PYTHON_TESTS)
+    pytester.makefile(".smtp", typo="< 220\n> EHLO ${SMTP_DOMIAN}\n< 250\n",
+                      env_typo="< 220\n> EHLO ${env:SMTPCHECK_TEST_HOMEE}\n< 250\n")
+    result = pytester.runpytest("--smtp-target=127.0.0.1:9", "--smtp-var=SMTP_DOMAIN=example.com", "-rs",
+                                "-p", "no:cacheprovider")
+    result.assert_outcomes(skipped=8)
+    text = result.stdout.str()
+    result.stdout.fnmatch_lines([
+        "SKIPPED [[]1[]] env_typo.smtp:1: line 2 needs the environment variable SMTPCHECK_TEST_HOMEE, which is not "
+        "set (did you mean ${env:SMTPCHECK_TEST_HOME}?)",
+        "SKIPPED [[]1[]] test_typo.py:3: needs the variable SMTP_DOMIAN: give --smtp-var SMTP_DOMIAN=VALUE "
+        "(did you mean SMTP_DOMAIN? that one is given)",
+        "SKIPPED [[]1[]] typo.smtp:2: line 2 needs the variable SMTP_DOMIAN: * (did you mean SMTP_DOMAIN? *",
+    ])
+    assert "COMPLETELY_ELSE=VALUE\n" in text  # nothing close: no guess
+    result.stdout.fnmatch_lines([
+        "*- smtpcheck -*",
+        "not given: COMPLETELY_ELSE, 1 test skipped",
+        "not given: SMTP_DOMIAN, 3 tests skipped (did you mean SMTP_DOMAIN? that one is given)",
+        "not given: env:SMTPCHECK_TEST_HOMEE, 2 tests skipped (did you mean ${env:SMTPCHECK_TEST_HOME}?)",
+    ])
+
+
+def test_skips_point_at_the_test_or_the_smtp_line_never_at_the_plugin(pytester):
+    pytester.makepyfile(test_typo=PYTHON_TESTS)
+    pytester.makefile(".smtp", typo="< 220\n> EHLO ${SMTP_DOMIAN}\n< 250\n")
+    result = pytester.runpytest("--smtp-target=127.0.0.1:9", "-rs", "-p", "no:cacheprovider")
+    result.assert_outcomes(skipped=6)
+    skips = [line for line in result.stdout.lines if line.startswith("SKIPPED")]
+    assert len(skips) == 6 and not [line for line in skips if "pytest_smtpcheck" in line], skips
+    assert [re.match(r"SKIPPED \[1\] (\S+):", line).group(1) for line in skips] == [
+        "test_typo.py:3", "test_typo.py:6", "test_typo.py:9", "test_typo.py:12", "typo.smtp:1", "typo.smtp:2"]

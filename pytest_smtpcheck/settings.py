@@ -92,7 +92,10 @@ DESTINATIONS = ("target", "mx", "sandbox")  # where sessions go: exactly one per
 # Keys a profile may set (and the keys of Settings.origins); `password = { env = "VAR" }` is a profile key only.
 PROFILE_KEYS = ("target", "mx", "port", "listeners", "tls", "helo", "timeout", "connect_timeout", "deadline", "ca",
                 "tls_name", "no_verify", "user", "vars", "sandbox", "resolver", "concurrency", "as", "as_via",
-                "password")
+                "password",
+                # the bundled battery's (pytest_smtpcheck.baseline.settings)
+                "baseline", "baseline_domains", "json", "baseline_days_left", "baseline_spacing", "mta_sts_port",
+                "mta_sts_ca", "waive")
 # Keys a test may declare for itself (marker, smtp_connect(), front matter).
 TEST_KEYS = ("listener", "port", "tls", "helo", "timeout", "deadline", "as", "as_via", "vars",
              "allow_plaintext_auth")

@@ -209,8 +209,9 @@ def running_lab() -> Iterator[Lab]:
 
     ca = trustme.CA(organization_name="pytest-smtpcheck baseline lab CA")
     stranger = trustme.CA(organization_name="an issuer no one trusts")
-    good_cert = ca.issue_cert(GOOD_MX, key_type=trustme.KeyType.RSA)
-    lax_cert = stranger.issue_cert("localhost", not_after=datetime.now(timezone.utc) + timedelta(days=5))
+    now = datetime.now(timezone.utc)
+    good_cert = ca.issue_cert(GOOD_MX, key_type=trustme.KeyType.RSA, not_after=now + timedelta(days=90))
+    lax_cert = stranger.issue_cert("localhost", not_after=now + timedelta(days=5))
     port = _free_shared_port((*GOOD_ADDRESSES, LAX_ADDRESS))
     with ExitStack() as stack:
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="smtpcheck-lab-")))

@@ -52,7 +52,7 @@ def test_the_good_mx_accepts_tls_1_2_and_1_3_only_and_no_weak_class(baseline_lab
     facts = certificate_facts(result.chain)
     assert name_covering(facts.names, GOOD_MX) == GOOD_MX
     assert facts.key == "RSA 2048" and facts.key_problem is None
-    assert facts.signature_problem is None and facts.days_left > 300
+    assert facts.signature_problem is None and 88 <= facts.days_left <= 90
     assert any(line.startswith("TLSv1 only -> refused") for line in result.evidence())
 
 

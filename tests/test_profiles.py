@@ -192,7 +192,7 @@ BAD_PROFILES = [
     ('[profiles.ci]\npassword = { file = "/etc/secret" }\n',
      'smtpcheck.toml: profiles.ci.password: must be { env = "VAR" }, naming an environment variable'),
     ('[profiles.ci]\npassword = { env = "NOT A NAME" }\n', "smtpcheck.toml: profiles.ci.password: must be { env"),
-    ("[profiles.ci]\ntimout = 5\n", "smtpcheck.toml: profiles.ci.timout: unknown key; known keys: as, as_via, ca, "),
+    ("[profiles.ci]\ntimout = 5\n", "smtpcheck.toml: profiles.ci.timout: unknown key; known keys: as, as_via, baseline, "),
     ("[profiles.ci]\nupdate = true\n", "smtpcheck.toml: profiles.ci.update: unknown key"),
     ("[profiles.other]\ntarget_host = 'x'\n", "smtpcheck.toml: profiles.other.target_host: unknown key"),
     ("timeout = 5\n", "smtpcheck.toml: timeout: unknown key; known keys: profile, profiles"),

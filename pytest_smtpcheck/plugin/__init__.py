@@ -14,10 +14,11 @@ from ..report import configure as configure_reports
 from ..report.attachments import attach, locate_skip
 from ..report.masking import scrub
 from .fixtures import pytest_generate_tests, smtp_connect, smtp_dns, smtp_server, smtp_session
-from .options import add_options, read_settings
+from .options import add_options, read_layers, read_settings, usage_errors
 
 if TYPE_CHECKING:
     from ..execution import RunDirectory
+    from ..settings import Settings
 
 # fixtures and the parametrizing hook are found by name in this module
 __all__ = ["pytest_generate_tests", "smtp_connect", "smtp_dns", "smtp_server", "smtp_session"]
@@ -59,6 +60,21 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(Updater(config), "smtpcheck-update")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(config, directory), "smtpcheck-xdist")
+    _configure_baseline(config, settings)
+
+
+def _configure_baseline(config: pytest.Config, settings: Settings) -> None:
+    """The bundled battery, when asked for: its settings are read (and refused) like the run's."""
+    from ..baseline.settings import resolve_baseline
+
+    with usage_errors():
+        from ..baseline.checks import CHECK_IDS
+
+        baseline = resolve_baseline(read_layers(config), settings, CHECK_IDS)
+    if baseline.enabled:
+        from .baseline import BaselinePlugin
+
+        config.pluginmanager.register(BaselinePlugin(config, baseline), "smtpcheck-baseline")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -31,7 +31,7 @@ from ..settings import (
 )
 from ..vocabulary import AS_VIA_MODES, LISTENERS, PASSWORD_ENV, SANDBOX_POLICIES, TLS_MODES
 
-__all__ = ["add_options", "read_settings", "usage_errors"]
+__all__ = ["add_options", "read_layers", "read_settings", "usage_errors"]
 
 _OTHER_LISTENERS = tuple(name for name in LISTENERS if name != "smtp")  # the smtp listener's port is --smtp-port
 _ABSENT: Any = object()  # the ini default: tells a key left out from one set to an empty value
@@ -87,6 +87,18 @@ _OPTIONS = (
     _option("update", None, "rewrite the first mismatched expectation of each .smtp file with the reply received",
             ini=False),
     _option("profile", "NAME", f"profile from smtpcheck.toml or [tool.smtpcheck] (or ${PROFILE_ENV})", ini=False),
+    # the bundled battery (pytest_smtpcheck.baseline.settings reads these)
+    _option("baseline", None, "add the bundled acceptance battery for the --smtp-mx domain (docs/baseline.md)",
+            ini=False),
+    _option("baseline_domains", "DOMAIN", "run the battery for DOMAIN too (repeatable; implies --smtp-baseline)",
+            flag="--smtp-baseline-domain", repeat=True, ini=False),
+    _option("json", "FILE", "write each baseline check's outcome to FILE as JSON", ini=False),
+    _option("baseline_days_left", "DAYS", "certificate-expiry fails below this many days left (default 14)"),
+    _option("baseline_spacing", "SECONDS", "pause between two TLS handshakes to one address (default 1; 0: none)"),
+    _option("mta_sts_port", "PORT", "HTTPS port MTA-STS policies are fetched from (default 443; for test servers)"),
+    _option("mta_sts_ca", "FILE", "CA bundle for MTA-STS policy servers (default: the system's store)"),
+    _option("waive", "CHECK[ HOST]=REASON", "waive a baseline check (for HOST only): it runs, and its failure is "
+            "reported as expected, with REASON (repeatable)", repeat=True),
 )
 
 
@@ -107,10 +119,16 @@ def read_settings(config: pytest.Config) -> Settings:
     """Read and check every setting; raises pytest.UsageError with a one-line message naming the culprit."""
     with usage_errors():
         profile = _profile(config)
-        layers = [_command_line(config), profile.layer() if profile else {}, _ini(config)]
-        settings = resolve(layers)
+        settings = resolve(read_layers(config, profile))
         settings.origins["profile"] = _profile_origin(config, profile)
         return replace(settings, profile=profile.name if profile else None)
+
+
+def read_layers(config: pytest.Config, profile: Profile | None = None) -> list[Layer]:
+    """The run's layers, highest first: command line, profile, ini (for settings read elsewhere, e.g. the battery's)."""
+    with usage_errors():
+        profile = profile or _profile(config)
+        return [_command_line(config), profile.layer() if profile else {}, _ini(config)]
 
 
 @contextmanager

@@ -1,0 +1,483 @@
+"""The bundled checks: what each asks, why, how bad a failure is, and the judge that reads the shared facts.
+
+Each judge returns a :class:`Verdict` saying what it found and, when it fails, what to
+change. Categories and severities follow internet.nl's mail test (required /
+recommended), with the MXToolbox-style SMTP checks beside them. No pytest here:
+the pytest face turns verdicts into passed, failed and expected-failed items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Union
+
+if TYPE_CHECKING:
+    from ..smtp.reply import Reply
+    from .facts import AddressFacts, DomainFacts
+
+__all__ = ["CATEGORIES", "CHECKS", "CHECK_IDS", "Category", "Check", "Scope", "Severity", "Verdict"]
+
+Category = Literal["smtp", "tls", "certificate", "dane", "dns", "policy"]
+Severity = Literal["required", "recommended"]
+Scope = Literal["address", "host", "domain"]
+CATEGORIES: tuple[Category, ...] = ("smtp", "tls", "certificate", "dane", "dns", "policy")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A check's outcome: what was found, what to change (when it failed), and the evidence behind it."""
+
+    ok: bool
+    found: str
+    change: str = ""
+    evidence: tuple[str, ...] = ()
+
+
+def ok(found: str, *evidence: str) -> Verdict:
+    return Verdict(True, found, "", evidence)
+
+
+def bad(found: str, change: str, *evidence: str) -> Verdict:
+    return Verdict(False, found, change, evidence)
+
+
+Subject = Union["AddressFacts", "DomainFacts", "tuple[DomainFacts, str]"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check of the battery; `judge` takes an AddressFacts, a (DomainFacts, host) or a DomainFacts by scope."""
+
+    id: str
+    category: Category
+    severity: Severity
+    scope: Scope
+    asks: str
+    why: str
+    judge: Callable[..., Verdict]
+
+
+def _wire(reply: Reply | None) -> str:
+    return reply.wire_lines()[0] if reply is not None else "no reply"
+
+
+# -- one plain session per address ---------------------------------------------------------------------------
+
+def _greeting(a: AddressFacts) -> Verdict:
+    probe = a.smtp
+    if probe.greeting is None:
+        return bad(f"no greeting: {probe.failure}", "make the server answer with 220 within the timeout")
+    if probe.greeting.code != 220:
+        return bad(f"greeting {_wire(probe.greeting)}", "greet with 220 (RFC 5321 §4.2, §3.1)")
+    return ok(f"greeting {_wire(probe.greeting)}")
+
+
+def _ehlo(a: AddressFacts) -> Verdict:
+    probe = a.smtp
+    if probe.ehlo is None or probe.ehlo.code != 250:
+        return bad(f"EHLO answered {_wire(probe.ehlo) if probe.ehlo else probe.failure}",
+                   "answer EHLO with 250 and the extensions (RFC 5321 §4.1.1.1)")
+    return ok(f"EHLO answered 250 with {', '.join(sorted(probe.capabilities)) or 'no extensions'}")
+
+
+def _size(a: AddressFacts) -> Verdict:
+    probe = a.smtp
+    if probe.ehlo is None:
+        return bad(f"no EHLO reply: {probe.failure}", "answer EHLO")
+    if not probe.offers("SIZE"):
+        return bad("SIZE is not advertised", "advertise SIZE with the limit (RFC 1870): senders then know before "
+                   "they send, instead of after")
+    limit = probe.capabilities["SIZE"]
+    return ok(f"SIZE {limit or '(no limit given)'} advertised")
+
+
+def _auth_plaintext(a: AddressFacts) -> Verdict:
+    probe = a.smtp
+    if probe.ehlo is None:
+        return bad(f"no EHLO reply: {probe.failure}", "answer EHLO")
+    if probe.offers("AUTH"):
+        return bad(f"AUTH {probe.capabilities['AUTH']} offered before STARTTLS",
+                   "offer AUTH only after TLS (Postfix: smtpd_tls_auth_only = yes; RFC 8314 §3)")
+    return ok("AUTH is not offered before TLS")
+
+
+def _relay(a: AddressFacts) -> Verdict:
+    probe = a.smtp
+    if probe.relay is None:
+        return bad(f"the relay question was not reached: {probe.failure or 'no sender was accepted'}",
+                   "accept MAIL FROM:<> so that RCPT can be asked")
+    if probe.relay.code // 100 == 2:
+        return bad(f"RCPT TO:<{probe.outside}> accepted: {_wire(probe.relay)} - an open relay",
+                   "refuse recipients outside your domains for unauthenticated clients (Postfix: "
+                   "smtpd_relay_restrictions = ... reject_unauth_destination; check mynetworks)")
+    return ok(f"RCPT TO:<{probe.outside}> refused: {_wire(probe.relay)}")
+
+
+def _postmaster(a: AddressFacts) -> Verdict:
+    probe = a.smtp
+    if probe.postmaster is None:
+        return bad(f"postmaster was not asked: {probe.failure or 'no sender was accepted'}", "accept MAIL FROM:<>")
+    if probe.postmaster.code // 100 != 2:
+        return bad(f"RCPT TO:<postmaster@{probe.domain}> refused: {_wire(probe.postmaster)}",
+                   "accept mail for postmaster@ your domain (RFC 5321 §4.5.1: it MUST exist), e.g. an alias")
+    return ok(f"RCPT TO:<postmaster@{probe.domain}>: {_wire(probe.postmaster)}")
+
+
+def _null_sender(a: AddressFacts) -> Verdict:
+    probe = a.smtp
+    if probe.null_sender is None:
+        return bad(f"MAIL FROM:<> was not sent: {probe.failure}", "answer the greeting and EHLO")
+    if probe.null_sender.code // 100 != 2:
+        return bad(f"MAIL FROM:<> refused: {_wire(probe.null_sender)}",
+                   "accept the null sender: bounces and delivery reports come from it (RFC 5321 §4.5.5)")
+    return ok(f"MAIL FROM:<> accepted: {_wire(probe.null_sender)}")
+
+
+def _vrfy(a: AddressFacts) -> Verdict:
+    probe = a.smtp
+    known, unknown, expn = probe.vrfy_known, probe.vrfy_unknown, probe.expn
+    if known is None or unknown is None or expn is None:
+        return bad(f"VRFY/EXPN were not asked: {probe.failure}", "answer EHLO")
+    shown = (f"VRFY postmaster: {_wire(known)}", f"VRFY made-up user: {_wire(unknown)}", f"EXPN: {_wire(expn)}")
+    if known.code in (250, 251):
+        return bad(f"VRFY confirms users ({_wire(known)})", "disable VRFY (Postfix: disable_vrfy_command = yes)",
+                   *shown)
+    if known.code // 100 != unknown.code // 100:
+        return bad(f"VRFY tells a real user ({known.code}) from a made-up one ({unknown.code}): addresses can be "
+                   "harvested", "disable VRFY (Postfix: disable_vrfy_command = yes) or answer 252 to every name",
+                   *shown)
+    if expn.code in (250, 251):
+        return bad(f"EXPN expands a list ({_wire(expn)})", "disable EXPN", *shown)
+    return ok("VRFY and EXPN confirm no user", *shown)
+
+
+# -- TLS handshakes per address ------------------------------------------------------------------------------
+
+def _starttls(a: AddressFacts) -> Verdict:
+    smtp, tls = a.smtp, a.tls
+    if smtp.ehlo is not None and not smtp.offers("STARTTLS"):
+        return bad("STARTTLS is not offered on port 25", "enable STARTTLS (Postfix: smtpd_tls_security_level = may, "
+                   "with smtpd_tls_cert_file and smtpd_tls_key_file)")
+    if tls.failure is not None:
+        return bad(f"no TLS session: {tls.failure}", "fix the TLS configuration so that a default client can "
+                   "complete the handshake", tls.default.line())
+    return ok(f"STARTTLS offered; {tls.default.version} {tls.default.cipher}", tls.default.line())
+
+
+def _tls_version(a: AddressFacts) -> Verdict:
+    from ..smtp.tlsprobe import OBSOLETE_VERSIONS
+
+    tls = a.tls
+    if tls.failure is not None:
+        return bad(f"no TLS session: {tls.failure}", "enable STARTTLS")
+    evidence = tuple(shake.line() for shake in tls.versions.values())
+    old = [v for v in OBSOLETE_VERSIONS if tls.versions.get(v) and tls.versions[v].outcome == "accepted"]
+    if old:
+        return bad(f"accepts {', '.join(old)}", "accept TLS 1.2 and 1.3 only (RFC 8996; Postfix: "
+                   "smtpd_tls_protocols = >=TLSv1.2)", *evidence)
+    modern = [v for v in ("TLSv1.2", "TLSv1.3") if v in tls.accepted_versions]
+    return ok(f"accepts {' and '.join(modern)} only", *evidence)
+
+
+def _cipher(a: AddressFacts) -> Verdict:
+    tls = a.tls
+    if tls.failure is not None:
+        return bad(f"no TLS session: {tls.failure}", "enable STARTTLS")
+    evidence = tuple(shake.line() for shake in tls.ciphers.values())
+    weak = [name for name, shake in tls.ciphers.items() if shake.outcome == "accepted"]
+    if weak:
+        return bad(f"accepts weak cipher classes: {', '.join(weak)}", "exclude them (Postfix: "
+                   "smtpd_tls_exclude_ciphers = aNULL, eNULL, EXPORT, RC4, DES, 3DES, MD5, kRSA)", *evidence)
+    untested = [name for name, shake in tls.ciphers.items() if shake.outcome == "untestable"]
+    note = f" ({', '.join(untested)}: this machine's OpenSSL cannot offer them)" if untested else ""
+    return ok(f"refuses every weak cipher class tried{note}", *evidence)
+
+
+def _forward_secrecy(a: AddressFacts) -> Verdict:
+    tls = a.tls
+    if tls.failure is not None:
+        return bad(f"no TLS session: {tls.failure}", "enable STARTTLS")
+    suite = f"{tls.default.version} {tls.default.cipher}"
+    if not tls.forward_secret:
+        return bad(f"negotiated {suite}, without forward secrecy", "prefer ECDHE suites (and TLS 1.3)")
+    return ok(f"negotiated {suite}, with forward secrecy")
+
+
+def _certificate_trust(a: AddressFacts) -> Verdict:
+    tls = a.tls
+    if tls.failure is not None:
+        return bad(f"no TLS session: {tls.failure}", "enable STARTTLS")
+    if tls.trusted:
+        return ok("the chain verifies against the run's CA store")
+    dane = a.dane
+    if not isinstance(dane, str) and dane.matched and dane.match is not None and dane.match.usage in (2, 3):
+        return ok(f"not PKIX-trusted ({tls.trust_problem}), but DANE authenticates it ({dane.match!r}; RFC 7672 §3.1)")
+    return bad(f"the chain is not trusted: {tls.trust_problem}",
+               "serve a certificate from a public CA with its intermediates, or publish DANE-EE TLSA records")
+
+
+def _certificate_name(a: AddressFacts) -> Verdict:
+    from ..smtp.certfacts import name_covering
+
+    facts = a.certificate
+    if isinstance(facts, str):
+        return bad(facts, "enable STARTTLS")
+    covering = name_covering(facts.names, a.host)
+    if covering is not None:
+        return ok(f"the certificate names {a.host} (as {covering})", *facts.lines())
+    dane = a.dane
+    if not isinstance(dane, str) and dane.matched and dane.match is not None and dane.match.usage == 3:
+        return ok(f"the certificate does not name {a.host}, but DANE-EE authenticates it (RFC 7672 §3.1.1: names "
+                  "are not checked)", *facts.lines())
+    return bad(f"the certificate names {', '.join(facts.names) or 'no host'}, not the MX host {a.host}",
+               f"add {a.host} to the certificate's subjectAltName", *facts.lines())
+
+
+def _certificate_expiry(a: AddressFacts) -> Verdict:
+    facts = a.certificate
+    if isinstance(facts, str):
+        return bad(facts, "enable STARTTLS")
+    threshold = a.domain.settings.days_left
+    if facts.days_left < threshold:
+        state = "expired" if facts.days_left < 0 else f"expires in {facts.days_left} days"
+        return bad(f"the certificate {state} ({facts.not_after:%Y-%m-%d}); the threshold is {threshold} days",
+                   "renew it (and check that renewal is automated)", *facts.lines())
+    return ok(f"{facts.days_left} days left (threshold {threshold})", *facts.lines())
+
+
+def _certificate_key(a: AddressFacts) -> Verdict:
+    facts = a.certificate
+    if isinstance(facts, str):
+        return bad(facts, "enable STARTTLS")
+    problems = [p for p in (facts.key_problem, facts.signature_problem) if p]
+    if problems:
+        return bad("; ".join(problems), "reissue the certificate with an RSA 2048+ or ECDSA P-256/P-384 key, "
+                   "signed with SHA-256 or better", *facts.lines())
+    return ok(f"{facts.key}, signed with {', '.join(sorted({digest for _, digest in facts.signatures})) or 'n/a'}",
+              *facts.lines())
+
+
+# -- DANE ----------------------------------------------------------------------------------------------------
+
+def _dane(a: AddressFacts) -> Verdict:
+    dane = a.dane
+    if isinstance(dane, str):
+        return bad(dane, f"publish DNSSEC-signed TLSA records at _25._tcp.{a.host} (RFC 7672), e.g. 3 1 1 of the key")
+    records = tuple(repr(r) for r in dane.records)
+    if not dane.usable:
+        return bad("no usable TLSA record (usages 2 and 3 only count for SMTP, RFC 7672 §3.1.3)",
+                   "publish DANE-EE (3 1 1) or DANE-TA (2 1 1) records", *records)
+    if not dane.matched:
+        return bad("no TLSA record matches the certificate chain presented",
+                   "publish a record for the key in use (and before a key change, the next key)", *records)
+    return ok(f"{dane.match!r} matches the presented chain", *records)
+
+
+def _dane_rollover(a: AddressFacts) -> Verdict:
+    dane = a.dane
+    if isinstance(dane, str):
+        return bad(dane, "publish TLSA records first (see the dane check)")
+    usable = [r for r in dane.records if r.usable]
+    evidence = tuple(repr(r) for r in dane.records)
+    if len({(r.usage, r.selector, r.mtype, r.data) for r in usable}) < 2:
+        return bad(f"{len(usable)} usable TLSA record: a key or certificate change breaks DANE until DNS catches up",
+                   "publish two: the current and the next key (3 1 1 + 3 1 1), or the key and its issuer "
+                   "(3 1 1 + 2 1 1)", *evidence)
+    return ok(f"{len(usable)} usable TLSA records: a rollover can be staged", *evidence)
+
+
+# -- names and DNS -------------------------------------------------------------------------------------------
+
+def _fcrdns(a: AddressFacts) -> Verdict:
+    names = a.names
+    if isinstance(names, str):
+        return bad(names, "publish a PTR record for the address")
+    f = names.fcrdns
+    if not f.names:
+        return bad(f"{a.address} has no PTR record", f"publish a PTR record for {a.address} naming {a.host}, which "
+                   "resolves back to it (receivers reject mail from addresses without one)")
+    if not f.confirmed:
+        return bad(f"PTR names {', '.join(f.names)} do not resolve back to {a.address}",
+                   "make the PTR name's A/AAAA record point back to the address")
+    return ok(f"{a.address} -> {', '.join(names.confirmed_names)} -> {a.address}")
+
+
+def _banner(a: AddressFacts) -> Verdict:
+    names = a.names
+    if isinstance(names, str):
+        return bad(names, "answer the greeting and EHLO")
+    if not names.matches:
+        return bad("; ".join(names.problems), "greet and answer EHLO with the address's PTR name (Postfix: "
+                   "myhostname)")
+    return ok(f"greeting and EHLO name {names.greeting}, the FCrDNS name of {a.address}")
+
+
+def _ipv6(subject: tuple[DomainFacts, str]) -> Verdict:
+    domain, host = subject
+    found = domain.addresses(host)
+    if found.problem is not None:
+        return bad(f"address lookup for {host} failed: {found.problem}", "fix the host's DNS")
+    addresses = [str(address) for address in found.value]  # type: ignore[attr-defined]
+    v6 = [address for address in addresses if ":" in address]
+    if not v6:
+        return bad(f"{host} has no IPv6 address ({', '.join(addresses)})",
+                   f"publish an AAAA record for {host} and accept mail over IPv6")
+    return ok(f"{host} has IPv6: {', '.join(v6)} (each is tested as its own MX address)")
+
+
+def _mx_cname(subject: tuple[DomainFacts, str]) -> Verdict:
+    domain, host = subject
+    alias = domain.cname(host)
+    if alias.problem is not None:
+        return bad(f"CNAME lookup for {host} failed: {alias.problem}", "fix the host's DNS")
+    if alias.value is not None:
+        return bad(f"the MX host {host} is an alias (CNAME to {alias.value})",
+                   f"point the MX record at {alias.value} itself (RFC 2181 §10.3, RFC 5321 §5.1)")
+    return ok(f"{host} is a host name with its own addresses, not an alias")
+
+
+def _mx(domain: DomainFacts) -> Verdict:
+    found = domain.mx
+    if found.problem is not None:
+        return bad(found.problem, "publish MX records for the domain's mail hosts")
+    hosts = sorted({t.host for t in found.targets})
+    if found.implicit:
+        return bad(f"no MX record: mail goes to {domain.domain}'s own address (the implicit MX)",
+                   "publish an MX record (or a null MX, RFC 7505, if the domain takes no mail)")
+    return ok(f"MX: {', '.join(hosts)}")
+
+
+def _dnssec(domain: DomainFacts) -> Verdict:
+    names = [(domain.domain, "MX"), *((host, "A") for host in sorted({t.host for t in domain.mx.targets}))]
+    rows, insecure = [], []
+    for name, rdtype in names:
+        answer = domain.secure(name, rdtype)
+        state = answer.problem or ("secure (AD)" if answer.value else "insecure (no AD bit)")
+        rows.append(f"{name} {rdtype}: {state}")
+        if answer.value is not True:
+            insecure.append(name)
+    if insecure:
+        return bad(f"not DNSSEC-validated: {', '.join(insecure)}", "sign the zones (and publish the DS records at "
+                   "the parent); DANE needs it", *rows)
+    return ok("the domain and every MX host validate with DNSSEC", *rows)
+
+
+def _spf(domain: DomainFacts) -> Verdict:
+    spf = domain.spf
+    if spf.record is None:
+        return bad("no SPF record", f'publish a TXT record at {domain.domain}: "v=spf1 mx -all" (RFC 7208)',
+                   *spf.problems)
+    if spf.problems:
+        return bad("; ".join(spf.problems), "fix the record: at most 10 DNS-querying terms and 2 void lookups "
+                   "(RFC 7208 §4.6.4)", spf.record)
+    terms = spf.record.split()
+    last = terms[-1] if terms else ""
+    if last not in ("-all", "~all") and not any(t.startswith("redirect=") for t in terms):
+        return bad(f"the record ends in {last!r}: other hosts are not refused", "end it in -all (or ~all)",
+                   spf.record)
+    return ok(f"SPF {spf.record}", spf.record)
+
+
+def _dmarc(domain: DomainFacts) -> Verdict:
+    dmarc = domain.dmarc
+    if dmarc.record is None:
+        return bad("no DMARC record", f'publish a TXT record at _dmarc.{domain.domain}: "v=DMARC1; p=reject; '
+                   f'rua=mailto:dmarc@{domain.domain}"', *dmarc.problems)
+    evidence = (dmarc.record, *dmarc.problems)
+    if dmarc.policy not in ("quarantine", "reject"):
+        return bad(f"policy {dmarc.policy or 'none'}: receivers act on nothing", "set p=quarantine or p=reject",
+                   *evidence)
+    if dmarc.problems:
+        return bad("; ".join(dmarc.problems), "fix the record (RFC 9989)", *evidence)
+    if not dmarc.rua:
+        return bad(f"p={dmarc.policy}, but no report destination (rua)", "add rua=mailto:… to receive reports",
+                   *evidence)
+    return ok(f"p={dmarc.policy}, reports to {', '.join(dmarc.rua)}", *evidence)
+
+
+def _mta_sts(domain: DomainFacts) -> Verdict:
+    result = domain.mta_sts
+    if result.record is None and result.policy is None:
+        return ok("no MTA-STS policy published (the check judges one when it is)", *result.problems)
+    evidence = tuple(result.problems)
+    if result.problems:
+        return bad("; ".join(result.problems), "fix the record or the policy at https://mta-sts."
+                   f"{domain.domain}/.well-known/mta-sts.txt (RFC 8461)", *evidence)
+    policy = result.policy
+    mode = policy.mode if policy else None
+    if mode != "enforce":
+        return bad(f"policy mode {mode}", "move to mode: enforce once the TLS-RPT reports are clean")
+    return ok(f"MTA-STS mode enforce for {', '.join(policy.mx) if policy else ''}")
+
+
+def _tls_rpt(domain: DomainFacts) -> Verdict:
+    result = domain.tls_rpt
+    if result.record is None:
+        return bad("no TLS-RPT record", f'publish a TXT record at _smtp._tls.{domain.domain}: "v=TLSRPTv1; '
+                   f'rua=mailto:tlsrpt@{domain.domain}" (RFC 8460)', *result.problems)
+    if result.problems:
+        return bad("; ".join(result.problems), "fix the record (RFC 8460 §3)", result.record)
+    return ok(f"TLS reports to {', '.join(result.rua)}", result.record)
+
+
+def _c(id: str, category: Category, severity: Severity, scope: Scope, asks: str, why: str,
+       judge: Callable[..., Verdict]) -> Check:
+    return Check(id, category, severity, scope, asks, why, judge)
+
+
+CHECKS: tuple[Check, ...] = (
+    _c("greeting", "smtp", "required", "address", "Does the server greet with 220 within the timeout?",
+       "RFC 5321 §3.1, §4.5.3.2", _greeting),
+    _c("ehlo", "smtp", "required", "address", "Does EHLO get a 250 with the extensions?", "RFC 5321 §4.1.1.1", _ehlo),
+    _c("starttls", "tls", "required", "address", "Is STARTTLS offered on port 25, and does a handshake succeed?",
+       "RFC 3207; internet.nl STARTTLS", _starttls),
+    _c("auth-plaintext", "smtp", "required", "address", "Is AUTH kept until after TLS?", "RFC 8314 §3; RFC 4954 §4",
+       _auth_plaintext),
+    _c("relay", "smtp", "required", "address", "Is a recipient at an outside domain refused (RCPT only)?",
+       "RFC 5321 §3.6.1, RFC 2505", _relay),
+    _c("postmaster", "smtp", "required", "address", "Is postmaster@DOMAIN accepted?", "RFC 5321 §4.5.1", _postmaster),
+    _c("null-sender", "smtp", "required", "address", "Is MAIL FROM:<> accepted?", "RFC 5321 §4.5.5, §6.1",
+       _null_sender),
+    _c("vrfy", "smtp", "recommended", "address", "Do VRFY and EXPN keep the users to themselves?",
+       "RFC 5321 §7.3; RFC 2505 §2.11", _vrfy),
+    _c("size", "smtp", "recommended", "address", "Is SIZE advertised?", "RFC 1870", _size),
+    _c("tls-version", "tls", "required", "address", "Are only TLS 1.2 and 1.3 accepted (one handshake per version)?",
+       "RFC 8996, RFC 7568; internet.nl TLS version", _tls_version),
+    _c("cipher", "tls", "required", "address", "Are weak cipher classes refused (one handshake per class)?",
+       "RFC 7465, RFC 9325; internet.nl ciphers", _cipher),
+    _c("forward-secrecy", "tls", "required", "address", "Does the negotiated suite have forward secrecy?",
+       "RFC 9325 §4.1; internet.nl key exchange", _forward_secrecy),
+    _c("certificate-trust", "certificate", "required", "address",
+       "Does the chain verify (or does DANE authenticate it)?", "RFC 7672 §3.1; internet.nl trust chain",
+       _certificate_trust),
+    _c("certificate-name", "certificate", "recommended", "address", "Does the certificate name the MX host?",
+       "RFC 6125 §6; RFC 7672 §3.2", _certificate_name),
+    _c("certificate-expiry", "certificate", "required", "address",
+       "Has the certificate more days left than the threshold?", "RFC 5280 §4.1.2.5", _certificate_expiry),
+    _c("certificate-key", "certificate", "required", "address",
+       "Are the key and the signature hashes strong enough?", "NCSC-NL TLS guidelines; internet.nl", _certificate_key),
+    _c("dane", "dane", "required", "address", "Do DNSSEC-signed TLSA records match the certificate?",
+       "RFC 7672; internet.nl DANE existence and validity", _dane),
+    _c("dane-rollover", "dane", "recommended", "address", "Do the TLSA records allow a key rollover?",
+       "RFC 7671 §8.1, RFC 7672 §3.1; internet.nl DANE rollover", _dane_rollover),
+    _c("fcrdns", "dns", "recommended", "address", "Does the address have a PTR name that resolves back to it?",
+       "RFC 1912 §2.1; M3AAWG", _fcrdns),
+    _c("banner", "dns", "recommended", "address", "Do the greeting and EHLO name the address's PTR name?",
+       "RFC 5321 §4.1.4, §4.3.1", _banner),
+    _c("ipv6", "dns", "required", "host", "Has the MX host an IPv6 address?", "internet.nl IPv6 for mail", _ipv6),
+    _c("mx-cname", "dns", "required", "host", "Is the MX host a name with addresses, not an alias?",
+       "RFC 2181 §10.3, RFC 5321 §5.1", _mx_cname),
+    _c("mx", "dns", "required", "domain", "Does the domain publish MX records (or a null MX)?",
+       "RFC 5321 §5.1, RFC 7505", _mx),
+    _c("dnssec", "dns", "required", "domain", "Do the domain and every MX host validate with DNSSEC?",
+       "RFC 4033; internet.nl DNSSEC", _dnssec),
+    _c("spf", "policy", "required", "domain", "Is there one valid SPF record, within the lookup limits, ending in "
+       "-all or ~all?", "RFC 7208; internet.nl SPF", _spf),
+    _c("dmarc", "policy", "required", "domain", "Is DMARC p=quarantine or reject, with reports?",
+       "RFC 9989; internet.nl DMARC", _dmarc),
+    _c("mta-sts", "policy", "recommended", "domain", "When MTA-STS is published: policy fetched, enforce, every MX "
+       "matched?", "RFC 8461", _mta_sts),
+    _c("tls-rpt", "policy", "recommended", "domain", "Is TLS-RPT published?", "RFC 8460", _tls_rpt),
+)
+CHECK_IDS = tuple(check.id for check in CHECKS)

@@ -1,0 +1,224 @@
+"""What the battery learns about a domain and each MX address, each probe run once and shared by the checks.
+
+An address's plain session, its TLS handshakes, its certificate and DANE match are
+made on the first check that needs them and kept: eleven checks of one address
+cost one plain session and one handshake per TLS version and cipher class, not
+eleven of each. Thread-safe (one lock per probe), so checks of different addresses
+can run at once while those of one address wait for its probes. No pytest here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+from ..dns import DNSCheckError
+from ..settings import Declared
+
+if TYPE_CHECKING:
+    from ..dns import DaneResult, DMARCResult, DNSChecks, HostNames, MTASTSResult, SPFResult, TLSRPTResult
+    from ..dns.records import MXTargets
+    from ..smtp.certfacts import CertificateFacts
+    from ..smtp.mxprobe import MXProbeResult
+    from ..smtp.session import SMTPSession
+    from ..smtp.tls import ProbeTLSSettings
+    from ..smtp.tlsprobe import TLSProbeResult
+    from ..target import Target
+    from .settings import BaselineSettings
+
+__all__ = ["AddressFacts", "DomainFacts", "Lookup"]
+
+T = TypeVar("T")
+DANE_PORT = 25
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A DNS answer for a check, or the failure that stands in its place."""
+
+    value: object
+    problem: str | None = None
+
+
+class _Memo:
+    """Each fact computed once, under the object's lock: the checks that share it wait for the first."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._known: dict[str, object] = {}
+
+    def _memo(self, key: str, compute: Callable[[], T]) -> T:
+        with self._lock:
+            if key not in self._known:
+                self._known[key] = compute()
+            return self._known[key]  # type: ignore[return-value]
+
+
+class DomainFacts(_Memo):
+    """The domain's DNS: MX, SPF, DMARC, MTA-STS, TLS-RPT, DNSSEC of the names that matter."""
+
+    def __init__(self, domain: str, dns: DNSChecks, settings: BaselineSettings) -> None:
+        self.domain = domain
+        self.dns = dns
+        self.settings = settings
+        super().__init__()
+
+    @property
+    def mx(self) -> MXTargets:
+        return self._memo("mx", self._mx)
+
+    def _mx(self) -> MXTargets:
+        return self.dns.mx_targets(self.domain)
+
+    @property
+    def spf(self) -> SPFResult:
+        return self._memo("spf", self._spf)
+
+    def _spf(self) -> SPFResult:
+        return self.dns.spf(self.domain)
+
+    @property
+    def dmarc(self) -> DMARCResult:
+        return self._memo("dmarc", self._dmarc)
+
+    def _dmarc(self) -> DMARCResult:
+        return self.dns.dmarc(self.domain)
+
+    @property
+    def mta_sts(self) -> MTASTSResult:
+        return self._memo("mta_sts", self._mta_sts)
+
+    def _mta_sts(self) -> MTASTSResult:
+        s = self.settings
+        return self.dns.mta_sts(self.domain, port=s.mta_sts_port, ca_file=s.mta_sts_ca)
+
+    @property
+    def tls_rpt(self) -> TLSRPTResult:
+        return self._memo("tls_rpt", self._tls_rpt)
+
+    def _tls_rpt(self) -> TLSRPTResult:
+        return self.dns.tls_rpt(self.domain)
+
+    def secure(self, name: str, rdtype: str) -> Lookup:
+        """Whether the answer for NAME/RDTYPE validated (the AD bit)."""
+        try:
+            answer = self.dns.lookup(name, rdtype)
+        except DNSCheckError as error:
+            return Lookup(None, str(error))
+        return Lookup(answer.secure)
+
+    def cname(self, host: str) -> Lookup:
+        """The CNAME target of HOST, or None when HOST is no alias."""
+        try:
+            answer = self.dns.lookup(host, "CNAME")
+        except DNSCheckError as error:
+            return Lookup(None, str(error))
+        return Lookup(str(answer.records[0].target).rstrip(".") if answer.records else None)  # type: ignore[attr-defined]
+
+    def addresses(self, host: str) -> Lookup:
+        try:
+            return Lookup(self.dns.addresses(host))
+        except DNSCheckError as error:
+            return Lookup([], str(error))
+
+
+class AddressFacts(_Memo):
+    """One MX address: its plain session, its TLS probe, certificate, DANE match and host names."""
+
+    def __init__(self, domain: DomainFacts, host: str, target: Target) -> None:
+        self.domain = domain
+        self.host = host
+        self.target = target
+        super().__init__()
+
+    @property
+    def address(self) -> str:
+        return self.target.host
+
+    def _session(self) -> SMTPSession:
+        return self.target.session(Declared(tls="none"))  # probes start in plain text whatever the run's --smtp-tls
+
+    @property
+    def smtp(self) -> MXProbeResult:
+        return self._memo("smtp", self._smtp)
+
+    def _smtp(self) -> MXProbeResult:
+        from ..smtp.mxprobe import probe_mx
+
+        return probe_mx(self._session(), self.domain.domain)
+
+    @property
+    def tls(self) -> TLSProbeResult:
+        return self._memo("tls", self._tls)
+
+    def _tls(self) -> TLSProbeResult:
+        from ..smtp.tlsprobe import TLSProbe
+
+        def session(settings: ProbeTLSSettings) -> SMTPSession:
+            made = self._session()
+            made.tls_settings = settings
+            return made
+
+        base = self.target.options.tls
+        return TLSProbe(session, base, spacing=self.domain.settings.spacing).run()
+
+    @property
+    def certificate(self) -> CertificateFacts | str:
+        """The certificate's facts, or why there are none."""
+        return self._memo("certificate", self._certificate)
+
+    def _certificate(self) -> CertificateFacts | str:
+        from ..smtp.certfacts import certificate_facts
+
+        probe = self.tls
+        if probe.failure is not None:
+            return f"no TLS session: {probe.failure}"
+        try:
+            return certificate_facts(probe.chain)
+        except ValueError as error:
+            return f"the certificate could not be read: {error}"
+
+    @property
+    def dane(self) -> DaneResult | str:
+        """The DANE match of the chain this address presented, or why it could not be judged."""
+        return self._memo("dane", self._dane)
+
+    def _dane(self) -> DaneResult | str:
+        from ..dns import dane_match
+
+        probe = self.tls
+        try:  # port 25 whatever port the run connects to: senders look there (RFC 7672 §2.2)
+            records = self.domain.dns.tlsa(self.host, DANE_PORT)
+        except DNSCheckError as error:
+            return f"TLSA lookup for _{DANE_PORT}._tcp.{self.host} failed: {error}"
+        if not records.records:
+            return f"no TLSA records at {records.name}"
+        if not records.secure:
+            return f"the TLSA records at {records.name} are not DNSSEC-signed: senders ignore them"
+        if probe.failure is not None:
+            return f"no TLS session to match the TLSA records against: {probe.failure}"
+        return dane_match(records, list(probe.chain), host=self.host)
+
+    @property
+    def names(self) -> HostNames | str:
+        """The greeting and EHLO names against the FCrDNS of the address."""
+        return self._memo("names", self._names)
+
+    def _names(self) -> HostNames | str:
+        from ..dns import host_names
+
+        probe = self.smtp
+        if probe.greeting is None or probe.ehlo is None:
+            return f"no greeting and EHLO to compare: {probe.failure}"
+        try:
+            return host_names(self.domain.dns.resolver, self.address, _first_word(probe.greeting.lines),
+                              _first_word(probe.ehlo.lines))
+        except DNSCheckError as error:
+            return f"PTR lookup for {self.address} failed: {error}"
+
+
+def _first_word(lines: tuple[str, ...]) -> str | None:
+    words = lines[0].split() if lines else []
+    return words[0] if words else None

@@ -1,0 +1,138 @@
+"""The battery's settings, read from the same layers (command line, profile, ini) and checked by the same rules
+as the run's (:mod:`pytest_smtpcheck.settings`); a bad value names its door as the user wrote it.
+
+Keys (profile key / ini ``smtp_KEY`` / option): ``baseline`` (``--smtp-baseline``), ``baseline_domains``
+(``--smtp-baseline-domain``, repeatable; default: the ``--smtp-mx`` domain), ``json`` (``--smtp-json``),
+``baseline_days_left`` (certificate days left below which ``certificate-expiry`` fails, default 14),
+``baseline_spacing`` (seconds between two TLS handshakes to one address, default 1), ``mta_sts_port`` and
+``mta_sts_ca`` (where MTA-STS policies are fetched: default 443 and the system's CA store), and ``waive``
+(check id, optionally a space and an MX host, to the reason: a ticket number and why).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .. import addresses
+from ..settings import Given, Layer, Settings, SettingsError, parse_ca_file, parse_port, parse_seconds, parse_text
+
+__all__ = ["DEFAULT_DAYS_LEFT", "DEFAULT_SPACING", "KEYS", "BaselineSettings", "resolve_baseline"]
+
+DEFAULT_DAYS_LEFT = 14
+DEFAULT_SPACING = 1.0  # seconds between handshakes to one address: well under any connection-rate limit
+MAX_DAYS_LEFT = 3650
+KEYS = ("baseline", "baseline_domains", "json", "baseline_days_left", "baseline_spacing", "mta_sts_port",
+        "mta_sts_ca", "waive")
+
+
+@dataclass(frozen=True)
+class BaselineSettings:
+    """Whether the battery runs, on which domains, and how it judges and paces itself."""
+
+    enabled: bool = False
+    domains: tuple[str, ...] = ()
+    json: str | None = None
+    days_left: int = DEFAULT_DAYS_LEFT
+    spacing: float = DEFAULT_SPACING
+    mta_sts_port: int = 443
+    mta_sts_ca: str | None = None
+    waivers: Mapping[str, str] = field(default_factory=dict)  # "ipv6" or "ipv6 mx1.example.com" -> reason
+
+    def waiver(self, check: str, host: str | None) -> str | None:
+        """The reason CHECK is waived for HOST (a waiver for the host first, then one for every host), or None."""
+        if host is not None and (reason := self.waivers.get(f"{check} {host.lower()}")):
+            return reason
+        return self.waivers.get(check)
+
+
+def resolve_baseline(layers: Sequence[Layer], run: Settings, check_ids: Sequence[str]) -> BaselineSettings:
+    """The battery's settings from the run's layers (highest first); CHECK_IDS are the ids a waiver may name."""
+
+    def winner(key: str) -> Given | None:
+        return next((layer[key] for layer in layers if key in layer), None)
+
+    domains_given = winner("baseline_domains")
+    domains = tuple(_domain(value, domains_given.where) for value in _listed(domains_given)) if domains_given else ()
+    enabled = bool(domains) or _flag(winner("baseline"))
+    if enabled and not domains:
+        if run.mx is None:
+            given = winner("baseline")
+            raise SettingsError(given.where if given else "--smtp-baseline",
+                                "needs a mail domain: give --smtp-mx=DOMAIN (or run `smtpcheck check DOMAIN`)")
+        domains = (run.mx,)
+    days = winner("baseline_days_left")
+    spacing = winner("baseline_spacing")
+    port = winner("mta_sts_port")
+    ca = winner("mta_sts_ca")
+    json = winner("json")
+    waivers: dict[str, str] = {}
+    for layer in reversed(layers):  # waivers merge check by check; for one check the highest layer wins
+        if "waive" in layer:
+            waivers.update(_waivers(layer["waive"], check_ids))
+    return BaselineSettings(
+        enabled=enabled,
+        domains=domains,
+        json=parse_text(json.value, json.where) if json else None,
+        days_left=_days(days) if days else DEFAULT_DAYS_LEFT,
+        spacing=_spacing(spacing) if spacing else DEFAULT_SPACING,
+        mta_sts_port=parse_port(port.value, port.where) if port else 443,
+        mta_sts_ca=parse_ca_file(ca.value, ca.where, ca.base) if ca else None,
+        waivers=waivers,
+    )
+
+
+def _flag(given: Given | None) -> bool:
+    if given is None:
+        return False
+    if isinstance(given.value, bool):
+        return given.value
+    raise SettingsError(given.where, f"must be true or false, not {given.value!r}")
+
+
+def _listed(given: Given) -> list[object]:
+    return list(given.value) if isinstance(given.value, (list, tuple)) else [given.value]
+
+
+def _domain(value: object, where: str) -> str:
+    try:
+        return addresses.dns_name(parse_text(value, where))
+    except addresses.AddressError as error:
+        raise SettingsError(where, str(error)) from None
+
+
+def _days(given: Given) -> int:
+    text = str(given.value).strip()
+    if not text.lstrip("+").isdigit() or not 0 <= int(text) <= MAX_DAYS_LEFT:
+        raise SettingsError(given.where,
+                            f"must be a whole number of days from 0 to {MAX_DAYS_LEFT}, not {given.value!r}")
+    return int(text)
+
+
+def _spacing(given: Given) -> float:
+    if str(given.value).strip() in ("0", "0.0"):
+        return 0.0  # no pause at all: for a lab on loopback
+    return parse_seconds(given.value, given.where)
+
+
+def _waivers(given: Given, check_ids: Sequence[str]) -> dict[str, str]:
+    """`{ "ipv6" = "CHG-1234: …", "tls-version mx2.example.com" = "…" }` from a profile, or `CHECK [HOST] = REASON`
+    lines (ini, repeated --smtp-waive)."""
+    if isinstance(given.value, Mapping):
+        items = [(str(key), value, f"{given.where}.{key}") for key, value in given.value.items()]
+    else:
+        items = []
+        for line in _listed(given):
+            key, equals, reason = str(line).partition("=")
+            if not equals:
+                raise SettingsError(given.where, f"expected CHECK [HOST] = REASON, not {line!r}")
+            items.append((key.strip(), reason.strip(), given.where))
+    waivers = {}
+    for key, reason, where in items:
+        check, _, host = key.strip().partition(" ")
+        if check not in check_ids:
+            raise SettingsError(where, f"no check is called {check!r}; the checks: {', '.join(check_ids)}")
+        text = parse_text(reason, where).strip()  # an empty reason is refused there
+        name = f"{check} {_domain(host.strip(), where)}" if host.strip() else check
+        waivers[name] = text
+    return waivers

@@ -1,0 +1,163 @@
+"""The battery (`--smtp-baseline`) against the lab: every planted fault named by its check, every good property
+passing, waivers reported as expected failures with their reason, selection by category and severity, and no
+message sent to either Postfix."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from baseline_lab import Lab, running_lab
+
+from pytest_smtpcheck.baseline.checks import CHECK_IDS
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    with running_lab() as running:
+        yield running
+
+
+def _run(pytester: pytest.Pytester, lab: Lab, domain: str, *args: str) -> tuple[pytest.RunResult, dict[str, str]]:
+    """Run the battery; the outcome of each check (id, or id@address) from the JSON summary."""
+    result = pytester.runpytest_inprocess(*lab.args(domain), "-p", "no:cacheprovider", "--smtp-json=out.json", *args)
+    records = json.loads((pytester.path / "out.json").read_text())
+    outcomes: dict[str, str] = {}
+    for record in records:
+        outcomes[record["id"] if record["address"] is None else f"{record['id']}@{record['address']}"] = (
+            record["outcome"])
+    return result, outcomes
+
+
+def _by_check(outcomes: dict[str, str]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for key, outcome in outcomes.items():
+        found.setdefault(key.partition("@")[0], set()).add(outcome)
+    return found
+
+
+def test_a_well_run_domain_passes_every_check_on_every_address(pytester: pytest.Pytester, lab: Lab) -> None:
+    result, outcomes = _run(pytester, lab, "good.example.test", "-v")
+    assert _by_check(outcomes) == {check: {"passed"} for check in CHECK_IDS}
+    # address-level checks once per MX address (IPv4 and IPv6), host-level per host, domain-level once
+    assert "relay@127.0.0.20" in outcomes and "relay@::1" in outcomes
+    result.stdout.fnmatch_lines([
+        "*baseline[[]good.example.test[]]::relay[[]mx1.good.example.test-127.0.0.20[]] PASSED*",
+        "*baseline[[]good.example.test[]]::ipv6[[]mx1.good.example.test[]] PASSED*",
+        "*baseline[[]good.example.test[]]::spf[[]good.example.test[]] PASSED*",
+        "*smtpcheck baseline scorecard*",
+        "category tls: 8 passed",
+        "MX mx1.good.example.test ::1: 20 passed",
+    ])
+    assert result.ret == 0
+    assert not lab.messages_accepted()
+
+
+def test_every_planted_fault_is_named_by_its_check(pytester: pytest.Pytester, lab: Lab) -> None:
+    result, outcomes = _run(pytester, lab, "lax.test")
+    failed = {check for check, seen in _by_check(outcomes).items() if "failed" in seen}
+    assert failed == {
+        "relay",  # mynetworks = 127.0.0.0/8
+        "vrfy",  # 252 for a user, 550 for a made-up one
+        "tls-version",  # TLS 1.0 and 1.1 accepted
+        "cipher",  # anonymous suites accepted
+        "certificate-trust", "certificate-name", "certificate-expiry",  # another CA, "localhost", 5 days
+        "dane", "dane-rollover",  # no TLSA
+        "fcrdns", "banner",  # no PTR
+        "ipv6", "dnssec",  # no AAAA, unsigned zone
+        "spf", "dmarc", "tls-rpt",  # none published
+    }
+    assert result.ret == 1
+    lines = result.stdout.str()
+    assert "relay: RCPT TO:<smtpcheck-relay-test@example.net> accepted: 250 2.1.5 Ok - an open relay" in lines
+    assert "change: accept TLS 1.2 and 1.3 only (RFC 8996" in lines
+    assert "the certificate expires in" in lines and "the threshold is 14 days" in lines
+    assert not lab.messages_accepted()  # an open relay, and still nothing was sent
+
+
+def test_dns_faults_of_a_domain_with_too_many_spf_lookups_and_p_none(pytester: pytest.Pytester, lab: Lab) -> None:
+    _, outcomes = _run(pytester, lab, "weak.example.test", "-m", "policy or (dns and not recommended)")
+    assert {check: seen for check, seen in _by_check(outcomes).items()} == {
+        "mx": {"passed"}, "dnssec": {"passed"}, "ipv6": {"passed"},
+        "mx-cname": {"failed"},  # MX -> alias.weak, a CNAME
+        "spf": {"failed"},  # 11 lookups
+        "dmarc": {"failed"},  # p=none
+        "mta-sts": {"passed"},  # not published: nothing to judge
+        "tls-rpt": {"failed"},
+    }
+    records = json.loads((pytester.path / "out.json").read_text())
+    spf = next(record for record in records if record["id"] == "spf")
+    assert "11 DNS-querying terms" in spf["message"] and spf["severity"] == "required"
+
+
+def test_waivers_run_the_check_and_report_it_as_expected_to_fail(pytester: pytest.Pytester, lab: Lab) -> None:
+    pytester.makeini("[pytest]\nsmtp_waive =\n    ipv6 mail.lax.test = CHG-7: IPv6 in Q3\n")
+    result, outcomes = _run(pytester, lab, "lax.test", "-k", "relay or ipv6 or dmarc", "-rx",
+                            "--smtp-waive=relay=CHG-1234: the old relay goes in May")
+    assert outcomes == {"relay@127.0.0.21": "waived", "ipv6": "waived", "dmarc": "failed"}
+    result.stdout.fnmatch_lines([
+        "*XFAIL*relay*waived: CHG-1234: the old relay goes in May (found: RCPT TO:<*> accepted: 250*",
+        "*XFAIL*ipv6*waived: CHG-7: IPv6 in Q3*",
+    ])
+    assert result.ret == 1  # dmarc is not waived
+
+
+def test_a_waiver_for_another_host_does_not_apply(pytester: pytest.Pytester, lab: Lab) -> None:
+    _, outcomes = _run(pytester, lab, "lax.test", "-k", "ipv6", "--smtp-waive=ipv6 mx9.lax.test=CHG-9")
+    assert outcomes == {"ipv6": "failed"}
+
+
+def test_a_waiver_of_a_passing_check_passes(pytester: pytest.Pytester, lab: Lab) -> None:
+    _, outcomes = _run(pytester, lab, "good.example.test", "-k", "spf", "--smtp-waive=spf=CHG-2: not needed")
+    assert outcomes == {"spf": "passed"}
+
+
+def test_category_and_severity_select_checks(pytester: pytest.Pytester, lab: Lab) -> None:
+    _, outcomes = _run(pytester, lab, "good.example.test", "-m", "tls and required", "-k", "127.0.0.20")
+    assert set(outcomes) == {f"{check}@127.0.0.20" for check in ("starttls", "tls-version", "cipher",
+                                                                 "forward-secrecy")}
+
+
+def test_the_days_left_threshold_is_a_setting(pytester: pytest.Pytester, lab: Lab) -> None:
+    result, outcomes = _run(pytester, lab, "good.example.test", "-k", "certificate-expiry",
+                            "-o", "smtp_baseline_days_left=3650")
+    assert set(outcomes.values()) == {"failed"}
+    assert "the threshold is 3650 days" in result.stdout.str()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--smtp-waive=ipv7=CHG-1"], "--smtp-waive: no check is called 'ipv7'; the checks: greeting, ehlo,"),
+    (["--smtp-waive=ipv6"], "--smtp-waive: expected CHECK [HOST] = REASON, not 'ipv6'"),
+    (["--smtp-waive=ipv6 ="], "--smtp-waive: empty"),
+    (["-o", "smtp_baseline_days_left=soon"], "-o smtp_baseline_days_left: must be a whole number of days from 0"),
+    (["-o", "smtp_mta_sts_port=0"], "-o smtp_mta_sts_port: "),
+])
+def test_bad_battery_settings_are_usage_errors_naming_the_door(pytester: pytest.Pytester, lab: Lab,
+                                                                args: list[str], message: str) -> None:
+    result = pytester.runpytest_inprocess(*lab.args("good.example.test"), *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.str()
+
+
+def test_the_battery_needs_a_domain(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_inprocess("--smtp-baseline")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--smtp-baseline: needs a mail domain: give --smtp-mx=DOMAIN" in result.stderr.str()
+
+
+def test_a_profile_waives_with_a_table(pytester: pytest.Pytester, lab: Lab) -> None:
+    pytester.makefile(".toml", smtpcheck='[profiles.lab]\nwaive = { "dmarc" = "CHG-3: DMARC after the SPF fix" }\n')
+    _, outcomes = _run(pytester, lab, "lax.test", "-k", "dmarc", "--smtp-profile=lab")
+    assert outcomes == {"dmarc": "waived"}
+
+
+def test_the_html_report_opens_with_the_scorecard(pytester: pytest.Pytester, lab: Lab, tmp_path: Path) -> None:
+    report = tmp_path / "report.html"
+    _run(pytester, lab, "lax.test", "-m", "smtp", f"--html={report}", "--self-contained-html")
+    html = report.read_text()
+    assert "Baseline scorecard" in html
+    assert html.index("Baseline scorecard") < html.index("relay[mail.lax.test-127.0.0.21]")

@@ -122,3 +122,46 @@ def test_the_change_ticket_report_against_an_mx_only_postfix(pytester, postfix, 
     assert not any("SMTP transcript" in log for log in logs), "the transcript shows once, as the extra"
     assert not any("\U0001f512" in t["text"] for t in page.with_class("smtp-transcript"))
     screenshot(report, tmp_path / "profile", ARTIFACTS / "change-ticket-report.png")
+
+
+LONG_REPLY = "550 5.7.1 " + "relay_denied_for_this_sender_" * 240  # 7 000 characters without a space
+
+WIDE_TESTS = '''
+def test_long_reply(smtp_session):
+    smtp_session.ehlo()
+    smtp_session.mail("probe@example.net")
+    smtp_session.rcpt("victim@elsewhere.example").expect("250")
+'''
+
+
+@needs_chromium
+def test_a_long_reply_wraps_instead_of_widening_the_page(pytester, tmp_path):
+    """A 7 000-character reply, in the deciding-reply column, the transcript and the failure: the page keeps the
+    window's width, and the row shows the file's description."""
+    from faultserver import FaultServer, mx
+
+    pytester.makepyfile(test_wide=WIDE_TESTS)
+    pytester.makefile(".smtp", wide='+++\ndescription = "relay from outside is denied"\n+++\n'
+                                    "< 220\n> EHLO probe.example.net\n< 250\n> RCPT TO:<victim@elsewhere.example>\n"
+                                    "< 550 5.7.1 /nothing like it/\n")
+    report = tmp_path / "report.html"
+    with FaultServer(mx({"RCPT": lambda peer: peer.reply(LONG_REPLY)}), max_connections=5) as server:
+        result = pytester.runpytest_subprocess(f"--smtp-target={server.target}", f"--html={report}",
+                                               "--self-contained-html", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=2)
+    measured = tmp_path / "measured.html"  # the report, with a script that writes the page's width into it
+    measured.write_text(report.read_text().replace("</body>", (
+        "<script>setTimeout(() => { const m = document.createElement('div'); m.id = 'measured'; m.className ="
+        " 'width-' + Math.round(Math.max(...[...document.querySelectorAll('*')].map(e => e.getBoundingClientRect()"
+        ".right))); document.body.append(m); }, 3000);</script></body>")))
+    dom = subprocess.run(
+        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,900",
+         "--virtual-time-budget=10000", "--dump-dom", measured.as_uri()],
+        capture_output=True, text=True, timeout=120, check=True).stdout
+    page = Elements()
+    page.feed(dom)
+    widths = [int(e["class"].removeprefix("width-")) for e in page.found if e["class"].startswith("width-")]
+    assert widths and widths[0] <= 1280, f"the page is {widths} pixels wide in a 1280-pixel window"
+    assert "relay_denied_for_this_sender_relay" in dom  # the reply is there, wrapped
+    cells = [e["text"] for e in page.found if e["tag"] == "td"]
+    assert "relay from outside is denied" in cells

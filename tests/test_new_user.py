@@ -56,3 +56,18 @@ def test_skips_point_at_the_test_or_the_smtp_line_never_at_the_plugin(pytester):
     assert len(skips) == 6 and not [line for line in skips if "pytest_smtpcheck" in line], skips
     assert [re.match(r"SKIPPED \[1\] (\S+):", line).group(1) for line in skips] == [
         "test_typo.py:3", "test_typo.py:6", "test_typo.py:9", "test_typo.py:12", "typo.smtp:1", "typo.smtp:2"]
+
+
+def test_the_front_matter_description_is_in_the_verbose_line_and_junit(pytester, tmp_path):
+    pytester.makefile(".smtp", described='+++\ndescription = "the greeting comes"\n+++\n< 220\n> NOOP\n< 250\n',
+                      plain="< 220\n")
+    junit = tmp_path / "junit.xml"
+    result = pytester.runpytest("-v", f"--junitxml={junit}", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["described.smtp::line4-greeting PASSED (the greeting comes)*",
+                                 "described.smtp::line5-NOOP PASSED (the greeting comes)*",
+                                 "plain.smtp::line1-greeting PASSED *"])
+    assert "plain.smtp::line1-greeting PASSED (" not in result.stdout.str()
+    assert junit.read_text().count('<property name="smtp_description" value="the greeting comes"') == 2
+    assert "described.smtp::line4-greeting PASSED (the greeting comes)" not in pytester.runpytest(
+        "-p", "no:cacheprovider").stdout.str()  # without -v: the dots as ever

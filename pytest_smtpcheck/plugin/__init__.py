@@ -146,6 +146,21 @@ def _skip_unavailable(item: pytest.Item) -> Generator[None, None, None]:
         pytest.skip(str(reason))
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Generator[
+        None, tuple[str, str, Any], tuple[str, str, Any]]:
+    """With `-v`, a `.smtp` item's line carries its file's description: `relay.smtp::line9-RCPT PASSED (relay from
+    outside is denied)`."""
+    status = yield
+    description = dict(getattr(report, "user_properties", ())).get("smtp_description")
+    category, letter, word = status
+    if not description or not word or config.get_verbosity() < 1:
+        return status
+    if isinstance(word, tuple):
+        return category, letter, (f"{word[0]} ({description})", word[1])
+    return category, letter, f"{word} ({description})"
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     """Every setting in effect with where it came from, defaults included: `timeout 30 s (default)`."""
     from ..report.summary import option_lines

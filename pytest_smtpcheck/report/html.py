@@ -18,9 +18,11 @@ if TYPE_CHECKING:
 __all__ = ["HtmlHooks", "extras", "render"]
 
 _SECTION = re.compile(r"-* SMTP transcript ")
+_WRAP = ' style="overflow-wrap:anywhere;min-width:8em"'  # a 7000-character reply wraps instead of widening the page
 
 _STYLE = (
-    "<style>.smtp-transcript{font-family:monospace;white-space:pre-wrap;margin:0}"
+    "<style>.smtp-transcript{font-family:monospace;white-space:pre-wrap;overflow-wrap:anywhere;margin:0}"
+    ".logwrapper .log{overflow-wrap:anywhere}"  # pytest-html's failure text: a long reply wraps there too
     ".smtp-C{color:#0a3d91}.smtp-S{color:#1b5e20}.smtp-event{color:#777;font-style:italic}"
     ".smtp-mismatch{background:#ffd6d6;font-weight:bold}"
     ".smtp-tls{font-size:80%;border:1px solid #1b5e20;border-radius:3px;padding:0 2px;margin-right:3px}</style>"
@@ -53,13 +55,14 @@ class HtmlHooks:
         data[:] = [entry for entry in data if not _SECTION.match(entry)] or ["No log output captured."]
 
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
-        cells.insert(2, "<th>SMTP target</th>")
-        cells.insert(3, "<th>Deciding reply</th>")
+        cells.insert(2, "<th>Description</th>")
+        cells.insert(3, "<th>SMTP target</th>")
+        cells.insert(4, "<th>Deciding reply</th>")
 
     def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
         props = dict(getattr(report, "user_properties", []))
-        cells.insert(2, f"<td>{_html.escape(props.get('smtp_target', ''))}</td>")
-        cells.insert(3, f"<td>{_html.escape(props.get('smtp_reply', ''))}</td>")
+        for index, key in enumerate(("smtp_description", "smtp_target", "smtp_reply"), 2):
+            cells.insert(index, f"<td{_WRAP}>{_html.escape(props.get(key, ''))}</td>")
 
 
 def extras(transcripts: list[Transcript]) -> list[dict[str, Any]]:

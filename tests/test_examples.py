@@ -38,11 +38,11 @@ def test_misconfigured_sandbox_fails_the_relay_and_auth_checks(pytester):
     text = result.stdout.str()
     failed = set(re.findall(r"^FAILED (\S+)", text, re.M))
     assert "test_mx_policy.py::test_relay_denied" in failed
-    assert "relay_denied.smtp::line11-RCPT" in failed
+    assert "relay_denied.smtp::line10-RCPT" in failed
     assert "test_tls_and_submission.py::test_submission_offers_no_auth_in_plain_text" in failed
     assert "test_mx_policy.py::test_postmaster_accepted" not in failed
     # The relay failure shows what was sent and the 250 that came back instead of 550/554.
-    assert "relay_denied.smtp:12: expected 550|554 (5.7.1) /relay/i, got code 250" in text
+    assert "relay_denied.smtp:11: expected 550|554 (5.7.1) /relay/i, got code 250" in text
     assert "RCPT TO:<victim@elsewhere.example>" in text
     # Nothing after the mismatch: the file's QUIT item is skipped, not sent.
     assert re.search(r"SKIPPED .*not run: line 11 did not match", text)
@@ -84,9 +84,9 @@ def test_the_relay_checks_fail_on_an_open_relay_exim(pytester, exim, monkeypatch
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rf", *mta_args(exim, open_relay=True))
     text = result.stdout.str()
     assert set(re.findall(r"^FAILED (\S+)", text, re.M)) == {
-        "pipelined.smtp::line9-MAIL+RCPT+RCPT+RSET", "relay_denied.smtp::line11-RCPT",
+        "pipelined.smtp::line9-MAIL+RCPT+RCPT+RSET", "relay_denied.smtp::line10-RCPT",
         "test_mx_policy.py::test_relay_denied"}, text
-    assert "relay_denied.smtp:12: expected 550|554 (5.7.1) /relay/i, got code 250" in text
+    assert "relay_denied.smtp:11: expected 550|554 (5.7.1) /relay/i, got code 250" in text
     assert "sandbox-Pa55word" not in text
 
 
@@ -101,7 +101,7 @@ def test_open_relay_postfix_fails_at_the_rcpt_line_and_sends_nothing_after_it(py
     )
     text = result.stdout.str()
     assert outcomes(result) == {"failed": 2, "passed": 3, "skipped": 1}, text
-    assert "relay_denied.smtp:12: expected 550|554 (5.7.1) /relay/i, got code 250" in text
+    assert "relay_denied.smtp:11: expected 550|554 (5.7.1) /relay/i, got code 250" in text
     assert "expected: 550|554 (5.7.1)" in text  # the Python test's reply.expect(), naming what it asked for
     assert "RCPT TO:<victim@elsewhere.example>" in text
     sessions = postfix.disconnect_summaries()[before:]

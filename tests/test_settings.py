@@ -136,13 +136,21 @@ def test_every_door_refuses_each_bad_value_naming_itself(pytester, key, value, r
                        f"smtpcheck.toml: profiles.ci.{key}: {rule}")
 
 
-@pytest.mark.parametrize(("key", "value", "rule"), BAD)
+TEST_ONLY_BAD = [  # keys only a test declares (a run gives ports per listener name instead)
+    ("listener", "lmtp", "must be one of smtp, submission, submissions, not 'lmtp'"),
+    ("as", "outside.example", "'outside.example' is not an IP address"),
+    ("as_via", "socks", "must be one of xclient, proxy-v1, proxy-v2, not 'socks'"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "rule"), BAD + TEST_ONLY_BAD)
 def test_a_marker_and_front_matter_refuse_the_same_values_naming_themselves(pytester, key, value, rule):
     python_value = value if value.lstrip("-").isdigit() else repr(value)
+    keyword = "as_address" if key == "as" else key
     pytester.makepyfile(test_marked=textwrap.dedent(f"""
         import pytest
 
-        @pytest.mark.smtp({key}={python_value})
+        @pytest.mark.smtp({keyword}={python_value})
         def test_x(smtp_session):
             pass
     """))
@@ -150,7 +158,7 @@ def test_a_marker_and_front_matter_refuse_the_same_values_naming_themselves(pyte
     pytester.makefile(".smtp", relay=f"+++\n{key} = {toml_value}\n+++\n< 220\n")
     result = pytester.runpytest_inprocess("test_marked.py", "-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
-    assert f"@pytest.mark.smtp({key}={python_value}) on test_x: {rule}" in result.stdout.str()
+    assert f"@pytest.mark.smtp({keyword}={python_value}) on test_x: {rule}" in result.stdout.str()
     result = pytester.runpytest_inprocess("relay.smtp", "-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
     assert f"relay.smtp:2: front matter {key}: {rule}" in result.stdout.str()

@@ -1,8 +1,8 @@
 """Put a run's values into a read `.smtp` file: variables, the environment, secrets; then type each step.
 
 Reading a file (syntax.py) needs nothing from the run, so collection needs no
-target. Binding does: ``${NAME}`` takes the run's variables (they win over the
-front matter's ``vars``), ``${env:NAME}`` the environment, and only that form
+target. Binding does: ``${NAME}`` takes the run's variables (the front matter's ``vars`` win
+over them: the test's own word), ``${env:NAME}`` the environment, and only that form
 does. Every value rule (sizes, seconds, line lengths, line breaks in values)
 lives here once; :func:`check` applies it at collection to what is written out,
 :func:`bind` at run time to what the variables made.

@@ -1,12 +1,12 @@
 """The fixtures and the marker, through real pytest runs against the sandbox."""
 
-from pytest_smtpcheck.keys import TARGETS
+from pytest_smtpcheck.plugin.keys import TARGETS
 
 
 def test_smtp_session_is_greeted_and_quits_at_teardown(pytester):
     pytester.makepyfile(
         """
-        from pytest_smtpcheck.keys import TARGETS
+        from pytest_smtpcheck.plugin.keys import TARGETS
 
         def test_greeted(smtp_session, smtp_server):
             assert smtp_session.greeting.code == 220

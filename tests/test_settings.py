@@ -234,7 +234,7 @@ def test_the_header_and_the_environment_list_every_setting_with_its_origin(pytes
                   "password **** (environment (SMTPCHECK_PASSWORD))", "concurrency 4 (default)"):
         assert shown in header
     assert "hunter22" not in result.stdout.str()
-    from pytest_smtpcheck.report.summary import options_shown
+    from pytest_smtpcheck.plugin.report.summary import options_shown
 
     shown = options_shown(result.reprec.getcall("pytest_unconfigure").config)
     assert shown["timeout"] == "30 s (default)" and shown["tls"] == "starttls (command line)"
@@ -263,3 +263,27 @@ def test_a_test_s_own_settings_are_in_its_report_with_their_origin(pytester):
         "helo marker.example (marker on test_x); timeout 5 s (marker on test_x)")
     assert dict(reports["line4-greeting"].user_properties)["smtp_settings"] == "tls none (front matter of relay.smtp)"
     assert "smtp_settings" not in dict(reports["test_plain"].user_properties), "nothing of its own, nothing shown"
+
+
+# One direction for arrows: the pytest face (plugin/) imports the library, never the other way
+
+
+def test_only_the_pytest_face_imports_pytest_and_nothing_imports_the_face():
+    import ast
+    from pathlib import Path
+
+    import pytest_smtpcheck
+
+    package = Path(pytest_smtpcheck.__file__).parent
+    offenders = []
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package)
+        if relative.parts[0] == "plugin":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [("." * node.level) + (node.module or "")]
+            offenders += [f"{relative}: {name}" for name in names
+                          if name.split(".")[0] in ("pytest", "_pytest") or "plugin" in name.split(".")]
+    assert offenders == []

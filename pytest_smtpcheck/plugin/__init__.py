@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ..errors import Unavailable
-from ..keys import DECLARED, MISSING, RUN_DIRECTORY, RUNS, SECRET_VARS, TARGETS
-from ..report import configure as configure_reports
-from ..report.attachments import attach, locate_skip
-from ..report.masking import scrub
 from .fixtures import pytest_generate_tests, smtp_connect, smtp_dns, smtp_server, smtp_session
+from .keys import DECLARED, MISSING, RUN_DIRECTORY, RUNS, SECRET_VARS, TARGETS
 from .options import add_options, read_layers, read_settings, usage_errors
+from .report import configure as configure_reports
+from .report.attachments import attach, locate_skip
+from .report.masking import scrub
 
 if TYPE_CHECKING:
     from ..execution import RunDirectory
@@ -55,7 +55,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RUNS] = Runs(directory, shared=worker_input is not None, ahead=run_ahead)
     configure_reports(config)
     if settings.update and worker_input is None:  # files are rewritten once, on the controller, from reports
-        from ..update import Updater
+        from .update import Updater
 
         config.pluginmanager.register(Updater(config), "smtpcheck-update")
     if config.pluginmanager.hasplugin("xdist"):
@@ -91,7 +91,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
     if file_path.suffix == ".smtp":
-        from ..collector import SMTPFile
+        from .collector import SMTPFile
 
         return SMTPFile.from_parent(parent, path=file_path)
     return None
@@ -100,7 +100,7 @@ def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Col
 def pytest_collection_finish(session: pytest.Session) -> None:
     if not any(item.path.suffix == ".smtp" for item in session.items):
         return  # no .smtp file to plan: the collector need not even be imported
-    from ..collector import plan_files
+    from .collector import plan_files
 
     plans, selected = plan_files(session.items)
     session.config.stash[RUNS].plan(plans, selected)
@@ -163,7 +163,7 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     """Every setting in effect with where it came from, defaults included: `timeout 30 s (default)`."""
-    from ..report.summary import option_lines
+    from .report.summary import option_lines
 
     return option_lines(config)
 
@@ -186,7 +186,7 @@ class _XdistHooks:
 
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         """A worker's secret variables (by name) are masked in the controller's report too."""
-        from ..report.masking import SECRET_VARS_OUTPUT
+        from .report.masking import SECRET_VARS_OUTPUT
 
         names = getattr(node, "workeroutput", {}).get(SECRET_VARS_OUTPUT, [])
         self.config.stash.setdefault(SECRET_VARS, set()).update(names)

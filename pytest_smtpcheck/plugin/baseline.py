@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..keys import TARGETS
+from .keys import TARGETS
 
 if TYPE_CHECKING:
     from ..baseline.checks import Check, Verdict

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ..errors import hide_for_server_faults
-from ..keys import DECLARED, SESSIONS, TARGETS
 from ..settings import Declared, Given, SettingsError, declared
+from .keys import DECLARED, SESSIONS, TARGETS
 
 __all__ = ["pytest_generate_tests", "smtp_connect", "smtp_dns", "smtp_server", "smtp_session"]
 __tracebackhide__ = hide_for_server_faults  # server faults are reported at the test's line

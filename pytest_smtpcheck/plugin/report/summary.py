@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from .. import __version__
+from ... import __version__
+from ...settings import Effective, describe
+from ...vocabulary import MASK
 from ..keys import SECRET_VARS, TARGETS
-from ..settings import Effective, describe
-from ..vocabulary import MASK
 from .junit import move_transcripts_to_system_out
 from .masking import SECRET_VARS_OUTPUT, mask_run_secrets
 
@@ -76,7 +76,7 @@ class RunSummary:
 
     def missing_lines(self) -> list[str]:
         """The variables the run did not give, with the tests skipped for each: a typo must not pass unseen."""
-        from ..target import did_you_mean
+        from ...target import did_you_mean
 
         given = self.config.stash[TARGETS].variables()
         return [f"not given: {name}, {_count(count, 'test')} skipped{did_you_mean(name, given)}"

@@ -8,8 +8,8 @@ from collections.abc import Iterable
 
 import pytest
 
+from ...printable import printable, unprintable
 from ..keys import SECRET_VARS, SESSIONS, TARGETS
-from ..printable import printable, unprintable
 
 __all__ = ["SECRET_VARS_OUTPUT", "mask_run_secrets", "note_secret_names", "note_secrets", "run_secrets", "scrub"]
 
@@ -19,7 +19,7 @@ SECRET_VARS_OUTPUT = "smtpcheck_secret_vars"  # an xdist worker's names of secre
 def scrub(item: pytest.Item, report: pytest.TestReport) -> None:
     """Last line of defence for what a test itself printed, raised or skipped with: secrets masked, and control
     characters (a server's ESC sequences in an assertion message, say) made visible before a terminal shows them."""
-    from ..vocabulary import MASK
+    from ...vocabulary import MASK
 
     secrets = _secret_forms(item)
 
@@ -77,7 +77,7 @@ def run_secrets(config: pytest.Config) -> set[str]:
 
 def mask_run_secrets(config: pytest.Config, text: str) -> str:
     """*text* (a command line, an option's value) with every secret of the run and its encodings masked."""
-    from ..vocabulary import MASK
+    from ...vocabulary import MASK
 
     for form in _forms(frozenset(run_secrets(config)), _user(config)):
         text = text.replace(form, MASK)
@@ -91,7 +91,7 @@ def _user(config: pytest.Config) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _forms(secrets: frozenset[str], user: str) -> list[str]:
-    from ..vocabulary import secret_forms
+    from ...vocabulary import secret_forms
 
     forms = {form for secret in secrets for form in secret_forms(secret, user)}
     return sorted(forms, key=len, reverse=True)

@@ -17,10 +17,10 @@ import pytest
 from .keys import DECLARED, MISSING, OUTCOME, RUNS, TARGETS
 
 if TYPE_CHECKING:
-    from .execution import FilePlan
-    from .paths import MessageFiles
-    from .transcripts.results import ExchangeVerdict, FileResult
-    from .transcripts.syntax import Document, Exchange, Node
+    from ..execution import FilePlan
+    from ..paths import MessageFiles
+    from ..transcripts.results import ExchangeVerdict, FileResult
+    from ..transcripts.syntax import Document, Exchange, Node
 
 __all__ = ["ExchangeFailed", "ExchangeItem", "SMTPFile", "plan_files"]
 
@@ -37,8 +37,8 @@ class SMTPFile(pytest.File):
     _secrets: tuple[str, ...] | None = None
 
     def collect(self) -> Iterator[ExchangeItem]:
-        from .transcripts.bind import check
-        from .transcripts.syntax import SMTPFileError, parse
+        from ..transcripts.bind import check
+        from ..transcripts.syntax import SMTPFileError, parse
 
         targets = self.config.stash[TARGETS]
         try:
@@ -46,8 +46,8 @@ class SMTPFile(pytest.File):
             check(self.script, message_files(self.config))
         except SMTPFileError as error:
             raise self.CollectError(str(error)) from None
+        from ..transcripts.bind import secret_names
         from .report.masking import note_secret_names
-        from .transcripts.bind import secret_names
 
         note_secret_names(self.config, secret_names(self.script))  # a --smtp-var sent by `! auth`: masked everywhere
         grouped = self.config.pluginmanager.hasplugin("xdist")
@@ -62,14 +62,14 @@ class SMTPFile(pytest.File):
                 yield item
 
     def plan(self, key: str, target_id: str | None, selected: set[int]) -> FilePlan:
-        from .execution import FilePlan
+        from ..execution import FilePlan
 
         return FilePlan(key, max(selected), lambda through: self._run(target_id, through))
 
     def missing(self) -> dict[str, int]:
         """The variables the file uses that this run does not give, each with the first line using it."""
         if self._missing is None:
-            from .transcripts.bind import missing
+            from ..transcripts.bind import missing
 
             self._missing = missing(self.script, self.config.stash[TARGETS].variables(), os.environ)
         return self._missing
@@ -77,8 +77,8 @@ class SMTPFile(pytest.File):
     def secrets(self) -> tuple[str, ...]:
         """The passwords and environment values the file sends in this run, for the reports to mask."""
         if self._secrets is None:
-            from .transcripts.bind import bind
-            from .transcripts.syntax import SMTPFileError
+            from ..transcripts.bind import bind
+            from ..transcripts.syntax import SMTPFileError
 
             try:
                 variables = self.config.stash[TARGETS].variables()
@@ -88,10 +88,10 @@ class SMTPFile(pytest.File):
         return self._secrets
 
     def _run(self, target_id: str | None, through: int) -> FileResult:
-        from .transcripts.bind import bind
-        from .transcripts.results import FileResult
-        from .transcripts.runner import run_file
-        from .transcripts.syntax import SMTPFileError
+        from ..transcripts.bind import bind
+        from ..transcripts.results import FileResult
+        from ..transcripts.runner import run_file
+        from ..transcripts.syntax import SMTPFileError
 
         document = self.script
         target = self.config.stash[TARGETS].target(target_id)
@@ -106,7 +106,7 @@ class SMTPFile(pytest.File):
 
 def message_files(config: pytest.Config) -> MessageFiles:
     """Message files come from the test tree (pytest's rootdir) or the directories the ini key lists."""
-    from .paths import ALLOW_KEY, MessageFiles
+    from ..paths import ALLOW_KEY, MessageFiles
 
     return MessageFiles(str(config.rootpath), tuple(str(path) for path in config.getini(ALLOW_KEY)))
 
@@ -145,7 +145,7 @@ class ExchangeItem(pytest.Item):
                                                         self.target_id)
 
     def runtest(self) -> None:
-        from .transcripts.results import Outcome
+        from ..transcripts.results import Outcome
 
         result = self.config.stash[RUNS].result(self.run_key)
         verdict = result.verdict(self.index)
@@ -181,7 +181,7 @@ class ExchangeItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         """The verdict alone: the transcript follows in the report's `SMTP transcript` section."""
-        from .errors import SMTPCheckError
+        from ..errors import SMTPCheckError
 
         if isinstance(excinfo.value, ExchangeFailed):
             return str(excinfo.value)

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:  # named in the StashKey types below, which are strings at run time
-    from .execution import RunDirectory, Runs  # noqa: F401
-    from .settings import Declared  # noqa: F401
-    from .smtp.session import SMTPSession  # noqa: F401
-    from .target import Targets  # noqa: F401
-    from .transcripts.results import ExchangeVerdict, FileResult  # noqa: F401
+    from ..execution import RunDirectory, Runs  # noqa: F401
+    from ..settings import Declared  # noqa: F401
+    from ..smtp.session import SMTPSession  # noqa: F401
+    from ..target import Targets  # noqa: F401
+    from ..transcripts.results import ExchangeVerdict, FileResult  # noqa: F401
 
 __all__ = ["DECLARED", "MISSING", "OUTCOME", "RUNS", "RUN_DIRECTORY", "SECRET_VARS", "SESSIONS", "TARGETS"]
 

@@ -12,7 +12,7 @@ import pytest
 from ..keys import TARGETS
 
 if TYPE_CHECKING:
-    from ..smtp.transcript import Transcript
+    from ...smtp.transcript import Transcript
     from .summary import RunSummary
 
 __all__ = ["HtmlHooks", "extras", "render"]
@@ -73,7 +73,7 @@ def extras(transcripts: list[Transcript]) -> list[dict[str, Any]]:
 
 
 def render(transcript: Transcript) -> str:
-    from ..smtp.transcript import EVENT, RECEIVED, SENT
+    from ...smtp.transcript import EVENT, RECEIVED, SENT
 
     rows = []
     for index, entry in enumerate(transcript.entries):

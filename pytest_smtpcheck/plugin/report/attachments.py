@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from ...printable import printable
 from ..keys import OUTCOME, SESSIONS
-from ..printable import printable
 from .junit import JUNIT_TRANSCRIPT
 from .masking import note_secrets
 from .summary import label
 
 if TYPE_CHECKING:
-    from ..smtp.transcript import Transcript
-    from ..transcripts.results import ExchangeVerdict, FileResult
+    from ...smtp.transcript import Transcript
+    from ...transcripts.results import ExchangeVerdict, FileResult
 
 __all__ = ["attach", "locate_skip"]
 
@@ -106,7 +106,7 @@ def _attach(item: pytest.Item, report: pytest.TestReport, transcripts: list[Tran
 def _counts(transcript: Transcript, full: bool) -> dict[str, str | int | bool]:
     """What the run's summary counts of a session (builtins: reports cross xdist). *full*: the whole session,
     not one exchange's part of it, so its lines sent count."""
-    from ..smtp.transcript import SENT
+    from ...smtp.transcript import SENT
 
     sent = sum(entry.direction == SENT for entry in transcript.entries)
     return {"id": transcript.id, "target": transcript.target, "address": transcript.address, "sent": sent,
@@ -118,7 +118,7 @@ def _last_reply(transcript: Transcript) -> tuple[str, str] | None:
 
     A reply ends at its last line; the lines before it that continue it (`250-...`, RFC 5321 4.2.1) are
     part of it, the replies before those are not (a pipelined group's earlier replies)."""
-    from ..smtp.transcript import RECEIVED, SENT
+    from ...smtp.transcript import RECEIVED, SENT
 
     entries = transcript.entries
     end = transcript.mismatch if transcript.mismatch is not None else len(entries) - 1

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from .transcripts.results import Mismatch
-from .transcripts.rewrite import Rewrite, UpdateError, rewrite_expectation
+from ..transcripts.results import Mismatch
+from ..transcripts.rewrite import Rewrite, UpdateError, rewrite_expectation
 
 __all__ = ["Updater"]
 

@@ -199,7 +199,7 @@ def _encode(result: FileResult) -> dict[str, Any]:
         "verdicts": [asdict(verdict) | {"outcome": verdict.outcome.value} for verdict in result.verdicts],
         "transcript": None if transcript is None else {
             "id": transcript.id, "target": transcript.target, "address": transcript.address,
-            "started": transcript.started, "mismatch": transcript.mismatch,
+            "started": transcript.started, "mismatch": transcript.mismatch, "listener": transcript.listener,
             "entries": [[e.direction, e.text, e.at, e.tls] for e in transcript.entries],
         },
         "error": result.error,
@@ -219,5 +219,6 @@ def _decode(data: dict[str, Any]) -> FileResult:
     t = data["transcript"]
     transcript = None if t is None else Transcript(
         t["target"], t["address"], t["id"], t["started"], [Entry(*entry) for entry in t["entries"]], t["mismatch"],
+        t["listener"],
     )
     return FileResult(verdicts, transcript, data["error"], data["error_line"])

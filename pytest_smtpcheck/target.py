@@ -105,7 +105,7 @@ class Target:
         from .smtp.session import SMTPSession
         from .smtp.transcript import Transcript
 
-        transcript = Transcript()
+        transcript = Transcript(listener=test.listener or "smtp")
         transcript.add_secret(*self.secrets)
         options = test.session_options(self.options)
         port = test.port or self.port_for(test.listener or "smtp")

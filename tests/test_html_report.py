@@ -115,7 +115,7 @@ def test_the_change_ticket_report_against_an_mx_only_postfix(pytester, postfix, 
     environment = " ".join(e["text"] for e in page.found if e["tag"] == "td")
     assert "Command line" in environment and f"--smtp-target={postfix.host}" in environment
     assert "SMTP options" in environment and "SMTP_DOMAIN" in environment and "(command line)" in environment
-    assert f"{postfix.host}:{postfix.ports['smtp']}: connected to 127.0.0.1" in environment
+    assert f"{postfix.host}:{postfix.ports['smtp']} (smtp): connected to 127.0.0.1" in environment
     logs = [e["text"] for e in page.with_class("log")]
     skipped = [log for log in logs if "needs the submission listener" in log]
     assert skipped and all("(" not in log.split("needs")[0] for log in skipped), "a skip reads as its reason"

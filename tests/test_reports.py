@@ -19,7 +19,7 @@ def test_junit_has_target_command_reply_properties_and_the_transcript_in_system_
         result.assert_outcomes(**{outcome: 1})
         case = ElementTree.parse(junit).getroot().find(".//testcase")
         properties = {p.get("name"): p.get("value") for p in case.iter("property")}
-        assert re.fullmatch(rf"sandbox \({policy}\) at 127\.0\.0\.1:\d+", properties["smtp_target"])
+        assert re.fullmatch(rf"sandbox \({policy}\) smtp listener at 127\.0\.0\.1:\d+", properties["smtp_target"])
         assert properties["smtp_command"] == "RCPT TO:<victim@elsewhere.example>"
         expected = "554 5.7.1" if policy == "secure" else "250 2.1.5 Ok"
         assert properties["smtp_reply"].startswith(expected)
@@ -33,7 +33,7 @@ def test_terminal_summary_counts_sessions_tests_and_failures_per_target(pytester
     pytester.makefile(".smtp", relay="< 220\n> EHLO x\n< 250\n> MAIL FROM:<a@b>\n< 250\n> RCPT TO:<c@elsewhere.example>\n< 554\n")
     result = pytester.runpytest_inprocess("--smtp-sandbox=misconfigured", "-v", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=3, failed=2)
-    result.stdout.re_match_lines([r"sandbox \(misconfigured\) at 127\.0\.0\.1:\d+: 2 sessions, 5 tests, 2 failed, "
+    result.stdout.re_match_lines([r"sandbox \(misconfigured\) smtp listener at 127\.0\.0\.1:\d+: 2 sessions, 5 tests, 2 failed, "
                                   r"6 lines sent"])
     result.stdout.fnmatch_lines(["*relay.smtp::line6-RCPT FAILED*"])
 
@@ -54,7 +54,7 @@ def test_a_failed_python_test_marks_its_last_reply_in_the_transcript(pytester):
 def test_the_summary_reads_as_english(pytester):
     pytester.makefile(".smtp", one="< 220\n> NOOP\n< 250\n")
     result = pytester.runpytest_inprocess("-k", "NOOP", "-p", "no:cacheprovider")
-    result.stdout.re_match_lines([r"sandbox \(secure\) at 127\.0\.0\.1:\d+: 1 session, 1 test, 0 failed, 2 lines sent"])
+    result.stdout.re_match_lines([r"sandbox \(secure\) smtp listener at 127\.0\.0\.1:\d+: 1 session, 1 test, 0 failed, 2 lines sent"])
 
 
 def test_the_plugin_works_without_xdist_under_strict_markers_and_warnings_as_errors(pytester):
@@ -86,3 +86,17 @@ def test_ehlo_refused(smtp_session):
     assert "250-PIPELINING" in ehlo_lines
     assert replies["ehlo.smtp", "line2-EHLO"] == replies["test_ehlo", "test_ehlo_refused"]  # `.smtp`: the same
     assert replies["pipelined.smtp", "line4-MAIL+RCPT+RSET"].startswith("250 2.0.0")  # the RSET's, not the MAIL's
+
+
+def test_each_listener_is_its_own_target_and_says_which(pytester, tmp_path):
+    """The sandbox listens twice (smtp and submission): the summary and JUnit name the listener of each."""
+    pytester.makepyfile(test_relay=RELAY_TEST)
+    pytester.makefile(".smtp", submission='+++\nlistener = "submission"\n+++\n< 220\n> NOOP\n< 250\n')
+    junit = tmp_path / "junit.xml"
+    result = pytester.runpytest_inprocess(f"--junitxml={junit}", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+    result.stdout.re_match_lines([r"sandbox \(secure\) smtp listener at 127\.0\.0\.1:\d+: 1 session, 1 test, .*"])
+    result.stdout.re_match_lines([r"sandbox \(secure\) submission listener at 127\.0\.0\.1:\d+: 1 session, 2 tests"])
+    targets = {p.get("value") for p in ElementTree.parse(junit).iter("property") if p.get("name") == "smtp_target"}
+    assert {re.sub(r"\d+$", "PORT", target) for target in targets} == {
+        "sandbox (secure) smtp listener at 127.0.0.1:PORT", "sandbox (secure) submission listener at 127.0.0.1:PORT"}

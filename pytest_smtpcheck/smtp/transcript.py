@@ -40,6 +40,7 @@ class Transcript:
     started: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     entries: list[Entry] = field(default_factory=list)
     mismatch: int | None = None
+    listener: str = ""  # the target's listener it was opened on (smtp, submission, ...), for reports
     _secrets: list[str] = field(default_factory=list, repr=False)
     _t0: float = field(default_factory=time.monotonic, repr=False)
 
@@ -74,7 +75,8 @@ class Transcript:
     def part(self, start: int, end: int) -> Transcript:
         """The entries from *start* to *end* (one exchange's lines), with the mismatch marker if it falls there."""
         mismatch = self.mismatch - start if self.mismatch is not None and start <= self.mismatch < end else None
-        return Transcript(self.target, self.address, self.id, self.started, self.entries[start:end], mismatch)
+        return Transcript(self.target, self.address, self.id, self.started, self.entries[start:end], mismatch,
+                          self.listener)
 
     def render(self, *, tail: int | None = None, times: bool = True) -> str:
         """A telnet-like text: `C:` lines sent, `S:` lines received, `*` events; `>>` marks the mismatch."""

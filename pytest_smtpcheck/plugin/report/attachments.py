@@ -88,7 +88,7 @@ def _attach(item: pytest.Item, report: pytest.TestReport, transcripts: list[Tran
     for transcript in transcripts:
         text = transcript.render(tail=None if report.passed else TAIL_LINES)
         report.sections.append((f"SMTP transcript {transcript.target}", text))
-    properties = [("smtp_target", label(item.config, transcripts[0].target))]
+    properties = [("smtp_target", label(item.config, transcripts[0].target, transcripts[0].listener))]
     if deciding is not None:
         properties += [("smtp_command", deciding[0]), ("smtp_reply", deciding[1])]
     if item.config.getoption("--junitxml", None):
@@ -109,8 +109,8 @@ def _counts(transcript: Transcript, full: bool) -> dict[str, str | int | bool]:
     from ...smtp.transcript import SENT
 
     sent = sum(entry.direction == SENT for entry in transcript.entries)
-    return {"id": transcript.id, "target": transcript.target, "address": transcript.address, "sent": sent,
-            "full": full}
+    return {"id": transcript.id, "target": transcript.target, "listener": transcript.listener,
+            "address": transcript.address, "sent": sent, "full": full}
 
 
 def _last_reply(transcript: Transcript) -> tuple[str, str] | None:

@@ -38,7 +38,7 @@ class RunSummary:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.targets: dict[str, TargetTotals] = {}
+        self.targets: dict[tuple[str, str], TargetTotals] = {}  # (HOST:PORT, listener)
         self.missing: Counter[str] = Counter()  # variable -> tests skipped for want of it
 
     @pytest.hookimpl(tryfirst=True)
@@ -100,37 +100,37 @@ class RunSummary:
         if not transcripts:
             return
         for data in transcripts:
-            totals = self.targets.setdefault(data["target"], TargetTotals())
+            totals = self.targets.setdefault((data["target"], data["listener"]), TargetTotals())
             if data["address"]:
                 totals.addresses.add(data["address"])
             if data["full"]:  # a .smtp item's part of a session counts once its file's whole session arrives
                 totals.commands[data["id"]] = data["sent"]
             else:
                 totals.commands.setdefault(data["id"], 0)
-        first = self.targets[transcripts[0]["target"]]
+        first = self.targets[transcripts[0]["target"], transcripts[0]["listener"]]
         first.exchanges += 1
         first.failed += report.failed
 
     def lines(self) -> list[str]:
         return [
-            f"{label(self.config, target)}: {_count(len(t.commands), 'session')}, {_count(t.exchanges, 'test')}, "
+            f"{label(self.config, *target)}: {_count(len(t.commands), 'session')}, {_count(t.exchanges, 'test')}, "
             f"{t.failed} failed, {_count(sum(t.commands.values()), 'line')} sent"
             for target, t in sorted(self.targets.items())
         ]
 
     def environment(self) -> dict[str, str]:
         return {
-            label(self.config, target): "connected to " + (", ".join(sorted(t.addresses)) or "nothing")
+            label(self.config, *target): "connected to " + (", ".join(sorted(t.addresses)) or "nothing")
             for target, t in sorted(self.targets.items())
         }
 
 
-def label(config: pytest.Config, target: str) -> str:
-    """How a report names a target: the embedded sandbox says so, with its policy."""
+def label(config: pytest.Config, target: str, listener: str = "") -> str:
+    """How a report names a target and its listener: the embedded sandbox says so, with its policy."""
     settings = config.stash[TARGETS].settings
     if settings.host is None and settings.mx is None:
-        return f"sandbox ({settings.sandbox}) at {target}"
-    return target
+        return f"sandbox ({settings.sandbox}) {listener or 'smtp'} listener at {target}"
+    return f"{target} ({listener})" if listener else target
 
 
 def options_shown(config: pytest.Config) -> dict[str, str]:

@@ -261,7 +261,7 @@ class Recorder:
             if entry.direction == RECEIVED:
                 print(entry.text, file=self.out)
             elif entry.direction == EVENT:
-                print(f"* {entry.text}", file=self.out)
+                print(f"* {own_options(entry.text)}", file=self.out)
             elif entry.direction == SENT and self.echo:
                 print(f"> {entry.text}", file=self.out)
         self._shown = len(entries)
@@ -370,7 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         recorder.greet()
     except SMTPCheckError as error:
         recorder.show()
-        print(f"smtpcheck record: {args.target}: {error}", file=sys.stderr)
+        print(f"smtpcheck record: {args.target}: {own_options(str(error))}", file=sys.stderr)
         return EXIT_FAILED
     status = 0
     try:
@@ -385,7 +385,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except SMTPCheckError as error:
         session.close()
-        print(f"smtpcheck record: {args.target}: {error}; the file ends before that line", file=sys.stderr)
+        print(f"smtpcheck record: {args.target}: {own_options(str(error))}; the file ends before that line",
+              file=sys.stderr)
         recorder.drop_open_data()
         status = EXIT_FAILED
     with open(output, "w", encoding="utf-8", newline="") as file:
@@ -393,6 +394,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"wrote {args.output}: {len(recorder.replies)} replies; run it with:\n  {_replay_hint(args, recorder)}",
           file=sys.stderr)
     return status
+
+
+# The session library's messages name the plugin's options; the recorder has its own for the same settings.
+_OWN_OPTIONS = {"--smtp-tls-name": "--tls-name", "--smtp-tls": "--tls", "--smtp-ca": "--ca",
+                "--smtp-no-verify": "--no-verify", "--smtp-timeout": "--timeout", "--smtp-helo": "--helo"}
+_PLUGIN_OPTION = re.compile("(?:" + "|".join(re.escape(name) for name in _OWN_OPTIONS) + r")(?![\w-])")
+
+
+def own_options(message: str) -> str:
+    """*message* with the plugin's option names replaced by the recorder's (`--smtp-tls` -> `--tls`)."""
+    return _PLUGIN_OPTION.sub(lambda match: _OWN_OPTIONS[match.group()], message)
 
 
 def _header(args: argparse.Namespace, host: str, port: int) -> list[str]:

@@ -71,3 +71,25 @@ def test_the_front_matter_description_is_in_the_verbose_line_and_junit(pytester,
     assert junit.read_text().count('<property name="smtp_description" value="the greeting comes"') == 2
     assert "described.smtp::line4-greeting PASSED (the greeting comes)" not in pytester.runpytest(
         "-p", "no:cacheprovider").stdout.str()  # without -v: the dots as ever
+
+
+def test_the_recorder_names_its_own_options(tmp_path, monkeypatch, capsys):
+    """`smtpcheck record --tls=starttls`: its messages say --tls and --ca, not the plugin's --smtp-tls and --smtp-ca."""
+    import io
+    import sys
+    from functools import partial
+
+    from faultserver import Certificates, FaultServer, hostile_mx, mx
+
+    from pytest_smtpcheck import cli
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("QUIT\n"))
+    with FaultServer(partial(hostile_mx, starttls="454 4.7.0 TLS not available")) as server:
+        assert cli.main(["record", server.target, "-o", str(tmp_path / "a.smtp"), "--tls=starttls"]) == 1
+    refused = capsys.readouterr().err
+    assert "--tls=starttls, but the server answered STARTTLS with: 454 4.7.0" in refused and "--smtp-" not in refused
+    certs = Certificates(tmp_path)
+    with FaultServer(mx(), implicit_tls=certs.context("self-signed")) as server:
+        assert cli.main(["record", server.target, "-o", str(tmp_path / "b.smtp"), "--tls=implicit"]) == 1
+    untrusted = capsys.readouterr().err
+    assert "pass it with --ca" in untrusted and "--smtp-" not in untrusted, untrusted

@@ -7,6 +7,7 @@ what the plugin meant to send.
 
 import json
 import threading
+import time
 
 import pytest
 from faultserver import FaultServer, answer_as_an_mx
@@ -235,6 +236,26 @@ def test_a_tarpitting_server_never_raises_the_open_connections_above_the_cap(pyt
         result, outcomes = run(pytester, server, "--smtp-concurrency=2")
     assert list(outcomes.values()) == ["passed"] * 12
     assert server.peak == 2
+
+
+class SlowToHangUpMX(CountingMX):
+    """Says 221 to QUIT, then takes a while to close: until it has, it counts the connection as open."""
+
+    def serve(self, peer):
+        super().serve(peer)
+        time.sleep(0.3)
+
+
+def test_a_session_gives_up_its_place_under_the_cap_only_once_the_server_has_hung_up(pytester):
+    """The cap is what the server sees: a place freed at our close() would let the next session in while the
+    server still holds this one (RFC 5321 4.1.1.10: after 221 the server closes the channel)."""
+    pytester.makeconftest(RECORDER)
+    pytester.makefile(".smtp", **{f"s{n}": "< 220\n> NOOP\n< 250\n" for n in range(3)})
+    with SlowToHangUpMX() as server:
+        result, outcomes = run(pytester, server, "--smtp-concurrency=1")
+    assert list(outcomes.values()) == ["passed"] * 6
+    assert len(server.sessions) == 3
+    assert server.peak == 1, f"{server.peak} connections open at once, as the server counts them, under a cap of 1"
 
 
 def test_each_item_reports_its_own_exchange_time_and_carries_its_own_exchange(suite):

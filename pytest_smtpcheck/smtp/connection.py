@@ -41,6 +41,28 @@ __tracebackhide__ = hide_for_server_faults  # server faults are reported at the 
 _E = TypeVar("_E", bound=SMTPCheckError)
 
 
+# How long a closing client waits for the server to hang up too. Until it has, the server counts the connection as
+# open: giving up the cap's place earlier would let the next session in while the server still sees this one.
+CLOSE_GRACE = 1.0
+_DRAIN_LIMIT = 64 * 1024  # bytes read and thrown away meanwhile, at the most
+
+
+def _await_server_close(sock: socket.socket) -> None:
+    """Say we are done writing, then read until the server closes, CLOSE_GRACE or _DRAIN_LIMIT runs out."""
+    end = time.monotonic() + CLOSE_GRACE
+    drained = 0
+    try:
+        sock.shutdown(socket.SHUT_WR)  # on a TLS socket this skips close_notify: the bytes left are discarded anyway
+        while drained < _DRAIN_LIMIT and (left := end - time.monotonic()) > 0:
+            sock.settimeout(left)
+            chunk = sock.recv(4096)
+            if not chunk:
+                return
+            drained += len(chunk)
+    except OSError:  # reset, timeout or already closed: either way there is nothing more to wait for
+        return
+
+
 @dataclass(frozen=True)
 class Deadline:
     """When a wait must end, and how to name that limit in a message ("3 s", "the session deadline of 30 s")."""
@@ -138,12 +160,14 @@ class Connection:
         if error is ConnectionLost and last is not None and last.code == 421:  # RFC 5321 4.2: it said it would close
             message += f" (it had announced it was closing: {last.wire_lines()[0]})"
         self.transcript.record(EVENT, message, tls=self.tls and error is not TLSFailed)
-        self._drop()
+        self._drop(linger=error is not ReplyTimeout)  # a server that stopped answering will not hang up promptly
         return error(message)
 
-    def _drop(self) -> None:
+    def _drop(self, linger: bool = True) -> None:
         if self._sock is not None:
             sock, self._sock = self._sock, None
+            if linger:
+                _await_server_close(sock)
             sock.close()
         if self._slot is not None:
             slot, self._slot = self._slot, None

@@ -203,7 +203,6 @@ def _encode(result: FileResult) -> dict[str, Any]:
             "entries": [[e.direction, e.text, e.at, e.tls] for e in transcript.entries],
         },
         "error": result.error,
-        "error_line": result.error_line,
     }
 
 
@@ -221,4 +220,4 @@ def _decode(data: dict[str, Any]) -> FileResult:
         t["target"], t["address"], t["id"], t["started"], [Entry(*entry) for entry in t["entries"]], t["mismatch"],
         t["listener"],
     )
-    return FileResult(verdicts, transcript, data["error"], data["error_line"])
+    return FileResult(verdicts, transcript, data["error"])

@@ -178,6 +178,26 @@ def test_an_undefined_variable_skips_only_that_file_naming_the_option_and_sends_
     assert len(server.peers) == 1, "the skipped file opened no session"
 
 
+def test_a_value_given_by_the_run_is_checked_when_the_session_runs_naming_the_line_and_sending_nothing(pytester,
+                                                                                                       monkeypatch):
+    # The file is read without the run's values; `${...}` are put in (and checked) when its session starts.
+    pytester.makefile(".smtp", size="< 220\n> NOOP\n< 250\n> DATA\n< 354\n! message ${N}\n< 250\n",
+                      sender="< 220\n> MAIL FROM:<${env:SENDER}>\n< 250\n")
+    monkeypatch.setenv("SENDER", "a@b.example")
+    with mx() as server:
+        run(pytester, server, "--smtp-var", "N=1kB").assert_outcomes(passed=6)
+        received = [line for peer in server.peers for line in peer.received]
+        assert "DATA" in received and "MAIL FROM:<a@b.example>" in received
+        monkeypatch.setenv("SENDER", "a@b.example>\r\nRCPT TO:<c@d.example")
+        result = run(pytester, server, "--smtp-var", "N=lots", "-rfs")
+        result.assert_outcomes(failed=2, skipped=4)
+        text = result.stdout.str()
+        assert "size.smtp:6: `lots` is not a message size" in text
+        assert "sender.smtp:2: variable env:SENDER holds a line break" in text
+        assert "not run: line 6 cannot be sent with these values" in text
+    assert len(server.peers) == 2, "a file whose values do not bind opens no session"
+
+
 def test_a_missing_account_skip_says_to_set_the_password_in_the_environment(pytester):
     pytester.makefile(".smtp", auth="< 220\n! auth PLAIN ${SMTP_USER} ${SMTP_PASSWORD}\n< 235\n")
     with mx() as server:

@@ -32,7 +32,7 @@ class ExchangeFailed(Exception):
 class SMTPFile(pytest.File):
     """A `.smtp` transcript file: its items, for each target of the run."""
 
-    script: Document
+    document: Document  # the file as read: collecting it needs nothing of the run's target
     _missing: dict[str, int] | None = None
     _secrets: tuple[str, ...] | None = None
 
@@ -42,20 +42,20 @@ class SMTPFile(pytest.File):
 
         targets = self.config.stash[TARGETS]
         try:
-            self.script = parse(self.path.read_bytes(), self.path)
-            check(self.script, message_files(self.config))
+            self.document = parse(self.path.read_bytes(), self.path)
+            check(self.document, message_files(self.config))
         except SMTPFileError as error:
             raise self.CollectError(str(error)) from None
         from ..transcripts.bind import secret_names
         from .report.masking import note_secret_names
 
-        note_secret_names(self.config, secret_names(self.script))  # a --smtp-var sent by `! auth`: masked everywhere
+        note_secret_names(self.config, secret_names(self.document))  # a --smtp-var sent by `! auth`: masked everywhere
         grouped = self.config.pluginmanager.hasplugin("xdist")
         for target_id in targets.ids():
-            for index, exchange in enumerate(self.script.exchanges):
+            for index, exchange in enumerate(self.document.exchanges):
                 name = exchange.name if target_id is None else f"{exchange.name}[{target_id}]"
                 item = ExchangeItem.from_parent(self, name=name, exchange=exchange, index=index, target_id=target_id)
-                for marker in self.script.markers:
+                for marker in self.document.markers:
                     item.add_marker(marker)
                 if grouped:  # --dist loadgroup keeps a file's items on one worker (they would wait for it anyway)
                     item.add_marker(pytest.mark.xdist_group(name=f"{self.nodeid}[{target_id or ''}]"))
@@ -71,7 +71,7 @@ class SMTPFile(pytest.File):
         if self._missing is None:
             from ..transcripts.bind import missing
 
-            self._missing = missing(self.script, self.config.stash[TARGETS].variables(), os.environ)
+            self._missing = missing(self.document, self.config.stash[TARGETS].variables(), os.environ)
         return self._missing
 
     def secrets(self) -> tuple[str, ...]:
@@ -82,24 +82,22 @@ class SMTPFile(pytest.File):
 
             try:
                 variables = self.config.stash[TARGETS].variables()
-                self._secrets = bind(self.script, variables, os.environ, message_files(self.config)).secrets
+                self._secrets = bind(self.document, variables, os.environ, message_files(self.config)).secrets
             except SMTPFileError:  # the run fails saying so, and sends nothing
                 self._secrets = ()
         return self._secrets
 
     def _run(self, target_id: str | None, through: int) -> FileResult:
         from ..transcripts.bind import bind
-        from ..transcripts.results import FileResult
-        from ..transcripts.runner import run_file
+        from ..transcripts.runner import run_file, unsendable
         from ..transcripts.syntax import SMTPFileError
 
-        document = self.script
         target = self.config.stash[TARGETS].target(target_id)
         try:
-            script = bind(document, target.vars, os.environ, message_files(self.config))
+            script = bind(self.document, target.vars, os.environ, message_files(self.config))
         except SMTPFileError as error:  # a value the run gave that a step cannot take
-            return FileResult(error=error.message, error_line=error.line)
-        session = target.session(document.settings)
+            return unsendable(self.document, error, through)
+        session = target.session(self.document.settings)
         session.transcript.add_secret(*script.secrets)
         return run_file(script, session, through)
 
@@ -131,7 +129,7 @@ class ExchangeItem(pytest.Item):
         return f"{self.parent.nodeid}|{self.target_id or ''}"
 
     def setup(self) -> None:
-        self.stash[DECLARED] = self.parent.script.settings
+        self.stash[DECLARED] = self.parent.document.settings
         reason = self.unavailable()
         if reason is not None:
             if self.parent.missing():
@@ -141,7 +139,7 @@ class ExchangeItem(pytest.Item):
     def unavailable(self) -> str | None:
         """Why this run cannot run the file (a variable or listener it needs was not given), or None."""
         parent = self.parent
-        return self.config.stash[TARGETS].unavailable(parent.missing(), parent.script.settings.listener,
+        return self.config.stash[TARGETS].unavailable(parent.missing(), parent.document.settings.listener,
                                                         self.target_id)
 
     def runtest(self) -> None:
@@ -151,9 +149,9 @@ class ExchangeItem(pytest.Item):
         verdict = result.verdict(self.index)
         self.stash[OUTCOME] = (result, verdict)
         if result.error is not None:
-            raise ExchangeFailed(f"{self.parent.script.name}:{result.error_line or self.exchange.line}: {result.error}")
+            raise ExchangeFailed(f"{self.parent.document.name}:{self.exchange.line}: {result.error}")
         if verdict is None:  # cannot happen: the session runs through the last selected exchange
-            raise ExchangeFailed(f"{self.parent.script.name}:{self.exchange.line}: this exchange was not run")
+            raise ExchangeFailed(f"{self.parent.document.name}:{self.exchange.line}: this exchange was not run")
         if verdict.outcome is Outcome.PASSED:
             return
         if verdict.outcome is Outcome.FAILED:

@@ -57,7 +57,6 @@ class FileResult:
     verdicts: list[ExchangeVerdict] = field(default_factory=list)
     transcript: Transcript | None = None
     error: str | None = None  # the run itself could not happen (never a server fault: those are verdicts)
-    error_line: int | None = None  # the line the error is about, when it is about one
 
     @property
     def failed(self) -> ExchangeVerdict | None:

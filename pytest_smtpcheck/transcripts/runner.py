@@ -21,9 +21,9 @@ if TYPE_CHECKING:
     from ..smtp.reply import Reply
     from ..smtp.session import SMTPSession
     from .bind import Script
-    from .syntax import Exchange, ExpectLine
+    from .syntax import Document, Exchange, ExpectLine, SMTPFileError
 
-__all__ = ["run_file"]
+__all__ = ["run_file", "unsendable"]
 
 
 class _Failed(Exception):
@@ -73,6 +73,18 @@ def run_file(script: Script, session: SMTPSession, through: int) -> FileResult:
         session.quit_quietly()
     else:
         session.close()
+    return result
+
+
+def unsendable(document: Document, error: SMTPFileError, through: int) -> FileResult:
+    """The verdicts of a file the run's values cannot be put into (bind.py refused them): its first exchange fails
+    naming the line, as a mismatch would, and nothing is sent."""
+    line = error.line or document.exchanges[0].line
+    result = FileResult(verdicts=[ExchangeVerdict(0, Outcome.FAILED, line, f"{document.name}:{line}: {error.message}")])
+    result.verdicts += [
+        ExchangeVerdict(index, Outcome.NOT_RUN, exchange.line, f"not run: line {line} cannot be sent with these values")
+        for index, exchange in enumerate(document.exchanges[1: through + 1], 1)
+    ]
     return result
 
 

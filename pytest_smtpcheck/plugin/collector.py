@@ -119,7 +119,7 @@ class ExchangeItem(pytest.Item):
         self.exchange = exchange
         self.index = index
         self.target_id = target_id
-        description = self.parent.script.description
+        description = self.parent.document.description
         if description:  # in every report of the item: JUnit property, HTML column, `-v` line
             self.user_properties.append(("smtp_description", description))
 

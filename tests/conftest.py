@@ -8,11 +8,13 @@ it. A directory left in it, or a process whose command line names it, is this ru
 leak; another copy of the suite on the same machine has its own and is never counted.
 """
 
+import importlib.util
 import os
 import shutil
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -22,11 +24,37 @@ import trustme  # noqa: F401 - imported once here: pytester's in-process runs wo
 
 pytest_plugins = ["postfix", "exim", "unbound"]
 
-_PRIVATE = Path(tempfile.mkdtemp(prefix="smtpcheck-suite-"))
-_PRIVATE.chmod(0o755)  # Postfix's daemons, running as the postfix user, must traverse it to their spool
 _PARENT_TEMP = tempfile.gettempdir()
-tempfile.tempdir = str(_PRIVATE)
-os.environ["TMPDIR"] = str(_PRIVATE)
+_PRIVATE = Path(_PARENT_TEMP) / f"smtpcheck-suite-{os.getpid()}-{uuid.uuid4().hex[:8]}"  # made in pytest_configure
+
+# The test extra (pyproject.toml): without it, `pytest` at the repository root would stop at collection errors
+# about hypothesis; it says what to install instead.
+_TEST_EXTRA = {"hypothesis": "hypothesis", "xdist": "pytest-xdist", "checkdmarc": "checkdmarc", "yaml": "pyyaml"}
+
+
+def _missing_test_extra() -> list[str]:
+    missing = []
+    for module, package in _TEST_EXTRA.items():
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):  # ValueError: a module set to None in sys.modules
+            found = False
+        if not found:
+            missing.append(package)
+    return missing
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    missing = _missing_test_extra()
+    if missing:
+        raise pytest.UsageError(
+            f"the plugin's own tests need its test extra, and {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not installed: pip install -e '.[test]' "
+            "(to run the examples alone: pytest examples)")
+    _PRIVATE.mkdir(mode=0o755)  # Postfix's daemons, running as the postfix user, must traverse it to their spool
+    tempfile.tempdir = str(_PRIVATE)
+    os.environ["TMPDIR"] = str(_PRIVATE)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

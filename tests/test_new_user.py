@@ -93,3 +93,21 @@ def test_the_recorder_names_its_own_options(tmp_path, monkeypatch, capsys):
         assert cli.main(["record", server.target, "-o", str(tmp_path / "b.smtp"), "--tls=implicit"]) == 1
     untrusted = capsys.readouterr().err
     assert "pass it with --ca" in untrusted and "--smtp-" not in untrusted, untrusted
+
+
+def test_the_suite_without_its_test_extra_says_what_to_install(tmp_path):
+    """`pytest` at the repository root after installing only what the examples need: one line naming the extra,
+    not collection errors about hypothesis."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "nohypothesis.py").write_text("import sys\nsys.modules['hypothesis'] = None  # as if not installed\n")
+    repository = Path(__file__).parent.parent
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "nohypothesis", "-p", "no:hypothesispytest", "-p", "no:cacheprovider"],
+        cwd=repository, env={**os.environ, "PYTHONPATH": str(tmp_path)}, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert result.stderr.strip() == ("ERROR: the plugin's own tests need its test extra, and hypothesis is not "
+                                     "installed: pip install -e '.[test]' (to run the examples alone: pytest examples)")

@@ -67,18 +67,22 @@ def _our_temp_dirs() -> set[str]:
 
 
 def _our_processes() -> list[str]:
-    """Processes other than this one whose command line names this run's temporary directory (a daemonised
-    Postfix is no child of ours, but its command line names its configuration directory, which is ours)."""
+    """Processes other than this one whose command line or environment names this run's temporary directory:
+    everything the run started inherits it as TMPDIR (unbound, Exim, pytester's runs), and a daemonised Postfix,
+    no child of ours, has its configuration directory, which is ours, in MAIL_CONFIG."""
     found = []
+    ours = str(_PRIVATE).encode()
     for proc in Path("/proc").glob("[0-9]*"):
         if proc.name == str(os.getpid()):
             continue
         try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            cmdline = (proc / "cmdline").read_bytes()
+            environ = (proc / "environ").read_bytes()
         except OSError:
             continue
-        if str(_PRIVATE) in cmdline:
-            found.append(f"pid {proc.name}: {cmdline[:200]}")
+        if ours in cmdline or ours in environ:
+            command = cmdline.replace(b"\0", b" ").decode(errors="replace").strip()
+            found.append(f"pid {proc.name}: {command[:200]}")
     return found
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from ..paths import MessageFileRefused, MessageFiles
 from .steps import Auth, Bdat, Body, Command, Message, Sleep, StartTLS, Step
-from .syntax import REFERENCE, Directive, Document, Exchange, Node, Send, SMTPFileError, references
+from .syntax import REFERENCE, Directive, DirectiveName, Document, Exchange, Node, Send, SMTPFileError, references
 from .syntax import Body as WrittenBody
 
 __all__ = ["Script", "Values", "bind", "check", "missing", "secret_names", "step"]
@@ -218,6 +218,6 @@ def _size(values: Values, number: int, written: str) -> int:
     return int(size)
 
 
-_DIRECTIVES: dict[str, Callable[[Directive, Values], Step]] = {
+_DIRECTIVES: dict[DirectiveName, Callable[[Directive, Values], Step]] = {
     "starttls": _starttls, "auth": _auth, "message": _message, "bdat": _bdat, "sleep": _sleep,
 }

@@ -14,7 +14,7 @@ import re
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, NoReturn, Protocol, TypeVar
+from typing import Any, Generic, Literal, NoReturn, Protocol, TypeVar, get_args
 
 from ..settings import TEST_KEYS, Declared, Given, SettingsError, declared
 from ..smtp.expect import Expectation, ExpectationError
@@ -26,8 +26,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 __all__ = [
-    "MESSAGE_OUTSIDE_DATA", "Body", "Directive", "Document", "Exchange", "ExpectLine", "Node", "SMTPFileError",
-    "Send", "parse", "read_directive", "read_send", "references",
+    "MESSAGE_OUTSIDE_DATA", "Body", "Directive", "DirectiveName", "Document", "Exchange", "ExpectLine", "Node",
+    "SMTPFileError", "Send", "parse", "read_directive", "read_send", "references",
 ]
 
 FRONT_MATTER_KEYS = ("description", "markers", *TEST_KEYS)
@@ -39,6 +39,7 @@ DIRECTIVES: dict[str, tuple[int, int, str]] = {  # name: (fewest arguments, most
     "bdat": (1, 2, "! bdat SIZE [chunk=BYTES]"),
     "sleep": (1, 1, "! sleep SECONDS"),
 }
+_NAMES: dict[str, DirectiveName] = {name: name for name in get_args(DirectiveName)}
 _OPTIONS: dict[str, tuple[str, ...]] = {"message": ("file",), "bdat": ("chunk",)}  # NAME=VALUE words they take
 MESSAGE_OUTSIDE_DATA = "`! message` sends a message body, so it must follow `> DATA` (and its `< 354`)"
 STEPS, BODY, CLOSED = "steps", "body", "closed"  # the reader's states
@@ -538,8 +539,7 @@ def read_directive(path: str, number: int, text: str) -> Directive:
                             "`! bdat` needs the message size: write `! bdat 20kB` or `! bdat 20kB chunk=7kB`")
     if name == "sleep":
         found = {"seconds": found.pop("size")}
-    directive: DirectiveName = name  # type: ignore[assignment]  # one of DIRECTIVES' keys
-    return Directive(number, directive, text.rstrip(), found)
+    return Directive(number, _NAMES[name], text.rstrip(), found)
 
 
 def _options(path: str, number: int, args: list[str], names: tuple[str, ...], usage: str) -> dict[str, str]:

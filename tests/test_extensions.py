@@ -19,6 +19,7 @@ from postfix import UTF8_USER
 
 from pytest_smtpcheck.errors import SessionMisuse
 from pytest_smtpcheck.sandbox import Sandbox
+from pytest_smtpcheck.settings import DEFAULT_HELO
 from pytest_smtpcheck.smtp.message import generated_message
 from pytest_smtpcheck.smtp.session import SMTPSession
 from pytest_smtpcheck.smtp.tls import TLSSettings
@@ -282,7 +283,7 @@ def test_a_parameter_the_server_did_not_advertise_fails_before_anything_is_sent(
                                             r"127\.0\.0\.1:\d+ did not advertise in its EHLO reply"):
         session.mail("probe@example.net", requiretls=True)
     session.quit()
-    assert sandbox.sessions[-1].commands == ["EHLO localhost", "QUIT"], "MAIL was never sent"
+    assert sandbox.sessions[-1].commands == [f"EHLO {DEFAULT_HELO}", "QUIT"], "MAIL was never sent"
 
 
 def test_sandbox_refuses_what_it_did_not_advertise_and_malformed_parameters(sandbox):

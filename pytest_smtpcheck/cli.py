@@ -331,6 +331,8 @@ def _session_options(args: argparse.Namespace) -> tuple[str, int, SessionOptions
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smtpcheck", description="pytest-smtpcheck's command line tools")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("check", help="run the bundled acceptance battery for DOMAIN... (see docs/baseline.md)",
+                        description=CHECK_USAGE)
     record = commands.add_parser(
         "record", help="type an SMTP session as in telnet; write it as a .smtp file",
         description="Connect to HOST[:PORT] (default port 25) and send each line typed; `!` directives work as in "
@@ -352,7 +354,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`smtpcheck record ...`; returns the exit status: 0, 1 (the session failed), 2 (usage), 130 (Ctrl-C)."""
+    """`smtpcheck record ...`; returns the exit status: 0, 1 (the session failed), 2 (usage), 130 (Ctrl-C).
+    `smtpcheck check ...` returns pytest's."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["check"]:
+        return check(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     try:
@@ -405,6 +411,55 @@ _PLUGIN_OPTION = re.compile("(?:" + "|".join(re.escape(name) for name in _OWN_OP
 def own_options(message: str) -> str:
     """*message* with the plugin's option names replaced by the recorder's (`--smtp-tls` -> `--tls`)."""
     return _PLUGIN_OPTION.sub(lambda match: _OWN_OPTIONS[match.group()], message)
+
+
+CHECK_USAGE = """usage: smtpcheck check DOMAIN [DOMAIN ...] [pytest options]
+
+Run the bundled acceptance battery (pytest --smtp-baseline) for every MX host and address of each DOMAIN, and
+write a self-contained HTML report in the current directory (unless --html is given). The exit status is pytest's:
+0 when every check passed or was waived, 1 when one failed. Any pytest or --smtp-* option may follow the domains,
+e.g. -m required, -k tls, --smtp-resolver=IP, --smtp-json=FILE, --smtp-waive="ipv6=CHG-1234: IPv6 in Q3"."""
+
+# the ini files pytest reads, in its order: the battery honours the one in the current directory
+_INI_FILES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+
+
+def check(argv: list[str]) -> int:
+    """`smtpcheck check DOMAIN... [pytest options]`: the battery in a pytest run of its own, in a subprocess."""
+    import subprocess
+    import tempfile
+
+    from .addresses import AddressError, dns_name
+
+    domains = []
+    while argv and not argv[0].startswith("-"):
+        word = argv.pop(0)
+        try:
+            domains.append(dns_name(word))
+        except AddressError as error:
+            print(f"smtpcheck check: {error}\n\n{CHECK_USAGE}", file=sys.stderr)
+            return EXIT_USAGE
+    if not domains or argv[:1] in (["-h"], ["--help"]):
+        print(CHECK_USAGE, file=sys.stderr if not domains else sys.stdout)
+        return EXIT_USAGE if not domains else 0
+    here = os.getcwd()
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--rootdir={here}",
+               f"--smtp-mx={domains[0]}",  # the run's destination, so --smtp-port and the like apply
+               *(f"--smtp-baseline-domain={domain}" for domain in domains)]
+    ini = next((name for name in _INI_FILES if os.path.isfile(os.path.join(here, name))), None)
+    if ini is not None:
+        command.append(f"--config-file={os.path.join(here, ini)}")
+    report = None
+    if not any(arg == "--html" or arg.startswith("--html=") for arg in argv):
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        more = f"-and-{len(domains) - 1}-more" if len(domains) > 1 else ""
+        report = os.path.join(here, f"smtpcheck-{domains[0]}{more}-{stamp}.html")
+        command += [f"--html={report}", "--self-contained-html"]
+    with tempfile.TemporaryDirectory(prefix="smtpcheck-check-") as nothing:  # collect the battery and nothing else
+        status = subprocess.run([*command, *argv, nothing], check=False).returncode
+    if report is not None and os.path.exists(report):
+        print(f"smtpcheck check: report written to {report}")
+    return status
 
 
 def _header(args: argparse.Namespace, host: str, port: int) -> list[str]:

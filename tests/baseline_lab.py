@@ -54,8 +54,12 @@ class Lab:
 
     def args(self, domain: str) -> list[str]:
         """The battery's command line for DOMAIN in this lab."""
+        return ["--smtp-baseline", f"--smtp-mx={domain}", *self.options()]
+
+    def options(self) -> list[str]:
+        """Where the lab is: its resolver, MX port, CA and policy server; no pacing between handshakes."""
         return [
-            "--smtp-baseline", f"--smtp-mx={domain}", f"--smtp-resolver={self.dns.host}:{self.dns.port}",
+            f"--smtp-resolver={self.dns.host}:{self.dns.port}",
             f"--smtp-port={self.port}", f"--smtp-ca={self.ca_file}",
             "-o", f"smtp_mta_sts_port={self.https_port}", "-o", f"smtp_mta_sts_ca={self.ca_file}",
             "-o", "smtp_baseline_spacing=0",
@@ -64,6 +68,10 @@ class Lab:
     def maillogs(self) -> str:
         return "".join((path / "maillog").read_text(errors="replace") for path in (self.good, self.lax)
                        if (path / "maillog").exists())
+
+    def good_log_lines(self) -> list[str]:
+        path = self.good / "maillog"
+        return path.read_text(errors="replace").splitlines() if path.exists() else []
 
     def messages_accepted(self) -> list[str]:
         """Log lines that only a message taken in writes (a queue file, DATA or BDAT counted at disconnect)."""

@@ -161,3 +161,68 @@ def test_the_html_report_opens_with_the_scorecard(pytester: pytest.Pytester, lab
     html = report.read_text()
     assert "Baseline scorecard" in html
     assert html.index("Baseline scorecard") < html.index("relay[mail.lax.test-127.0.0.21]")
+
+
+def test_smtpcheck_check_writes_the_report_here_and_exits_as_pytest_does(
+        lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    from pytest_smtpcheck.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    status = main(["check", "good.example.test", "lax.test", *lab.options(), "-q", "--smtp-json=out.json"])
+    output = capfd.readouterr()
+    assert status == 1, output  # lax.test fails required checks
+    reports = list(tmp_path.glob("smtpcheck-good.example.test-and-1-more-*.html"))
+    assert len(reports) == 1
+    assert f"smtpcheck check: report written to {reports[0]}" in output.out
+    html = reports[0].read_text()
+    assert "Baseline scorecard" in html and "mail.lax.test 127.0.0.21" in html and "good.example.test (domain)" in html
+    records = json.loads((tmp_path / "out.json").read_text())
+    assert {record["domain"] for record in records} == {"good.example.test", "lax.test"}
+    assert {r["outcome"] for r in records if r["domain"] == "good.example.test"} == {"passed"}
+
+
+def test_smtpcheck_check_of_a_good_domain_exits_0_and_keeps_a_given_html_name(
+        lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_smtpcheck.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "good.example.test", *lab.options(), "-q", "-m", "policy", "--html=mine.html"]) == 0
+    assert (tmp_path / "mine.html").exists() and not list(tmp_path.glob("smtpcheck-*.html"))
+
+
+def test_smtpcheck_check_needs_a_domain(capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_smtpcheck.cli import main
+
+    assert main(["check", "-k", "tls"]) == 2
+    assert "usage: smtpcheck check DOMAIN [DOMAIN ...] [pytest options]" in capsys.readouterr().err
+    assert main(["check", "exa mple.com"]) == 2
+    assert "'exa mple.com' is not a host name" in capsys.readouterr().err
+
+
+def test_the_battery_sends_no_message_and_shares_one_session_per_address(pytester: pytest.Pytester,
+                                                                        lab: Lab) -> None:
+    """RCPT is as far as any session goes (no DATA, no BDAT); the SMTP checks share one session; each TLS version
+    and cipher class costs one handshake."""
+    before = lab.good_log_lines()
+    _run(pytester, lab, "good.example.test", "-k", "127.0.0.20")
+    summaries = [line.split(" ehlo=")[1] for line in lab.good_log_lines()[len(before):]
+                 if "disconnect from" in line and "[127.0.0.1]" in line and " ehlo=" in line]
+    plain = [summary for summary in summaries if "vrfy=" in summary]
+    # Postfix's count: VRFY disabled (0 of 2 accepted), EXPN unknown to it, 1 of 2 recipients (relay refused)
+    assert plain == ["1 mail=1 rcpt=1/2 rset=1 vrfy=0/2 quit=1 unknown=0/1 commands=5/9"]
+    # the default handshake, TLS 1.0, 1.1, 1.2 (1.3 was the default's) and 4 cipher classes OpenSSL 3 can offer
+    assert len(summaries) - len(plain) == 1 + 3 + 4
+    assert not any("data=" in summary or "bdat=" in summary for summary in summaries)
+
+
+def test_xdist_keeps_a_domain_on_one_worker_with_loadscope(pytester: pytest.Pytester, lab: Lab) -> None:
+    """`--dist loadscope` keeps a domain's items (one scope: baseline[DOMAIN]) on one worker, so each address's
+    probes run once. (pytest 9.2 reads node ids from Node._id, so xdist's loadgroup suffix no longer applies.)"""
+    before = lab.good_log_lines()
+    result = pytester.runpytest_subprocess(*lab.args("good.example.test"), "-p", "xdist", "-n", "2",
+                                           "--dist", "loadscope", "--smtp-json=out.json")
+    result.assert_outcomes(passed=48)
+    records = json.loads((pytester.path / "out.json").read_text())
+    assert len(records) == 48 and {record["outcome"] for record in records} == {"passed"}  # merged on the controller
+    plain = [line for line in lab.good_log_lines()[len(before):] if "disconnect from" in line and "vrfy=" in line]
+    assert len(plain) == 2  # one plain session per address, however the checks were spread

@@ -57,6 +57,19 @@ class Check:
     why: str
     judge: Callable[..., Verdict]
 
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """The address facts the judge reads (AddressFacts property names), for probing them ahead."""
+        if self.scope != "address":
+            return ()
+        if self.id in ("fcrdns", "banner"):
+            return ("smtp", "names")
+        if self.category == "smtp":
+            return ("smtp",)
+        if self.category == "dane" or self.id in ("certificate-trust", "certificate-name"):
+            return ("smtp", "tls", "dane")
+        return ("smtp", "tls")
+
 
 def _wire(reply: Reply | None) -> str:
     return reply.wire_lines()[0] if reply is not None else "no reply"
@@ -397,9 +410,10 @@ def _dmarc(domain: DomainFacts) -> Verdict:
 
 
 def _mta_sts(domain: DomainFacts) -> Verdict:
+    published = domain.dns.lookup(f"_mta-sts.{domain.domain}", "TXT")
+    if published.status != "ok":
+        return ok(f"no MTA-STS policy published (no TXT at _mta-sts.{domain.domain}): the check judges one when it is")
     result = domain.mta_sts
-    if result.record is None and result.policy is None:
-        return ok("no MTA-STS policy published (the check judges one when it is)", *result.problems)
     evidence = tuple(result.problems)
     if result.problems:
         return bad("; ".join(result.problems), "fix the record or the policy at https://mta-sts."

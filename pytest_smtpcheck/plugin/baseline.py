@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ..dns.errors import DNSCheckError
+from ..errors import SMTPCheckError
 from .keys import TARGETS
 
 if TYPE_CHECKING:
@@ -64,7 +66,10 @@ class BaselineItem(pytest.Item):
         if self.skip_reason is not None:
             record["message"] = self.skip_reason
             pytest.skip(self.skip_reason)
-        verdict = self.check.judge(self.subject)
+        try:
+            verdict = self.check.judge(self.subject)
+        except (DNSCheckError, SMTPCheckError) as error:  # the judge's own look-up: its failure is the verdict
+            raise BaselineFailure(f"{self.check.id}: {error}") from None
         record["message"] = verdict.found if verdict.ok else f"{verdict.found}; change: {verdict.change}"
         self.add_report_section("call", "baseline", _explain(self.check, verdict))
         for title, transcript in _transcripts(self.check, self.subject):
@@ -122,16 +127,18 @@ class BaselinePlugin:
         self.config = config
         self.settings = settings
         self.records: list[dict[str, Any]] = []
+        self.probes: list[threading.Thread] = []
         self._lock = threading.Lock()
         config.stash[_SETTINGS] = settings
         for line in MARKERS:
             config.addinivalue_line("markers", line)
 
-    @pytest.hookimpl(tryfirst=True)  # before -k and -m deselect
+    @pytest.hookimpl(wrapper=True)  # before every other implementation: -k and -m deselect, xdist groups
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
-                                      items: list[pytest.Item]) -> None:
+                                      items: list[pytest.Item]) -> Generator[None, None, None]:
         for domain in self.settings.domains:
             items.extend(self._items(session, domain))
+        return (yield)
 
     def _items(self, session: pytest.Session, domain: str) -> Iterator[BaselineItem]:
         from ..baseline.checks import CHECKS
@@ -166,6 +173,19 @@ class BaselinePlugin:
                         item.add_marker(pytest.mark.xdist_group(name=f"baseline[{target_id}]"))
                     yield item
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Start the selected checks' probes, every address at once (not on xdist workers: each worker probes the
+        addresses of the groups it was given, as it reaches them)."""
+        from ..baseline.facts import AddressFacts, probe_ahead
+
+        if hasattr(self.config, "workerinput") or self.config.getoption("collectonly"):
+            return
+        needed: dict[AddressFacts, set[str]] = {}
+        for item in session.items:
+            if isinstance(item, BaselineItem) and isinstance(item.subject, AddressFacts) and item.skip_reason is None:
+                needed.setdefault(item.subject, set()).update(item.check.needs)
+        self.probes = probe_ahead(needed)
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Every baseline item's outcome, for the JSON summary and the scorecard (on the controller too)."""
         record = next((value for name, value in report.user_properties if name == PROPERTY), None)
@@ -184,6 +204,8 @@ class BaselinePlugin:
                 terminalreporter.line(line)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        for thread in self.probes:  # every probe is bounded by the run's timeouts
+            thread.join()
         if self.settings.json and not hasattr(session.config, "workerinput"):
             Path(self.settings.json).write_text(json.dumps(self.records, indent=2) + "\n", encoding="utf-8")
 

@@ -25,7 +25,9 @@ import trustme  # noqa: F401 - imported once here: pytester's in-process runs wo
 pytest_plugins = ["postfix", "exim", "unbound"]
 
 _PARENT_TEMP = tempfile.gettempdir()
-_PRIVATE = Path(_PARENT_TEMP) / f"smtpcheck-suite-{os.getpid()}-{uuid.uuid4().hex[:8]}"  # made in pytest_configure
+# Made in pytest_configure. Short: an xdist worker's sits inside its controller's, and Postfix's socket paths below
+# it must stay within the 108 bytes of a unix-domain socket name.
+_PRIVATE = Path(_PARENT_TEMP) / f"sc-{os.getpid()}-{uuid.uuid4().hex[:4]}"
 
 # The test extra (pyproject.toml): without it, `pytest` at the repository root would stop at collection errors
 # about hypothesis; it says what to install instead.

@@ -52,17 +52,18 @@ class Lab:
     good: Path  # the Postfix directories, whose maillog the tests read
     lax: Path
 
-    def args(self, domain: str) -> list[str]:
+    def args(self, domain: str, *, spacing: str = "0") -> list[str]:
         """The battery's command line for DOMAIN in this lab."""
-        return ["--smtp-baseline", f"--smtp-mx={domain}", *self.options()]
+        return ["--smtp-baseline", f"--smtp-mx={domain}", *self.options(spacing=spacing)]
 
-    def options(self) -> list[str]:
-        """Where the lab is: its resolver, MX port, CA and policy server; no pacing between handshakes."""
+    def options(self, *, spacing: str = "0") -> list[str]:
+        """Where the lab is: its resolver, MX port, CA and policy server; the pause between handshakes (none:
+        a test on loopback need not spare the server)."""
         return [
             f"--smtp-resolver={self.dns.host}:{self.dns.port}",
             f"--smtp-port={self.port}", f"--smtp-ca={self.ca_file}",
             "-o", f"smtp_mta_sts_port={self.https_port}", "-o", f"smtp_mta_sts_ca={self.ca_file}",
-            "-o", "smtp_baseline_spacing=0",
+            "-o", f"smtp_baseline_spacing={spacing}",
         ]
 
     def maillogs(self) -> str:
@@ -198,6 +199,11 @@ def lab_zones(good_cert: Any) -> dict[str, list[str]]:
             f'weak TXT "v=spf1 {" ".join(too_many[:6])} " "{" ".join(too_many[6:])} -all"',  # 255-octet strings
             *(f"host{n}.weak A 127.0.0.{30 + n}" for n in range(11)),
             '_dmarc.weak TXT "v=DMARC1; p=none; rua=mailto:dmarc@weak.example.test"',
+            # for bench/baseline.py: one MX host with one address, and two MX hosts (each a Postfix of its own)
+            "solo MX 10 mx.solo",
+            "mx.solo A 127.0.0.20",
+            "duo MX 10 mx.solo",
+            f"duo MX 20 {LAX_MX}.",
         ],
         "lax.test": ["@ MX 10 mail", f"mail A {LAX_ADDRESS}", "www A 127.0.0.1"],
         "127.in-addr.arpa": [f"20.0.0 PTR {GOOD_MX}."],

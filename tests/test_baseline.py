@@ -226,3 +226,11 @@ def test_xdist_keeps_a_domain_on_one_worker_with_loadscope(pytester: pytest.Pyte
     assert len(records) == 48 and {record["outcome"] for record in records} == {"passed"}  # merged on the controller
     plain = [line for line in lab.good_log_lines()[len(before):] if "disconnect from" in line and "vrfy=" in line]
     assert len(plain) == 2  # one plain session per address, however the checks were spread
+
+
+def test_the_docs_list_every_check_with_its_severity() -> None:
+    from pytest_smtpcheck.baseline.checks import CHECKS
+
+    page = (Path(__file__).parent.parent / "docs" / "baseline.md").read_text()
+    for check in CHECKS:
+        assert f"| `{check.id}` | {check.category} | {check.severity} | {check.scope} |" in page, check.id

@@ -49,8 +49,8 @@ def main() -> None:
         with baseline_lab.running_lab() as lab:
             times: dict[str, list[float]] = {"solo.example.test": [], "duo.example.test": []}
             for _ in range(REPEATS):
-                for domain in times:
-                    times[domain].append(run(lab, domain, where))
+                for domain, taken in times.items():
+                    taken.append(run(lab, domain, where))
             if lab.messages_accepted():
                 raise SystemExit(f"a message was accepted: {lab.messages_accepted()}")
     finally:

@@ -3,6 +3,9 @@
 - A file's session runs whole, from its first exchange through the last one
   selected in this run, the first time any of its items is reached (or earlier,
   in the background, when run-ahead is on). Its items then read their verdicts.
+- Run-ahead keeps N places per lane (a target and listener: where the session
+  connects), as the cap keeps N per host:port, so one target's queue never
+  holds back another's; within a lane, sessions start in pytest's order.
 - Under pytest-xdist, every worker sees the same selection; the first worker to
   reach a file claims it in the run directory, runs it, and publishes the
   result there; any other worker holding items of that file waits for it. So a
@@ -44,6 +47,7 @@ class FilePlan:
     key: str  # unique in the run: the file's node id and the target
     through: int  # index of the last exchange selected in this run
     run: Callable[[int], FileResult] = field(repr=False)  # runs exchanges 0..through
+    lane: str = ""  # where the session connects (target and listener): run-ahead runs N at once per lane
 
 
 class RunDirectory:
@@ -82,12 +86,12 @@ class Runs:
     def __init__(self, directory: RunDirectory, *, shared: bool, ahead: int) -> None:
         self.directory = directory
         self.shared = shared  # other processes (xdist workers) may hold items of the same files
-        self.ahead = ahead  # sessions to run in the background at once; 0: only when an item is reached
+        self.ahead = ahead  # sessions to run in the background at once per lane; 0: only when an item is reached
         self.plans: dict[str, FilePlan] = {}
         self.selected: dict[str, set[int]] = {}  # per file and target: the indices of the exchanges selected
         self._futures: dict[str, Future[FileResult]] = {}
         self._lock = threading.Lock()
-        self._pool: ThreadPoolExecutor | None = None
+        self._pools: list[ThreadPoolExecutor] = []
 
     def plan(self, plans: Iterable[FilePlan], selected: dict[str, set[int]]) -> None:
         """The run's files in the order pytest will reach them, and which of their exchanges are selected."""
@@ -95,14 +99,24 @@ class Runs:
         self.selected = selected
 
     def start(self) -> None:
-        """Start the run-ahead, when it is on: the sessions of upcoming files run in the background."""
+        """Start the run-ahead, when it is on: the sessions of upcoming files run in the background.
+
+        Each lane has its own N places, filled in pytest's order: a second MX host gets as many sessions at
+        once as the first (the cap allows that much to each), and a slow one never holds back the other.
+        """
         if self.ahead > 0 and len(self.plans) > 1:
             from concurrent.futures import ThreadPoolExecutor
 
-            self._pool = ThreadPoolExecutor(max_workers=self.ahead, thread_name_prefix="smtpcheck-ahead")
+            lanes: dict[str, list[FilePlan]] = {}
+            for plan in self.plans.values():
+                lanes.setdefault(plan.lane, []).append(plan)
             with self._lock:
-                for key, plan in self.plans.items():
-                    self._futures[key] = self._pool.submit(self._obtain, plan)
+                for plans in lanes.values():
+                    pool = ThreadPoolExecutor(max_workers=min(self.ahead, len(plans)),
+                                              thread_name_prefix="smtpcheck-ahead")
+                    self._pools.append(pool)
+                    for plan in plans:
+                        self._futures[plan.key] = pool.submit(self._obtain, plan)
 
     def result(self, key: str) -> FileResult:
         """The file's result: from the run-ahead, from another worker, or by running it now."""
@@ -126,9 +140,11 @@ class Runs:
 
     def close(self) -> None:
         """Stop the run-ahead: queued files never start; running sessions end within their own timeouts."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        pools, self._pools = self._pools, []
+        for pool in pools:  # empty every lane's queue before waiting for any lane's running sessions
+            pool.shutdown(wait=False, cancel_futures=True)
+        for pool in pools:
+            pool.shutdown(wait=True)
 
     def _obtain(self, plan: FilePlan) -> FileResult:
         if not self.shared:

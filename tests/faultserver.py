@@ -187,6 +187,8 @@ class FaultServer:
         max_connections: int = 10,
         lifetime: float = 60,
         behaviour: str = "serve",
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
         if behaviour not in BEHAVIOURS:
             raise ValueError(f"behaviour must be one of {BEHAVIOURS}, not {behaviour!r}")
@@ -203,7 +205,8 @@ class FaultServer:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._listener = self._track(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-        self._listener.bind(("127.0.0.1", 0))
+        self.host = host  # a loopback address: a second MX on 127.0.0.2 at the first one's port
+        self._listener.bind((host, port))
         self.port = self._listener.getsockname()[1]
         if behaviour == "serve":
             self._listener.listen(16)
@@ -223,7 +226,7 @@ class FaultServer:
 
     @property
     def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     def stop(self) -> None:
         """Close every socket (shutdown first, which wakes a thread blocked on it) and join every thread."""
@@ -266,7 +269,7 @@ class FaultServer:
             filler = self._track(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
             filler.setblocking(False)
             try:
-                filler.connect(("127.0.0.1", self.port))
+                filler.connect((self.host, self.port))
             except BlockingIOError:
                 pass
         time.sleep(0.05)

@@ -12,6 +12,9 @@ import time
 import pytest
 from faultserver import FaultServer, answer_as_an_mx
 
+from pytest_smtpcheck.execution import FilePlan, RunDirectory, Runs
+from pytest_smtpcheck.transcripts.results import FileResult
+
 FILES = 5
 PASSING = """\
 < 220
@@ -49,25 +52,59 @@ def pytest_sessionfinish(session):
 """
 
 
-class CountingMX:
-    """A scripted MX: RCPT to `relayed@` gets 250 (the misconfiguration), any other outside RCPT 554."""
+class Together:
+    """Connections open across several servers: none is greeted until COUNT are open at once, or GATHER_WAIT
+    seconds have passed (then nobody waits any more). Whether sessions to two targets ran at once is then seen
+    whatever the machine's load, and a run that never opens COUNT gets on (and fails the test) instead of hanging."""
 
-    def __init__(self, delay: float = 0.0, max_connections: int = 64) -> None:
-        self.delay = delay
+    GATHER_WAIT = 5.0
+
+    def __init__(self, count: int) -> None:
+        self.count = count
         self.open = 0
         self.peak = 0
         self._lock = threading.Lock()
-        self.server = FaultServer(self.script, max_connections=max_connections)
+        self._gathered = threading.Event()
+
+    def arrive(self) -> None:
+        with self._lock:
+            self.open += 1
+            self.peak = max(self.peak, self.open)
+            if self.open >= self.count:
+                self._gathered.set()
+        self._gathered.wait(self.GATHER_WAIT)
+        self._gathered.set()
+
+    def leave(self) -> None:
+        with self._lock:
+            self.open -= 1
+
+
+class CountingMX:
+    """A scripted MX: RCPT to `relayed@` gets 250 (the misconfiguration), any other outside RCPT 554."""
+
+    def __init__(self, delay: float = 0.0, max_connections: int = 64, *, host: str = "127.0.0.1", port: int = 0,
+                 together: Together | None = None) -> None:
+        self.delay = delay
+        self.open = 0
+        self.peak = 0
+        self.together = together
+        self._lock = threading.Lock()
+        self.server = FaultServer(self.script, max_connections=max_connections, host=host, port=port)
 
     def script(self, peer):
         with self._lock:
             self.open += 1
             self.peak = max(self.peak, self.open)
         try:
+            if self.together is not None:
+                self.together.arrive()
             self.serve(peer)
         finally:
             with self._lock:
                 self.open -= 1
+            if self.together is not None:
+                self.together.leave()
 
     def serve(self, peer):
         answer_as_an_mx(peer, lambda line: "250 2.1.5 Ok" if "relayed@" in line else "554 5.7.1 Relay access denied",
@@ -83,6 +120,13 @@ class CountingMX:
     @property
     def sessions(self) -> list[list[str]]:
         return [peer.received for peer in self.server.peers]
+
+
+@pytest.fixture
+def directory():
+    run = RunDirectory()
+    yield run
+    run.remove()
 
 
 @pytest.fixture
@@ -209,6 +253,60 @@ def test_the_cap_holds_across_threads_and_workers_and_run_ahead_uses_it(pytester
     assert server.peak <= cap, f"{server.peak} connections open at once with --smtp-concurrency={cap}"
     if cap > 1:
         assert server.peak > 1, "run-ahead (or the workers) kept more than one session open"
+
+
+MX1, MX2 = "mx1.example.test-127.0.0.1", "mx2.example.test-127.0.0.2"  # tests/unbound.py: example.test's MX
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["pytest order", "reversed"])
+def test_each_mx_target_gets_its_own_run_ahead_up_to_the_cap_in_pytest_order(suite, baseline, dns_server, monkeypatch,
+                                                                             reverse):
+    """--smtp-mx over example.test's two MX hosts, --smtp-concurrency=2: both hosts have two sessions open at
+    once (one pool of two for the run gave each one), neither ever more than two, in pytest's order per host."""
+    if reverse:
+        monkeypatch.setenv("REVERSE_ITEMS", "1")
+    together = Together(4)
+    with CountingMX(together=together) as mx1, \
+            CountingMX(host="127.0.0.2", port=mx1.server.port, together=together) as mx2:
+        suite.runpytest_inprocess(
+            "--smtp-mx=example.test", f"--smtp-resolver={dns_server.host}:{dns_server.port}",
+            f"--smtp-port={mx1.server.port}", "--smtp-concurrency=2", "--smtp-timeout=10", "-p", "no:cacheprovider")
+    outcomes = json.loads((suite.path / "outcomes.json").read_text())
+    for target in (MX1, MX2):
+        assert {key.removesuffix(f"[{target}]"): outcome for key, outcome in outcomes.items()
+                if key.endswith(f"[{target}]")} == baseline, target
+    assert len(outcomes) == 2 * len(baseline)
+    for server in (mx1, mx2):
+        assert_one_session_per_file_and_nothing_after_the_mismatch(server)
+        assert server.peak <= 2, f"{server.peak} connections open at once to {server.server.target} under a cap of 2"
+        first = {received[2].split("<")[1].split("@")[0] for received in server.sessions[:2]}
+        assert first == ({"relayed", "victim3"} if reverse else {"victim0", "victim1"}), \
+            f"{server.server.target} got {first} first, not the first two files in pytest's order"
+    assert together.peak == 4, f"at most {together.peak} sessions open at once over two MX hosts, 2 allowed to each"
+
+
+def test_run_ahead_runs_each_lane_in_order_and_the_lanes_side_by_side(directory):
+    """One place per lane: each lane's files run one at a time, in the order given, while the other lane runs."""
+    both_running = threading.Barrier(2, timeout=Together.GATHER_WAIT)
+    started: dict[str, list[int]] = {"a": [], "b": []}
+
+    def plan(lane, n):
+        def run(through):
+            started[lane].append(n)
+            if n == 0:
+                both_running.wait()  # the other lane's first file must start while this one runs
+            return FileResult(error=None)
+        return FilePlan(f"{lane}{n}.smtp|", 0, run, lane)
+
+    runs = Runs(directory, shared=False, ahead=1)
+    plans = [plan(lane, n) for n in range(3) for lane in "ab"]
+    runs.plan(plans, {p.key: {0} for p in plans})
+    runs.start()
+    try:
+        assert all(runs.result(p.key).error is None for p in plans)
+    finally:
+        runs.close()
+    assert started == {"a": [0, 1, 2], "b": [0, 1, 2]}
 
 
 def test_python_tests_wait_for_a_place_under_the_cap_and_a_test_over_it_fails_clearly(pytester):

@@ -62,9 +62,13 @@ class SMTPFile(pytest.File):
                 yield item
 
     def plan(self, key: str, target_id: str | None, selected: set[int]) -> FilePlan:
+        """The file's session for TARGET_ID; its lane is the target and the listener (or port) it connects to,
+        known without connecting or starting the sandbox."""
         from ..execution import FilePlan
 
-        return FilePlan(key, max(selected), lambda through: self._run(target_id, through))
+        declared = self.document.settings
+        lane = f"{target_id or ''}|{declared.port or declared.listener or 'smtp'}"
+        return FilePlan(key, max(selected), lambda through: self._run(target_id, through), lane)
 
     def missing(self) -> dict[str, int]:
         """The variables the file uses that this run does not give, each with the first line using it."""

@@ -4,13 +4,18 @@
    line after 50 ms, serially (--smtp-concurrency=1) and with run-ahead
    (--smtp-concurrency=16), and with -n 2 --smtp-concurrency=3; with the most
    connections the MX saw open at once.
+   Then the same suite with --smtp-concurrency=16 at one target, at one MX host
+   and at two MX hosts (`--smtp-mx`, through a local unbound from tests/unbound.py:
+   mx1 on 127.0.0.1, mx2 on 127.0.0.2), in alternating rounds, with the load
+   average beside them: each target has its own run-ahead, so two MX hosts
+   should take little longer than one (the goal: at most 1.3x).
 2. Per-item overhead: 10 000 exchanges (100 files x 100 NOOPs) against a fast
    MX, beside pytest running 10 000 trivial items that each do the NOOP with
    smtplib over one connection per module.
 3. Memory: peak RSS of a run sending a 50 MB `! message`, beside a 1 kB one.
 
     python bench/execution.py            # all three
-    python bench/execution.py latency    # one of: latency, overhead, memory
+    python bench/execution.py latency    # one of: latency, targets, overhead, memory
 
 Every server here is a child process on 127.0.0.1.
 """
@@ -43,9 +48,9 @@ PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", 
 # -- the MX: a child process answering every line after DELAY seconds -----------------------------------
 
 
-def serve(delay: float, port_file: str, stats_file: str) -> None:
+def serve(delay: float, port_file: str, stats_file: str, host: str = "127.0.0.1", port: int = 0) -> None:
     """Answer SMTP lines (DATA bodies included) after *delay*; record the peak of open connections."""
-    listener = socket.create_server(("127.0.0.1", 0), backlog=128)
+    listener = socket.create_server((host, port), backlog=128)
     state = {"open": 0, "peak": 0, "sessions": 0}
     lock = threading.Lock()
 
@@ -92,10 +97,11 @@ def serve(delay: float, port_file: str, stats_file: str) -> None:
 
 
 class MX:
-    def __init__(self, delay: float) -> None:
+    def __init__(self, delay: float, host: str = "127.0.0.1", port: int = 0) -> None:
         self.dir = scratch()
         port_file, self.stats = os.path.join(self.dir, "port"), os.path.join(self.dir, "stats")
-        self.proc = subprocess.Popen([sys.executable, __file__, "--serve", str(delay), port_file, self.stats])
+        self.proc = subprocess.Popen([sys.executable, __file__, "--serve", str(delay), port_file, self.stats, host,
+                                      str(port)])
         while not os.path.exists(port_file) or not Path(port_file).read_text():
             time.sleep(0.01)
         self.port = int(Path(port_file).read_text())
@@ -127,9 +133,15 @@ def suite(files: int, body: str) -> str:
 # -- 1. latency-bound ------------------------------------------------------------------------------------
 
 
+LATENCY_BODY = "< 220\n> EHLO bench\n< 250\n> MAIL FROM:<a@b>\n< 250\n> RCPT TO:<c@d>\n< 250\n> NOOP\n< 250\n> QUIT\n< 221\n"
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def latency() -> None:
-    body = "< 220\n> EHLO bench\n< 250\n> MAIL FROM:<a@b>\n< 250\n> RCPT TO:<c@d>\n< 250\n> NOOP\n< 250\n> QUIT\n< 221\n"
-    directory = suite(100, body)
+    directory = suite(100, LATENCY_BODY)
     print("1. 100 files x 6 exchanges, every reply after 50 ms")
     for label, extra in [("--smtp-concurrency=1 (serial baseline)", ["--smtp-concurrency=1"]),
                          ("--smtp-concurrency=16", ["--smtp-concurrency=16"]),
@@ -141,6 +153,51 @@ def latency() -> None:
         finally:
             mx.close()
         print(f"   {label:42} {seconds:6.2f} s   {sessions} sessions, at most {peak} open at once")
+
+
+def targets(rounds: int = 3) -> None:
+    """One target, one MX host, two MX hosts: the same suite and concurrency, rounds alternating the order."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    import pytest
+    from unbound import running_unbound  # the tests' DNS lab: example.test's MX mx1 127.0.0.1, mx2 127.0.0.2
+
+    directory = suite(100, LATENCY_BODY)
+    print("1b. the same 100 files, --smtp-concurrency=16, at one target and over MX hosts "
+          f"(median of {rounds} rounds); load average {load()}")
+    try:
+        with running_unbound({"example.test": ["one MX 10 mx1"]}) as dns:
+            resolver = f"--smtp-resolver={dns.host}:{dns.port}"
+            cases = {
+                "--smtp-target (one target)": (1, lambda port: [f"--smtp-target=127.0.0.1:{port}"]),
+                "--smtp-mx, one MX host": (1, lambda port: ["--smtp-mx=one.example.test", resolver,
+                                                            f"--smtp-port={port}"]),
+                "--smtp-mx, two MX hosts": (2, lambda port: ["--smtp-mx=example.test", resolver,
+                                                             f"--smtp-port={port}"]),
+            }
+            times: dict[str, list[float]] = {label: [] for label in cases}
+            peaks: dict[str, list[tuple[int, int]]] = {}
+            for n in range(rounds):
+                order = list(cases.items()) if n % 2 == 0 else list(reversed(cases.items()))
+                for label, (hosts, args) in order:
+                    first = MX(0.05)
+                    servers = [first] + ([MX(0.05, "127.0.0.2", first.port)] if hosts == 2 else [])
+                    try:
+                        times[label].append(timed([*PYTEST, *args(first.port), "--smtp-concurrency=16"], directory))
+                        peaks[label] = [server.peak() for server in servers]
+                    finally:
+                        for server in servers:
+                            server.close()
+    except pytest.skip.Exception as reason:
+        print(f"   skipped: {reason}")
+        return
+    medians = {label: sorted(values)[len(values) // 2] for label, values in times.items()}
+    target, one = medians["--smtp-target (one target)"], medians["--smtp-mx, one MX host"]
+    for label, median in medians.items():
+        seen = ", ".join(f"{sessions} sessions, at most {peak} open" for peak, sessions in peaks[label])
+        rounds_text = " ".join(f"{t:.2f}" for t in times[label])
+        print(f"   {label:28} {median:5.2f} s  {median / target:.2f} x one target  {median / one:.2f} x one MX"
+              f"   ({rounds_text} s; {seen})")
+    print(f"   load average at the end: {load()}")
 
 
 # -- 2. per-item overhead ----------------------------------------------------------------------------------
@@ -211,12 +268,12 @@ def memory() -> None:
 
 def main() -> None:
     if sys.argv[1:2] == ["--serve"]:
-        serve(float(sys.argv[2]), sys.argv[3], sys.argv[4])
+        serve(float(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]))
         return
-    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} cores")
-    chosen = sys.argv[1:] or ["latency", "overhead", "memory"]
+    print(f"load average at start: {load()}; {os.cpu_count()} cores")
+    chosen = sys.argv[1:] or ["latency", "targets", "overhead", "memory"]
     for name in chosen:
-        {"latency": latency, "overhead": overhead, "memory": memory}[name]()
+        {"latency": latency, "targets": targets, "overhead": overhead, "memory": memory}[name]()
 
 
 if __name__ == "__main__":

@@ -203,6 +203,11 @@ def lab_zones(good_cert: Any) -> dict[str, list[str]]:
             "solo MX 10 mx.solo",
             "mx.solo A 127.0.0.20",
             "duo MX 10 mx.solo",
+            # nothing listens on the lab's port at 127.0.0.22; a null MX; an MX record naming an address
+            "dead MX 10 mx.dead",
+            "mx.dead A 127.0.0.22",
+            "nomail MX 0 .",
+            "literal MX 10 127.0.0.20.",
             f"duo MX 20 {LAX_MX}.",
         ],
         "lax.test": ["@ MX 10 mail", f"mail A {LAX_ADDRESS}", "www A 127.0.0.1"],

@@ -234,3 +234,19 @@ def test_the_docs_list_every_check_with_its_severity() -> None:
     page = (Path(__file__).parent.parent / "docs" / "baseline.md").read_text()
     for check in CHECKS:
         assert f"| `{check.id}` | {check.category} | {check.severity} | {check.scope} |" in page, check.id
+
+
+def test_a_dead_mx_fails_its_checks_saying_so_and_ends(pytester: pytest.Pytester, lab: Lab) -> None:
+    result, outcomes = _run(pytester, lab, "dead.example.test", "-m", "smtp or tls or certificate")
+    assert set(outcomes.values()) == {"failed"} and "relay@127.0.0.22" in outcomes
+    assert f"greeting: no greeting: connection to 127.0.0.22:{lab.port} refused" in result.stdout.str()
+    assert "starttls: no TLS session: " in result.stdout.str()
+
+
+def test_a_null_mx_passes_the_mx_check_and_an_address_in_an_mx_record_fails(pytester: pytest.Pytester,
+                                                                            lab: Lab) -> None:
+    _, outcomes = _run(pytester, lab, "nomail.example.test", "-m", "dns and not recommended")
+    assert outcomes["mx"] == "passed"  # RFC 7505: a domain that takes no mail says so
+    result, outcomes = _run(pytester, lab, "literal.example.test", "-m", "dns and not recommended")
+    assert outcomes["mx-cname"] == "failed"
+    assert "the MX record names the address 127.0.0.20, not a host" in result.stdout.str()

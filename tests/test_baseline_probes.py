@@ -189,3 +189,22 @@ def test_an_rsa_key_below_2048_bits_and_a_sha1_signature_are_problems(tmp_path: 
     assert facts.names == ()  # no subjectAltName: no name RFC 6125 would match
     assert facts.signatures == (("CN=mx.example.com", "sha1"),)  # the self-signed root's own signature is not judged
     assert facts.signature_problem == "CN=mx.example.com is signed with sha1"
+
+
+def test_the_envelope_verdicts_hold_on_exim_which_sends_no_enhanced_codes(exim: object) -> None:
+    """No judge reads an MTA's reply text or needs RFC 3463 codes (RFC 2034: only servers that advertise
+    ENHANCEDSTATUSCODES send them)."""
+    from types import SimpleNamespace
+
+    from pytest_smtpcheck.baseline.checks import CHECKS
+
+    judges = {check.id: check.judge for check in CHECKS}
+    ports = exim.ports  # type: ignore[attr-defined]
+    good = probe_mx(SMTPSession("127.0.0.1", ports["smtp"], timeout=10), "sandbox.test")
+    assert good.relay is not None and good.relay.enhanced is None and good.relay.code == 550
+    verdicts = {name: judges[name](SimpleNamespace(smtp=good)) for name in
+                ("greeting", "ehlo", "relay", "postmaster", "null-sender", "auth-plaintext", "size")}
+    assert {name: verdict.ok for name, verdict in verdicts.items()} == dict.fromkeys(verdicts, True)
+    open_relay = probe_mx(SMTPSession("127.0.0.1", ports["open_relay"], timeout=10), "sandbox.test")
+    relay = judges["relay"](SimpleNamespace(smtp=open_relay))
+    assert not relay.ok and "an open relay" in relay.found

@@ -340,7 +340,16 @@ def _ipv6(subject: tuple[DomainFacts, str]) -> Verdict:
 
 
 def _mx_cname(subject: tuple[DomainFacts, str]) -> Verdict:
+    from ipaddress import ip_address
+
     domain, host = subject
+    try:
+        ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        return bad(f"the MX record names the address {host}, not a host", "point the MX record at a host name that "
+                   "has the address (RFC 5321 §5.1: MX records name hosts)")
     alias = domain.cname(host)
     if alias.problem is not None:
         return bad(f"CNAME lookup for {host} failed: {alias.problem}", "fix the host's DNS")
@@ -352,6 +361,8 @@ def _mx_cname(subject: tuple[DomainFacts, str]) -> Verdict:
 
 def _mx(domain: DomainFacts) -> Verdict:
     found = domain.mx
+    if any(record.null for record in domain.dns.mx(domain.domain)):
+        return ok(f"{domain.domain} publishes a null MX (RFC 7505): it takes no mail, and says so")
     if found.problem is not None:
         return bad(found.problem, "publish MX records for the domain's mail hosts")
     hosts = sorted({t.host for t in found.targets})

@@ -195,6 +195,12 @@ class BaselinePlugin:
         with self._lock:
             self.records.append({**record, "outcome": outcome})
 
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        s = self.settings
+        waived = "; ".join(f"{key}: {reason}" for key, reason in s.waivers.items()) or "none"
+        return [f"smtpcheck baseline: {', '.join(s.domains)}; certificate-expiry below {s.days_left} days; "
+                f"{s.spacing:g} s between handshakes; MTA-STS over port {s.mta_sts_port}; waivers: {waived}"]
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         from ..baseline.scorecard import scorecard_lines
 

@@ -70,9 +70,16 @@ class Lab:
         return "".join((path / "maillog").read_text(errors="replace") for path in (self.good, self.lax)
                        if (path / "maillog").exists())
 
-    def good_log_lines(self) -> list[str]:
+    def good_log_lines(self, wait: float = 3.0) -> list[str]:
+        """The good Postfix's log, once it stops growing: postlogd writes a session's lines after it ended."""
         path = self.good / "maillog"
-        return path.read_text(errors="replace").splitlines() if path.exists() else []
+        deadline, previous = time.monotonic() + wait, None
+        while True:
+            lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+            if lines == previous or time.monotonic() > deadline:
+                return lines
+            previous = lines
+            time.sleep(0.3)
 
     def messages_accepted(self) -> list[str]:
         """Log lines that only a message taken in writes (a queue file, DATA or BDAT counted at disconnect)."""

@@ -25,6 +25,7 @@ def test_password_after_a_refused_starttls(smtp_session, smtp_server):
     smtp_session.auth("PLAIN", smtp_server.username, smtp_server.password)
 
 def test_token_without_tls(smtp_session, smtp_server):
+    print("the token from SMTPCHECK_TOKEN:", smtp_server.var("SMTP_TOKEN"))
     smtp_session.ehlo()
     smtp_session.auth("XOAUTH2", smtp_server.username, smtp_server.var("SMTP_TOKEN"))
 
@@ -75,6 +76,7 @@ def test_the_real_credentials_are_never_sent_without_tls(pytester, monkeypatch, 
     assert b"dummy-not-a-secret" in base64.b64decode(wire.split(b"AUTH PLAIN ")[1].split(b"\r\n")[0])
     sent_in_clear = [form for form in forms(TOKEN) if form in wire]
     assert not sent_in_clear
+    assert "the token from SMTPCHECK_TOKEN: ****" in output and TOKEN not in output and PASSWORD not in output
     assert wire.count(b"AUTH ") == 2  # the dummy and the opted-in test: nothing of the refused ones went out
 
 

@@ -175,6 +175,7 @@ def test_smtpcheck_check_writes_the_report_here_and_exits_as_pytest_does(
     assert len(reports) == 1
     assert f"smtpcheck check: report written to {reports[0]}" in output.out
     html = reports[0].read_text()
+    assert "SMTP baseline: good.example.test, lax.test, " in html
     assert "Baseline scorecard" in html and "mail.lax.test 127.0.0.21" in html and "good.example.test (domain)" in html
     records = json.loads((tmp_path / "out.json").read_text())
     assert {record["domain"] for record in records} == {"good.example.test", "lax.test"}

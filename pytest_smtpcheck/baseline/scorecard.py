@@ -41,7 +41,11 @@ def scorecard_html(records: Sequence[Mapping[str, Any]]) -> str:
     """Two tables (by category, by MX) of passed / failed / waived / skipped; failed cells stand out."""
     if not records:
         return ""
-    parts = ['<div class="smtpcheck-scorecard"><h2>Baseline scorecard</h2>']
+    parts = ['<div class="smtpcheck-scorecard"><h2>Baseline scorecard</h2>'
+             "<style>.smtpcheck-scorecard table{border-collapse:collapse;margin:0 2em 1em 0;display:inline-table;"
+             "vertical-align:top}.smtpcheck-scorecard td,.smtpcheck-scorecard th{padding:2px 10px;"
+             "border-bottom:1px solid #ddd;text-align:right}.smtpcheck-scorecard td:first-child,"
+             ".smtpcheck-scorecard th:first-child{text-align:left}</style>"]
     for title, key in (("Category", "category"), ("MX host and address", "mx")):
         head = "".join(f"<th>{outcome}</th>" for outcome in OUTCOMES)
         rows = []

@@ -215,6 +215,13 @@ class BaselinePlugin:
         if self.settings.json and not hasattr(session.config, "workerinput"):
             Path(self.settings.json).write_text(json.dumps(self.records, indent=2) + "\n", encoding="utf-8")
 
+    @pytest.hookimpl(optionalhook=True, trylast=True)  # after the run's own title: the battery names its domains
+    def pytest_html_report_title(self, report: Any) -> None:
+        from datetime import datetime, timezone
+
+        day = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        report.title = f"SMTP baseline: {', '.join(self.settings.domains)}, {day}"
+
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str]) -> None:
         from ..baseline.scorecard import scorecard_html

@@ -133,6 +133,6 @@ def _waivers(given: Given, check_ids: Sequence[str]) -> dict[str, str]:
         if check not in check_ids:
             raise SettingsError(where, f"no check is called {check!r}; the checks: {', '.join(check_ids)}")
         text = parse_text(reason, where).strip()  # an empty reason is refused there
-        name = f"{check} {_domain(host.strip(), where)}" if host.strip() else check
+        name = f"{check} {_domain(host.strip(), where).lower()}" if host.strip() else check
         waivers[name] = text
     return waivers

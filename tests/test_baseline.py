@@ -76,6 +76,7 @@ def test_every_planted_fault_is_named_by_its_check(pytester: pytest.Pytester, la
     assert "relay: RCPT TO:<smtpcheck-relay-test@example.net> accepted: 250 2.1.5 Ok - an open relay" in lines
     assert "change: accept TLS 1.2 and 1.3 only (RFC 8996" in lines
     assert "the certificate expires in" in lines and "the threshold is 14 days" in lines
+    assert "evidence: lax.test MX: insecure (no AD bit)" in lines  # the DNS answer behind the dnssec verdict
     assert not lab.messages_accepted()  # an open relay, and still nothing was sent
 
 

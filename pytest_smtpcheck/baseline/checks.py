@@ -374,13 +374,8 @@ def _mx(domain: DomainFacts) -> Verdict:
 
 def _dnssec(domain: DomainFacts) -> Verdict:
     names = [(domain.domain, "MX"), *((host, "A") for host in sorted({t.host for t in domain.mx.targets}))]
-    rows, insecure = [], []
-    for name, rdtype in names:
-        answer = domain.secure(name, rdtype)
-        state = answer.problem or ("secure (AD)" if answer.value else "insecure (no AD bit)")
-        rows.append(f"{name} {rdtype}: {state}")
-        if answer.value is not True:
-            insecure.append(name)
+    rows = [domain.answered(name, rdtype) for name, rdtype in names]
+    insecure = [name for name, rdtype in names if domain.secure(name, rdtype).value is not True]
     if insecure:
         return bad(f"not DNSSEC-validated: {', '.join(insecure)}", "sign the zones (and publish the DS records at "
                    "the parent); DANE needs it", *rows)
@@ -389,18 +384,19 @@ def _dnssec(domain: DomainFacts) -> Verdict:
 
 def _spf(domain: DomainFacts) -> Verdict:
     spf = domain.spf
+    answer = domain.answered(domain.domain, "TXT")
     if spf.record is None:
         return bad("no SPF record", f'publish a TXT record at {domain.domain}: "v=spf1 mx -all" (RFC 7208)',
-                   *spf.problems)
+                   *spf.problems, answer)
     if spf.problems:
         return bad("; ".join(spf.problems), "fix the record: at most 10 DNS-querying terms and 2 void lookups "
-                   "(RFC 7208 §4.6.4)", spf.record)
+                   "(RFC 7208 §4.6.4)", spf.record, answer)
     terms = spf.record.split()
     last = terms[-1] if terms else ""
     if last not in ("-all", "~all") and not any(t.startswith("redirect=") for t in terms):
         return bad(f"the record ends in {last!r}: other hosts are not refused", "end it in -all (or ~all)",
-                   spf.record)
-    return ok(f"SPF {spf.record}", spf.record)
+                   spf.record, answer)
+    return ok(f"SPF {spf.record}", spf.record, answer)
 
 
 def _dmarc(domain: DomainFacts) -> Verdict:
@@ -408,7 +404,7 @@ def _dmarc(domain: DomainFacts) -> Verdict:
     if dmarc.record is None:
         return bad("no DMARC record", f'publish a TXT record at _dmarc.{domain.domain}: "v=DMARC1; p=reject; '
                    f'rua=mailto:dmarc@{domain.domain}"', *dmarc.problems)
-    evidence = (dmarc.record, *dmarc.problems)
+    evidence = (dmarc.record, *dmarc.problems, domain.answered(dmarc.found_at or f"_dmarc.{domain.domain}", "TXT"))
     if dmarc.policy not in ("quarantine", "reject"):
         return bad(f"policy {dmarc.policy or 'none'}: receivers act on nothing", "set p=quarantine or p=reject",
                    *evidence)

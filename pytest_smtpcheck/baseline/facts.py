@@ -109,6 +109,11 @@ class DomainFacts(_Memo):
             return Lookup(None, str(error))
         return Lookup(answer.secure)
 
+    def answered(self, name: str, rdtype: str) -> str:
+        """One line of evidence: the answer's DNSSEC state (the AD bit), as the report shows it."""
+        found = self.secure(name, rdtype)
+        return f"{name} {rdtype}: {found.problem or ('secure (AD)' if found.value else 'insecure (no AD bit)')}"
+
     def cname(self, host: str) -> Lookup:
         """The CNAME target of HOST, or None when HOST is no alias."""
         try:

@@ -439,9 +439,12 @@ def check(argv: list[str]) -> int:
         except AddressError as error:
             print(f"smtpcheck check: {error}\n\n{CHECK_USAGE}", file=sys.stderr)
             return EXIT_USAGE
-    if not domains or argv[:1] in (["-h"], ["--help"]):
-        print(CHECK_USAGE, file=sys.stderr if not domains else sys.stdout)
-        return EXIT_USAGE if not domains else 0
+    if argv[:1] in (["-h"], ["--help"]):
+        print(CHECK_USAGE)
+        return 0
+    if not domains:
+        print(f"smtpcheck check: no domain given\n\n{CHECK_USAGE}", file=sys.stderr)
+        return EXIT_USAGE
     here = os.getcwd()
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--rootdir={here}",
                f"--smtp-mx={domains[0]}",  # the run's destination, so --smtp-port and the like apply

@@ -196,7 +196,9 @@ def test_smtpcheck_check_needs_a_domain(capsys: pytest.CaptureFixture[str]) -> N
     from pytest_smtpcheck.cli import main
 
     assert main(["check", "-k", "tls"]) == 2
-    assert "usage: smtpcheck check DOMAIN [DOMAIN ...] [pytest options]" in capsys.readouterr().err
+    assert "smtpcheck check: no domain given\n\nusage: smtpcheck check DOMAIN [DOMAIN ...]" in capsys.readouterr().err
+    assert main(["check", "--help"]) == 0
+    assert "usage: smtpcheck check DOMAIN [DOMAIN ...] [pytest options]" in capsys.readouterr().out
     assert main(["check", "exa mple.com"]) == 2
     assert "'exa mple.com' is not a host name" in capsys.readouterr().err
 

@@ -68,7 +68,9 @@ __all__ = [
     "environment_secret",
     "parse_ca_file",
     "parse_choice",
+    "parse_flag",
     "parse_helo",
+    "parse_integer",
     "parse_port",
     "parse_resolver",
     "parse_seconds",
@@ -344,7 +346,7 @@ def resolve(layers: Sequence[Layer], environ: Mapping[str, str] | None = None) -
         connect_timeout=pick("connect_timeout", lambda given: parse_seconds(given.value, given.where), None),
         deadline=pick("deadline", lambda given: parse_seconds(given.value, given.where), None),
         ca_file=pick("ca", lambda given: parse_ca_file(given.value, given.where, given.base), None),
-        verify=not pick("no_verify", _flag, False),
+        verify=not pick("no_verify", parse_flag, False),
         tls_name=pick("tls_name", lambda given: _address(addresses.host, given.value, given.where), None),
         user=pick("user", lambda given: parse_text(given.value, given.where), None),
         password=_environment(environ, password_env, "password", origins),
@@ -353,11 +355,11 @@ def resolve(layers: Sequence[Layer], environ: Mapping[str, str] | None = None) -
         if "sandbox" in chosen else "secure",
         mx=_address(addresses.dns_name, chosen["mx"].value, chosen["mx"].where) if "mx" in chosen else None,
         resolver=pick("resolver", lambda given: parse_resolver(given.value, given.where), None),
-        concurrency=pick("concurrency", lambda given: _integer(given.value, given.where, 1, MAX_CONCURRENCY),
+        concurrency=pick("concurrency", lambda given: parse_integer(given.value, given.where, 1, MAX_CONCURRENCY),
                          DEFAULT_CONCURRENCY),
         as_address=as_address,
         as_via=as_via,
-        update=pick("update", _flag, False),
+        update=pick("update", parse_flag, False),
         token=_environment(environ, TOKEN_ENV, "token", origins),
         password_env=password_env,
         origins=origins,
@@ -500,7 +502,8 @@ def parse_choice(value: object, where: str, choices: tuple[C, ...]) -> C:
     raise SettingsError(where, f"must be one of {', '.join(choices)}, not {text!r}")
 
 
-def _integer(value: object, where: str, low: int, high: int) -> int:
+def parse_integer(value: object, where: str, low: int, high: int) -> int:
+    """The one rule for a whole number in a range: concurrency, ports, days."""
     number = None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
@@ -513,7 +516,7 @@ def _integer(value: object, where: str, low: int, high: int) -> int:
 
 def parse_port(value: object, where: str) -> int:
     """The one rule for a port, wherever one appears: target, port, listeners, resolver, a marker."""
-    return _integer(value, where, 1, 65535)
+    return parse_integer(value, where, 1, 65535)
 
 
 def parse_seconds(value: object, where: str) -> float:
@@ -531,7 +534,7 @@ def parse_seconds(value: object, where: str) -> float:
     return seconds
 
 
-def _flag(given: Given) -> bool:
+def parse_flag(given: Given) -> bool:
     """True from the command line; true/false in TOML; pytest's yes/no words in ini files."""
     value = given.value
     if isinstance(value, bool):

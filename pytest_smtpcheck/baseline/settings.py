@@ -15,7 +15,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .. import addresses
-from ..settings import Given, Layer, Settings, SettingsError, parse_ca_file, parse_port, parse_seconds, parse_text
+from ..settings import (
+    Given,
+    Layer,
+    Settings,
+    SettingsError,
+    parse_ca_file,
+    parse_flag,
+    parse_integer,
+    parse_port,
+    parse_seconds,
+    parse_text,
+)
 
 __all__ = ["DEFAULT_DAYS_LEFT", "DEFAULT_SPACING", "KEYS", "BaselineSettings", "resolve_baseline"]
 
@@ -54,7 +65,7 @@ def resolve_baseline(layers: Sequence[Layer], run: Settings, check_ids: Sequence
 
     domains_given = winner("baseline_domains")
     domains = tuple(_domain(value, domains_given.where) for value in _listed(domains_given)) if domains_given else ()
-    enabled = bool(domains) or _flag(winner("baseline"))
+    enabled = bool(domains) or ((given := winner("baseline")) is not None and parse_flag(given))
     if enabled and not domains:
         if run.mx is None:
             given = winner("baseline")
@@ -82,14 +93,6 @@ def resolve_baseline(layers: Sequence[Layer], run: Settings, check_ids: Sequence
     )
 
 
-def _flag(given: Given | None) -> bool:
-    if given is None:
-        return False
-    if isinstance(given.value, bool):
-        return given.value
-    raise SettingsError(given.where, f"must be true or false, not {given.value!r}")
-
-
 def _listed(given: Given) -> list[object]:
     return list(given.value) if isinstance(given.value, (list, tuple)) else [given.value]
 
@@ -102,11 +105,7 @@ def _domain(value: object, where: str) -> str:
 
 
 def _days(given: Given) -> int:
-    text = str(given.value).strip()
-    if not text.lstrip("+").isdigit() or not 0 <= int(text) <= MAX_DAYS_LEFT:
-        raise SettingsError(given.where,
-                            f"must be a whole number of days from 0 to {MAX_DAYS_LEFT}, not {given.value!r}")
-    return int(text)
+    return parse_integer(given.value, given.where, 0, MAX_DAYS_LEFT)
 
 
 def _spacing(given: Given) -> float:

@@ -134,7 +134,7 @@ def test_the_days_left_threshold_is_a_setting(pytester: pytest.Pytester, lab: La
     (["--smtp-waive=ipv7=CHG-1"], "--smtp-waive: no check is called 'ipv7'; the checks: greeting, ehlo,"),
     (["--smtp-waive=ipv6"], "--smtp-waive: expected CHECK [HOST] = REASON, not 'ipv6'"),
     (["--smtp-waive=ipv6 ="], "--smtp-waive: empty"),
-    (["-o", "smtp_baseline_days_left=soon"], "-o smtp_baseline_days_left: must be a whole number of days from 0"),
+    (["-o", "smtp_baseline_days_left=soon"], "-o smtp_baseline_days_left: must be a whole number from 0 to 3650"),
     (["-o", "smtp_mta_sts_port=0"], "-o smtp_mta_sts_port: "),
 ])
 def test_bad_battery_settings_are_usage_errors_naming_the_door(pytester: pytest.Pytester, lab: Lab,

@@ -66,7 +66,7 @@ def test_the_real_credentials_are_never_sent_without_tls(pytester, monkeypatch, 
     pytester.makefile(".smtp", refused_starttls=SMTP_FILE)
     with FaultServer(partial(hostile_mx, starttls=refusal), max_connections=20) as server:
         result = pytester.runpytest_subprocess(f"--smtp-target={server.target}", "--smtp-timeout=5", "--color=no",
-                                               "--smtp-user=probe@example.net", "-rA", "-p", "no:cacheprovider")
+                                               "--smtp-user=probe@example.net", "-rP", "-p", "no:cacheprovider")
         server.stop()
         wire = b"".join(bytes(peer.wire) for peer in server.peers)
     output = result.stdout.str()

@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["FilePlan", "RunDirectory", "Runs"]
 
 _WAIT_STEP = 0.01
+T = TypeVar("T")
 
 
 @dataclass
@@ -78,6 +79,34 @@ class RunDirectory:
 
     def file(self, key: str, suffix: str) -> str:
         return os.path.join(self.path, hashlib.sha256(key.encode()).hexdigest()[:24] + suffix)
+
+    def once(self, key: str, run: Callable[[], T], encode: Callable[[T], Any], decode: Callable[[Any], T],
+             lost: Callable[[], T]) -> T:
+        """RUN's result, run once in the whole run: by the first process to claim KEY, which publishes it here as
+        JSON (ENCODE); every other process waits and reads it (DECODE), or gets LOST() when the claimer ended
+        without publishing. Nothing is ever run twice."""
+        claim, result = self.file(key, ".claim"), self.file(key, ".json")
+        # Lock first, then publish the claim under its name (link is atomic and fails if taken): no waiter
+        # can ever see a claim whose lock is not yet held.
+        mine = f"{claim}.{os.getpid()}.{threading.get_ident()}"
+        fd = os.open(mine, os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # held while running: a waiter that gets it knows we are gone
+        try:
+            os.link(mine, claim)
+        except FileExistsError:
+            os.close(fd)
+            return _wait_for(claim, result, decode, lost)
+        finally:
+            os.unlink(mine)
+        try:
+            outcome = run()
+            partial = result + ".partial"
+            with open(partial, "w", encoding="utf-8") as file:
+                json.dump(encode(outcome), file)
+            os.replace(partial, result)
+            return outcome
+        finally:
+            os.close(fd)
 
 
 class Runs:
@@ -153,42 +182,26 @@ class Runs:
 
     def _obtain_shared(self, plan: FilePlan) -> FileResult:
         """Run the file if this process claims it first, else wait for the worker that did."""
-        claim, result = self.directory.file(plan.key, ".claim"), self.directory.file(plan.key, ".json")
-        # Lock first, then publish the claim under its name (link is atomic and fails if taken): no waiter
-        # can ever see a claim whose lock is not yet held.
-        mine = f"{claim}.{os.getpid()}.{threading.get_ident()}"
-        fd = os.open(mine, os.O_CREAT | os.O_RDWR, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)  # held while running: a waiter that gets it knows we are gone
-        try:
-            os.link(mine, claim)
-        except FileExistsError:
-            os.close(fd)
-            return self._wait_for(claim, result, plan)
-        finally:
-            os.unlink(mine)
-        try:
-            outcome = plan.run(plan.through)
-            partial = result + ".partial"
-            with open(partial, "w", encoding="utf-8") as file:
-                json.dump(_encode(outcome), file)
-            os.replace(partial, result)
-            return outcome
-        finally:
-            os.close(fd)
 
-    def _wait_for(self, claim: str, result: str, plan: FilePlan) -> FileResult:
-        pause = _WAIT_STEP
-        while True:
-            if os.path.exists(result):
-                with open(result, encoding="utf-8") as file:
-                    return _decode(json.load(file))
-            if _released(claim) and not os.path.exists(result):
-                from .transcripts.results import FileResult
+        def lost() -> FileResult:
+            from .transcripts.results import FileResult
 
-                return FileResult(error=f"the pytest-xdist worker that ran {plan.key} stopped before it finished; "
-                                        f"its verdicts are unknown, and the file was not run again")
-            time.sleep(pause)
-            pause = min(pause * 2, 0.1)
+            return FileResult(error=f"the pytest-xdist worker that ran {plan.key} stopped before it finished; "
+                                    f"its verdicts are unknown, and the file was not run again")
+
+        return self.directory.once(plan.key, lambda: plan.run(plan.through), _encode, _decode, lost)
+
+
+def _wait_for(claim: str, result: str, decode: Callable[[Any], T], lost: Callable[[], T]) -> T:
+    pause = _WAIT_STEP
+    while True:
+        if os.path.exists(result):
+            with open(result, encoding="utf-8") as file:
+                return decode(json.load(file))
+        if _released(claim) and not os.path.exists(result):
+            return lost()
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 def _released(claim: str) -> bool:
@@ -213,17 +226,13 @@ def _encode(result: FileResult) -> dict[str, Any]:
     transcript = result.transcript
     return {
         "verdicts": [asdict(verdict) | {"outcome": verdict.outcome.value} for verdict in result.verdicts],
-        "transcript": None if transcript is None else {
-            "id": transcript.id, "target": transcript.target, "address": transcript.address,
-            "started": transcript.started, "mismatch": transcript.mismatch, "listener": transcript.listener,
-            "entries": [[e.direction, e.text, e.at, e.tls] for e in transcript.entries],
-        },
+        "transcript": None if transcript is None else transcript.to_json(),
         "error": result.error,
     }
 
 
 def _decode(data: dict[str, Any]) -> FileResult:
-    from .smtp.transcript import Entry, Transcript
+    from .smtp.transcript import Transcript
     from .transcripts.results import ExchangeVerdict, FileResult, Mismatch, Outcome
 
     verdicts = [
@@ -231,9 +240,5 @@ def _decode(data: dict[str, Any]) -> FileResult:
                            "mismatch": v["mismatch"] and Mismatch(**v["mismatch"])})
         for v in data["verdicts"]
     ]
-    t = data["transcript"]
-    transcript = None if t is None else Transcript(
-        t["target"], t["address"], t["id"], t["started"], [Entry(*entry) for entry in t["entries"]], t["mismatch"],
-        t["listener"],
-    )
+    transcript = None if data["transcript"] is None else Transcript.from_json(data["transcript"])
     return FileResult(verdicts, transcript, data["error"])

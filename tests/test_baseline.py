@@ -219,19 +219,6 @@ def test_the_battery_sends_no_message_and_shares_one_session_per_address(pyteste
     assert not any("data=" in summary or "bdat=" in summary for summary in summaries)
 
 
-def test_xdist_keeps_a_domain_on_one_worker_with_loadscope(pytester: pytest.Pytester, lab: Lab) -> None:
-    """`--dist loadscope` keeps a domain's items (one scope: baseline[DOMAIN]) on one worker, so each address's
-    probes run once. (pytest 9.2 reads node ids from Node._id, so xdist's loadgroup suffix no longer applies.)"""
-    before = lab.good_log_lines()
-    result = pytester.runpytest_subprocess(*lab.args("good.example.test"), "-p", "xdist", "-n", "2",
-                                           "--dist", "loadscope", "--smtp-json=out.json")
-    result.assert_outcomes(passed=48)
-    records = json.loads((pytester.path / "out.json").read_text())
-    assert len(records) == 48 and {record["outcome"] for record in records} == {"passed"}  # merged on the controller
-    plain = [line for line in lab.good_log_lines()[len(before):] if "disconnect from" in line and "vrfy=" in line]
-    assert len(plain) == 2  # one plain session per address, however the checks were spread
-
-
 def test_the_docs_list_every_check_with_its_severity() -> None:
     from pytest_smtpcheck.baseline.checks import CHECKS
 

@@ -59,16 +59,19 @@ class Check:
 
     @property
     def needs(self) -> tuple[str, ...]:
-        """The address facts the judge reads (AddressFacts property names), for probing them ahead."""
+        """The address facts the judge reads (AddressFacts property names, in probing order), for probing them
+        ahead: `-k cipher` costs the handshakes and no plain session, `-k relay` the plain session alone."""
         if self.scope != "address":
             return ()
         if self.id in ("fcrdns", "banner"):
             return ("smtp", "names")
         if self.category == "smtp":
             return ("smtp",)
+        if self.id == "starttls":  # STARTTLS offered is read from the plain session's EHLO
+            return ("smtp", "tls")
         if self.category == "dane" or self.id in ("certificate-trust", "certificate-name"):
-            return ("smtp", "tls", "dane")
-        return ("smtp", "tls")
+            return ("tls", "dane")
+        return ("tls",)
 
 
 def _wire(reply: Reply | None) -> str:

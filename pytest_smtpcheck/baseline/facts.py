@@ -4,7 +4,11 @@ An address's plain session, its TLS handshakes, its certificate and DANE match a
 made on the first check that needs them and kept: eleven checks of one address
 cost one plain session and one handshake per TLS version and cipher class, not
 eleven of each. Thread-safe (one lock per probe), so checks of different addresses
-can run at once while those of one address wait for its probes. No pytest here.
+can run at once while those of one address wait for its probes. Under pytest-xdist
+the plain session and the handshakes are each run once per run, whichever worker
+asks first: it claims the probe in the run directory and publishes the result there
+as JSON; the other workers read it (RunDirectory.once, as `.smtp` files do). The DNS
+facts (PTR, TLSA) are looked up by each worker that judges them. No pytest here.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..dns import DNSCheckError
 from ..settings import Declared
@@ -20,6 +24,7 @@ from ..settings import Declared
 if TYPE_CHECKING:
     from ..dns import DaneResult, DMARCResult, DNSChecks, HostNames, MTASTSResult, SPFResult, TLSRPTResult
     from ..dns.records import MXTargets
+    from ..execution import RunDirectory
     from ..smtp.certfacts import CertificateFacts
     from ..smtp.mxprobe import MXProbeResult
     from ..smtp.session import SMTPSession
@@ -132,10 +137,11 @@ class DomainFacts(_Memo):
 class AddressFacts(_Memo):
     """One MX address: its plain session, its TLS probe, certificate, DANE match and host names."""
 
-    def __init__(self, domain: DomainFacts, host: str, target: Target) -> None:
+    def __init__(self, domain: DomainFacts, host: str, target: Target, *, shared: RunDirectory | None = None) -> None:
         self.domain = domain
         self.host = host
         self.target = target
+        self.shared = shared  # under xdist: the run directory where each probe is claimed and published once
         super().__init__()
 
     @property
@@ -150,24 +156,47 @@ class AddressFacts(_Memo):
         return self._memo("smtp", self._smtp)
 
     def _smtp(self) -> MXProbeResult:
-        from ..smtp.mxprobe import probe_mx
+        from ..smtp.mxprobe import MXProbeResult, outside_domain, probe_mx
+        from ..smtp.transcript import Transcript
 
-        return probe_mx(self._session(), self.domain.domain)
+        def lost() -> MXProbeResult:
+            outside = f"smtpcheck-relay-test@{outside_domain(self.domain.domain)}"
+            return MXProbeResult(self.domain.domain, outside, Transcript(self.address), failure=self._lost("session"))
+
+        return self._once("smtp", lambda: probe_mx(self._session(), self.domain.domain), MXProbeResult.to_json,
+                          MXProbeResult.from_json, lost)
 
     @property
     def tls(self) -> TLSProbeResult:
         return self._memo("tls", self._tls)
 
     def _tls(self) -> TLSProbeResult:
-        from ..smtp.tlsprobe import TLSProbe
+        from ..smtp.tlsprobe import Handshake, TLSProbe, TLSProbeResult
 
         def session(settings: ProbeTLSSettings) -> SMTPSession:
             made = self._session()
             made.tls_settings = settings
             return made
 
-        base = self.target.options.tls
-        return TLSProbe(session, base, spacing=self.domain.settings.spacing).run()
+        def lost() -> TLSProbeResult:
+            why = self._lost("handshakes")
+            return TLSProbeResult(why, Handshake("this client's defaults", "error", detail=why), (), None, None, {}, {})
+
+        probe = TLSProbe(session, self.target.options.tls, spacing=self.domain.settings.spacing)
+        return self._once("tls", probe.run, TLSProbeResult.to_json, TLSProbeResult.from_json, lost)
+
+    def _once(self, name: str, run: Callable[[], T], encode: Callable[[T], Any], decode: Callable[[Any], T],
+              lost: Callable[[], T]) -> T:
+        """RUN here, or under xdist once in the whole run: the first worker to claim it runs it, the others
+        read its result."""
+        if self.shared is None:
+            return run()
+        key = f"baseline {self.domain.domain} {self.host} {self.address}:{self.target.port} {name}"
+        return self.shared.once(key, run, encode, decode, lost)
+
+    def _lost(self, what: str) -> str:
+        return (f"the pytest-xdist worker that probed {self.address} ({what}) stopped before it finished; the "
+                "probe was not run again, so this verdict is unknown")
 
     @property
     def certificate(self) -> CertificateFacts | str:

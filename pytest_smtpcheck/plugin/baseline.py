@@ -4,7 +4,8 @@ Items are added after collection (so the battery runs beside a project's own tes
 or alone in an empty directory), in the order DNS gives, which every xdist worker
 sees alike. Each item carries its category and severity as markers and keywords
 (`-m required`, `-k "tls and not cipher"`); the items of one address share its
-probes and, under xdist, one worker (`--dist loadgroup`). A waived check still runs:
+probes, and under xdist every worker shares them through the run directory, so an
+address is probed once whatever `--dist` does with its items. A waived check still runs:
 when it fails it is reported as an expected failure with the waiver's reason.
 """
 
@@ -21,7 +22,7 @@ import pytest
 
 from ..dns.errors import DNSCheckError
 from ..errors import SMTPCheckError
-from .keys import TARGETS
+from .keys import RUN_DIRECTORY, TARGETS
 
 if TYPE_CHECKING:
     from ..baseline.checks import Check, Verdict
@@ -152,9 +153,9 @@ class BaselinePlugin:
         ids = [target_id for target_id in targets.ids() if target_id is not None]
         found = {target_id: targets.target(target_id) for target_id in ids}
         hosts = list(dict.fromkeys(target.mx_host or domain for target in found.values()))
-        addresses = {target_id: AddressFacts(facts, target.mx_host or domain, target)
+        shared = self.config.stash[RUN_DIRECTORY] if hasattr(self.config, "workerinput") else None
+        addresses = {target_id: AddressFacts(facts, target.mx_host or domain, target, shared=shared)
                      for target_id, target in found.items()}
-        grouped = self.config.pluginmanager.hasplugin("xdist")
         for check in CHECKS:
             if check.scope == "domain":
                 yield BaselineItem.from_parent(parent, name=f"{check.id}[{domain}]", check=check, subject=facts,
@@ -165,20 +166,18 @@ class BaselinePlugin:
                                                    subject=(facts, host), domain=domain, host=host, address=None)
             else:
                 for target_id, subject in addresses.items():
-                    item = BaselineItem.from_parent(
+                    yield BaselineItem.from_parent(
                         parent, name=f"{check.id}[{target_id}]", check=check, subject=subject, domain=domain,
                         host=subject.host, address=None if subject.target.problem else subject.address,
                         skip=targets.unreachable(target_id))
-                    if grouped:  # one worker per address: its probes run once, its handshakes stay spaced
-                        item.add_marker(pytest.mark.xdist_group(name=f"baseline[{target_id}]"))
-                    yield item
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        """Start the selected checks' probes, every address at once (not on xdist workers: each worker probes the
-        addresses of the groups it was given, as it reaches them)."""
+        """Start the selected checks' probes, every address at once. On xdist workers too: every worker sees the
+        same selection, and the first to claim a probe runs it for all (the others wait for it when they need
+        it), so the addresses are still probed at once and each only once."""
         from ..baseline.facts import AddressFacts, probe_ahead
 
-        if hasattr(self.config, "workerinput") or self.config.getoption("collectonly"):
+        if self.config.getoption("collectonly"):
             return
         needed: dict[AddressFacts, set[str]] = {}
         for item in session.items:

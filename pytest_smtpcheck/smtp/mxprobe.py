@@ -10,8 +10,8 @@ server sees one connection. No pytest here.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
 
 from ..errors import SMTPCheckError
 
@@ -50,6 +50,38 @@ class MXProbeResult:
 
     def offers(self, extension: str) -> bool:
         return extension.upper() in self.capabilities
+
+    def to_json(self) -> dict[str, Any]:
+        """The result as JSON, for the xdist run directory: the other workers judge the same replies."""
+        data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["transcript"] = self.transcript.to_json()
+        for name in _REPLIES:
+            data[name] = reply_json(data[name])
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MXProbeResult:
+        from .transcript import Transcript
+
+        return cls(**{**data, "transcript": Transcript.from_json(data["transcript"]),
+                      **{name: reply_from_json(data[name]) for name in _REPLIES}})
+
+
+_REPLIES = ("greeting", "ehlo", "vrfy_known", "vrfy_unknown", "expn", "null_sender", "postmaster", "relay")
+
+
+def reply_json(reply: Reply | None) -> dict[str, Any] | None:
+    if reply is None:
+        return None
+    return {"code": reply.code, "lines": list(reply.lines), "command": reply.command,
+            "enhanced_advertised": reply.enhanced_advertised}
+
+
+def reply_from_json(data: dict[str, Any] | None) -> Reply | None:
+    from .reply import Reply
+
+    return None if data is None else Reply(data["code"], tuple(data["lines"]), data["command"],
+                                           data["enhanced_advertised"])
 
 
 def outside_domain(domain: str) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import SMTPCheckError, TLSFailed
 from .tls import ProbeTLSSettings, TLSSettings, TLSVersionName
@@ -67,6 +67,17 @@ class Handshake:
     detail: str = ""  # why refused, untestable or in error
     transcript: Transcript | None = field(default=None, compare=False, repr=False)
 
+    def to_json(self) -> dict[str, Any]:
+        return {"offered": self.offered, "outcome": self.outcome, "version": self.version, "cipher": self.cipher,
+                "detail": self.detail, "transcript": self.transcript and self.transcript.to_json()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Handshake:
+        from .transcript import Transcript
+
+        transcript = data["transcript"] and Transcript.from_json(data["transcript"])
+        return cls(data["offered"], data["outcome"], data["version"], data["cipher"], data["detail"], transcript)
+
     def line(self) -> str:
         """One line of evidence for a report."""
         if self.outcome == "accepted":
@@ -100,6 +111,25 @@ class TLSProbeResult:
 
     def evidence(self) -> list[str]:
         return [shake.line() for shake in [self.default, *self.versions.values(), *self.ciphers.values()]]
+
+    def to_json(self) -> dict[str, Any]:
+        """The result as JSON, for the xdist run directory: the other workers judge the same handshakes."""
+        import base64
+
+        return {"failure": self.failure, "default": self.default.to_json(),
+                "chain": [base64.b64encode(der).decode("ascii") for der in self.chain],
+                "trusted": self.trusted, "trust_problem": self.trust_problem,
+                "versions": {name: shake.to_json() for name, shake in self.versions.items()},
+                "ciphers": {name: shake.to_json() for name, shake in self.ciphers.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TLSProbeResult:
+        import base64
+
+        return cls(data["failure"], Handshake.from_json(data["default"]),
+                   tuple(base64.b64decode(der) for der in data["chain"]), data["trusted"], data["trust_problem"],
+                   {name: Handshake.from_json(shake) for name, shake in data["versions"].items()},
+                   {name: Handshake.from_json(shake) for name, shake in data["ciphers"].items()})
 
 
 def forward_secret(version: str, cipher: str) -> bool:

@@ -11,6 +11,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from ..printable import printable
 from ..vocabulary import MASK
@@ -77,6 +78,17 @@ class Transcript:
         mismatch = self.mismatch - start if self.mismatch is not None and start <= self.mismatch < end else None
         return Transcript(self.target, self.address, self.id, self.started, self.entries[start:end], mismatch,
                           self.listener)
+
+    def to_json(self) -> dict[str, Any]:
+        """The transcript as JSON, for the xdist run directory (its lines are already masked; secrets stay here)."""
+        return {"id": self.id, "target": self.target, "address": self.address, "started": self.started,
+                "mismatch": self.mismatch, "listener": self.listener,
+                "entries": [[e.direction, e.text, e.at, e.tls] for e in self.entries]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Transcript:
+        return cls(data["target"], data["address"], data["id"], data["started"],
+                   [Entry(*entry) for entry in data["entries"]], data["mismatch"], data["listener"])
 
     def render(self, *, tail: int | None = None, times: bool = True) -> str:
         """A telnet-like text: `C:` lines sent, `S:` lines received, `*` events; `>>` marks the mismatch."""

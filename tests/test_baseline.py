@@ -241,3 +241,26 @@ def test_a_null_mx_passes_the_mx_check_and_an_address_in_an_mx_record_fails(pyte
     result, outcomes = _run(pytester, lab, "literal.example.test", "-m", "dns and not recommended")
     assert outcomes["mx-cname"] == "failed"
     assert "the MX record names the address 127.0.0.20, not a host" in result.stdout.str()
+
+
+def test_the_header_and_the_html_environment_list_the_battery_settings_with_their_origins(
+        pytester: pytest.Pytester, lab: Lab, tmp_path: Path) -> None:
+    pytester.makeini("[pytest]\nsmtp_baseline_days_left = 30\n")
+    report = tmp_path / "report.html"
+    result, _ = _run(pytester, lab, "good.example.test", "-k", "spf", "--smtp-waive=ipv6=CHG-1: IPv6 in Q3",
+                     f"--html={report}", "--self-contained-html")
+    header = " ".join(line for line in result.stdout.lines if line.startswith("smtpcheck: "))
+    for row in ("baseline true (command line)", "baseline_domains good.example.test (default: the mx domain)",
+                "json out.json (command line)", "baseline_days_left 30 (ini (tox.ini))",
+                "baseline_spacing 0 s (command line (-o))", f"mta_sts_port {lab.https_port} (command line (-o))",
+                "waive ipv6 = CHG-1: IPv6 in Q3 (command line)"):
+        assert row in header
+    html = report.read_text()
+    assert "baseline_days_left" in html and "30 (ini (tox.ini))" in html
+    assert "default: the mx domain" in html
+
+
+def test_without_the_battery_the_options_list_has_none_of_its_keys(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_inprocess("--co", "-p", "no:cacheprovider")
+    header = " ".join(line for line in result.stdout.lines if line.startswith("smtpcheck: "))
+    assert "timeout 30 s (default)" in header and "baseline" not in header

@@ -54,3 +54,29 @@ def test_each_door_refuses_a_bad_value_naming_itself(layer: dict[str, Given], me
     with pytest.raises(SettingsError) as refused:
         resolve_baseline([layer], Settings(), CHECK_IDS)
     assert str(refused.value).startswith(message)
+
+
+def test_the_battery_lists_every_key_with_its_origin_defaults_included_only_when_it_runs() -> None:
+    """Issue 16's option list: every effective key of the battery with where it came from."""
+    command_line = {"baseline": Given(True, "--smtp-baseline", "command line"),
+                    "waive": Given(["ipv6 = CHG-1: IPv6 in Q3"], "--smtp-waive", "command line")}
+    ini = {"baseline_days_left": Given("30", "smtp_baseline_days_left (pytest.ini)", "ini (pytest.ini)"),
+           "waive": Given(["spf = CHG-4"], "smtp_waive (pytest.ini)", "ini (pytest.ini)")}
+    settings = resolve_baseline([command_line, {}, ini], Settings(mx="example.com"), CHECK_IDS)
+    rows = {row.key: str(row) for row in settings.effective()}
+    assert rows == {
+        "baseline": "baseline true (command line)",
+        "baseline_domains": "baseline_domains example.com (default: the mx domain)",
+        "json": "json none (default)",
+        "baseline_days_left": "baseline_days_left 30 (ini (pytest.ini))",
+        "baseline_spacing": "baseline_spacing 1 s (default)",
+        "mta_sts_port": "mta_sts_port 443 (default)",
+        "mta_sts_ca": "mta_sts_ca none (default: the system's CA store)",
+        "waive": "waive ipv6 = CHG-1: IPv6 in Q3; spf = CHG-4 (command line, ini (pytest.ini))",
+    }
+    two = resolve_baseline([{"baseline_domains": Given(["a.example", "b.example"], "--smtp-baseline-domain",
+                                                       "command line")}], Settings(), CHECK_IDS)
+    shown = {row.key: str(row) for row in two.effective()}
+    assert shown["baseline_domains"] == "baseline_domains a.example, b.example (command line)"  # not "a:b"
+    assert shown["baseline"] == "baseline true (command line)"  # implied by the domains given there
+    assert resolve_baseline([{}], Settings(mx="example.com"), CHECK_IDS).effective() == []

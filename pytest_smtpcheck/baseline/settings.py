@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from .. import addresses
 from ..settings import (
+    Effective,
     Given,
     Layer,
     Settings,
@@ -49,6 +50,25 @@ class BaselineSettings:
     mta_sts_port: int = 443
     mta_sts_ca: str | None = None
     waivers: Mapping[str, str] = field(default_factory=dict)  # "ipv6" or "ipv6 mx1.example.com" -> reason
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False)  # key -> where it came from
+
+    def effective(self) -> list[Effective]:
+        """The battery's settings, defaults included, each with its origin: what the report lists beside the
+        run's (only when the battery runs)."""
+        if not self.enabled:
+            return []
+        origin = self.origins.get
+        waived = "; ".join(f"{key} = {reason}" for key, reason in sorted(self.waivers.items())) or None
+        return [
+            Effective("baseline", True, origin("baseline", "default")),
+            Effective("baseline_domains", ", ".join(self.domains), origin("baseline_domains", "default")),
+            Effective("json", self.json, origin("json", "default")),
+            Effective("baseline_days_left", self.days_left, origin("baseline_days_left", "default")),
+            Effective("baseline_spacing", self.spacing, origin("baseline_spacing", "default")),
+            Effective("mta_sts_port", self.mta_sts_port, origin("mta_sts_port", "default")),
+            Effective("mta_sts_ca", self.mta_sts_ca, origin("mta_sts_ca", "default: the system's CA store")),
+            Effective("waive", waived, origin("waive", "default")),
+        ]
 
     def waiver(self, check: str, host: str | None) -> str | None:
         """The reason CHECK is waived for HOST (a waiver for the host first, then one for every host), or None."""
@@ -78,9 +98,18 @@ def resolve_baseline(layers: Sequence[Layer], run: Settings, check_ids: Sequence
     ca = winner("mta_sts_ca")
     json = winner("json")
     waivers: dict[str, str] = {}
+    waived_by: list[str] = []
     for layer in reversed(layers):  # waivers merge check by check; for one check the highest layer wins
         if "waive" in layer:
             waivers.update(_waivers(layer["waive"], check_ids))
+            waived_by.insert(0, layer["waive"].origin)
+    origins = {key: given.origin for key in KEYS if (given := winner(key)) is not None}
+    if waived_by:
+        origins["waive"] = ", ".join(dict.fromkeys(waived_by))  # merged: every door that waived something
+    if enabled and domains_given is None:
+        origins["baseline_domains"] = "default: the mx domain"
+    if enabled and "baseline" not in origins:
+        origins["baseline"] = domains_given.origin if domains_given else "default"
     return BaselineSettings(
         enabled=enabled,
         domains=domains,
@@ -90,6 +119,7 @@ def resolve_baseline(layers: Sequence[Layer], run: Settings, check_ids: Sequence
         mta_sts_port=parse_port(port.value, port.where) if port else 443,
         mta_sts_ca=parse_ca_file(ca.value, ca.where, ca.base) if ca else None,
         waivers=waivers,
+        origins=origins,
     )
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from ..dns.errors import DNSCheckError
 from ..errors import SMTPCheckError
-from .keys import RUN_DIRECTORY, TARGETS
+from .keys import BASELINE, RUN_DIRECTORY, TARGETS
 
 if TYPE_CHECKING:
     from ..baseline.checks import Check, Verdict
@@ -60,7 +60,7 @@ class BaselineItem(pytest.Item):
             self.add_marker(name)
 
     def runtest(self) -> None:
-        settings: BaselineSettings = self.config.stash[_SETTINGS]
+        settings: BaselineSettings = self.config.stash[BASELINE]
         record = {"id": self.check.id, "category": self.check.category, "severity": self.check.severity,
                   "domain": self.domain, "host": self.host, "address": self.address}
         self.user_properties.append((PROPERTY, record))
@@ -118,9 +118,6 @@ def _transcripts(check: Check, subject: Any) -> Iterator[tuple[str, Transcript]]
                 yield f"handshake: {shake.offered}", shake.transcript
 
 
-_SETTINGS = pytest.StashKey["BaselineSettings"]()
-
-
 class BaselinePlugin:
     """Registered by the plugin when the battery is asked for."""
 
@@ -130,7 +127,7 @@ class BaselinePlugin:
         self.records: list[dict[str, Any]] = []
         self.probes: list[threading.Thread] = []
         self._lock = threading.Lock()
-        config.stash[_SETTINGS] = settings
+        config.stash[BASELINE] = settings
         for line in MARKERS:
             config.addinivalue_line("markers", line)
 
@@ -193,12 +190,6 @@ class BaselinePlugin:
         outcome = "waived" if hasattr(report, "wasxfail") else report.outcome
         with self._lock:
             self.records.append({**record, "outcome": outcome})
-
-    def pytest_report_header(self, config: pytest.Config) -> list[str]:
-        s = self.settings
-        waived = "; ".join(f"{key}: {reason}" for key, reason in s.waivers.items()) or "none"
-        return [f"smtpcheck baseline: {', '.join(s.domains)}; certificate-expiry below {s.days_left} days; "
-                f"{s.spacing:g} s between handshakes; MTA-STS over port {s.mta_sts_port}; waivers: {waived}"]
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         from ..baseline.scorecard import scorecard_lines

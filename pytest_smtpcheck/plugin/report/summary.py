@@ -15,7 +15,7 @@ import pytest
 from ... import __version__
 from ...settings import Effective, describe
 from ...vocabulary import MASK
-from ..keys import SECRET_VARS, TARGETS
+from ..keys import BASELINE, SECRET_VARS, TARGETS
 from .junit import move_transcripts_to_system_out
 from .masking import SECRET_VARS_OUTPUT, mask_run_secrets
 
@@ -156,10 +156,11 @@ def option_lines(config: pytest.Config) -> list[str]:
 
 def _shown(config: pytest.Config) -> list[tuple[Effective, object]]:
     """The run's effective settings with secret values masked: the password, the token, variables used as
-    secrets (their names are known once a test used them so)."""
+    secrets (their names are known once a test used them so); then the battery's, when it runs."""
     secret = config.stash.get(SECRET_VARS, set())
-    return [(row, MASK if row.key.startswith("vars.") and row.key[5:] in secret else row.value)
-            for row in config.stash[TARGETS].settings.effective()]
+    baseline = config.stash.get(BASELINE, None)
+    rows = config.stash[TARGETS].settings.effective() + (baseline.effective() if baseline else [])
+    return [(row, MASK if row.key.startswith("vars.") and row.key[5:] in secret else row.value) for row in rows]
 
 
 def _count(number: int, noun: str) -> str:

@@ -9,7 +9,11 @@
   answering, no IPv6, no PTR, a certificate from an untrusted CA for another name expiring in 5 days, and no
   SPF, DMARC, MTA-STS or TLS-RPT.
 - `weak.example.test` (signed zone): DNS faults only, its MX a CNAME to the good MX host: SPF over the
-  10-lookup limit, DMARC `p=none`, no MTA-STS or TLS-RPT.
+  10-lookup limit, DMARC `p=none`, no MTA-STS or TLS-RPT. A TLSA record that matches nothing sits at the alias
+  name: RFC 7672 §2.2.2 has senders use the expanded name's records first.
+- `fallback.example.test` and `insecure.example.test` (signed): MX hosts that are aliases, for DANE's TLSA base
+  domain (RFC 7672 §2.2.2). The first is a CNAME to `mx.solo.example.test` (the good Postfix, no TLSA there) with
+  the good key's TLSA at the alias name; the second a CNAME into the unsigned `lax.test`.
 
 Both Postfix instances listen on one port (each on its own addresses), as every MX of a domain does on 25.
 Every transport is `discard`: nothing leaves the machine, and the battery sends no message anyway.
@@ -206,6 +210,12 @@ def lab_zones(good_cert: Any) -> dict[str, list[str]]:
             f'weak TXT "v=spf1 {" ".join(too_many[:6])} " "{" ".join(too_many[6:])} -all"',  # 255-octet strings
             *(f"host{n}.weak A 127.0.0.{30 + n}" for n in range(11)),
             '_dmarc.weak TXT "v=DMARC1; p=none; rua=mailto:dmarc@weak.example.test"',
+            f"_25._tcp.alias.weak TLSA 3 1 1 {next_key}",
+            "fallback MX 10 alias.fallback",
+            "alias.fallback CNAME mx.solo.example.test.",
+            f"_25._tcp.alias.fallback TLSA 3 1 1 {_spki_hash(good_cert)}",
+            "insecure MX 10 alias.insecure",
+            f"alias.insecure CNAME {LAX_MX}.",
             # for bench/baseline.py: one MX host with one address, and two MX hosts (each a Postfix of its own)
             "solo MX 10 mx.solo",
             "mx.solo A 127.0.0.20",

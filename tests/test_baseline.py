@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from baseline_lab import Lab, running_lab
+from baseline_lab import LAX_ADDRESS, Lab, running_lab
 
 from pytest_smtpcheck.baseline.checks import CHECK_IDS
 
@@ -264,3 +264,30 @@ def test_without_the_battery_the_options_list_has_none_of_its_keys(pytester: pyt
     result = pytester.runpytest_inprocess("--co", "-p", "no:cacheprovider")
     header = " ".join(line for line in result.stdout.lines if line.startswith("smtpcheck: "))
     assert "timeout 30 s (default)" in header and "baseline" not in header
+
+
+def test_dane_of_an_alias_mx_looks_at_the_expanded_name_first(pytester: pytest.Pytester, lab: Lab) -> None:
+    """RFC 7672 §2.2.2: alias.weak.example.test is a secure CNAME to mx1.good.example.test, whose TLSA records
+    match; the record at the alias name itself matches nothing, and is not the one senders use."""
+    result, outcomes = _run(pytester, lab, "weak.example.test", "-k", "dane and 127.0.0.20", "-rA")
+    assert outcomes == {"dane@127.0.0.20": "passed", "dane-rollover@127.0.0.20": "passed"}
+    assert ("TLSA records at _25._tcp.mx1.good.example.test, at the CNAME-expanded name of alias.weak.example.test"
+            in result.stdout.str())
+
+
+def test_dane_of_an_alias_mx_falls_back_to_the_mx_host_name(pytester: pytest.Pytester, lab: Lab) -> None:
+    """RFC 7672 §2.2.2: no TLSA records at the expanded name (mx.solo.example.test): the MX host name's count."""
+    result, outcomes = _run(pytester, lab, "fallback.example.test", "-k", "dane and not rollover", "-rA")
+    assert outcomes == {"dane@127.0.0.20": "passed"}
+    assert ("TLSA records at _25._tcp.alias.fallback.example.test (none at _25._tcp.mx.solo.example.test, the "
+            "CNAME-expanded name, so at the MX host name; RFC 7672 §2.2.2)") in result.stdout.str()
+
+
+def test_dane_of_an_alias_mx_with_an_insecure_expansion_uses_the_mx_host_name_only(pytester: pytest.Pytester,
+                                                                                  lab: Lab) -> None:
+    """RFC 7672 §2.2.2: the CNAME leads into the unsigned lax.test, so its name is no TLSA base domain."""
+    result, outcomes = _run(pytester, lab, "insecure.example.test", "-k", "dane and not rollover")
+    assert outcomes == {f"dane@{LAX_ADDRESS}": "failed"}
+    assert ("no TLSA records at _25._tcp.alias.insecure.example.test (not at mail.lax.test: the CNAME expansion of "
+            "alias.insecure.example.test is not DNSSEC-validated, so only the MX host name counts; RFC 7672 §2.2.2)"
+            in result.stdout.str())

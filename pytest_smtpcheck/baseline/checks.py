@@ -280,7 +280,9 @@ def _dane(a: AddressFacts) -> Verdict:
     dane = a.dane
     if isinstance(dane, str):
         return bad(dane, f"publish DNSSEC-signed TLSA records at _25._tcp.{a.host} (RFC 7672), e.g. 3 1 1 of the key")
-    records = tuple(repr(r) for r in dane.records)
+    found = a.tlsa
+    records = (f"TLSA records at {found[2]}" if not isinstance(found, str) else found,
+               *(repr(r) for r in dane.records))
     if not dane.usable:
         return bad("no usable TLSA record (usages 2 and 3 only count for SMTP, RFC 7672 §3.1.3)",
                    "publish DANE-EE (3 1 1) or DANE-TA (2 1 1) records", *records)

@@ -22,7 +22,7 @@ from ..dns import DNSCheckError
 from ..settings import Declared
 
 if TYPE_CHECKING:
-    from ..dns import DaneResult, DMARCResult, DNSChecks, HostNames, MTASTSResult, SPFResult, TLSRPTResult
+    from ..dns import DaneResult, DMARCResult, DNSChecks, HostNames, MTASTSResult, SPFResult, TLSAResult, TLSRPTResult
     from ..dns.records import MXTargets
     from ..execution import RunDirectory
     from ..smtp.certfacts import CertificateFacts
@@ -37,6 +37,7 @@ __all__ = ["AddressFacts", "DomainFacts", "Lookup", "probe_ahead"]
 
 T = TypeVar("T")
 DANE_PORT = 25
+MAX_CNAME_CHAIN = 8  # a longer chain is a loop or a mistake: the expansion stops there
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,18 @@ class DomainFacts(_Memo):
         except DNSCheckError as error:
             return Lookup(None, str(error))
         return Lookup(str(answer.records[0].target).rstrip(".") if answer.records else None)  # type: ignore[attr-defined]
+
+    def expansion(self, host: str, rdtype: str) -> tuple[str, bool]:
+        """HOST's fully CNAME-expanded name, and whether every CNAME on the way and the expanded name's RDTYPE
+        answer validated (the AD bit): what RFC 7672 §2.2.2 asks before TLSA is looked up at an alias's target."""
+        name, secure = host, True
+        for _ in range(MAX_CNAME_CHAIN):
+            answer = self.dns.lookup(name, "CNAME")
+            secure = secure and answer.secure
+            if not answer.records:
+                break
+            name = str(answer.records[0].target).rstrip(".")  # type: ignore[attr-defined]
+        return name, secure and self.dns.lookup(name, rdtype).secure
 
     def addresses(self, host: str) -> Lookup:
         try:
@@ -223,17 +236,46 @@ class AddressFacts(_Memo):
         from ..dns import dane_match
 
         probe = self.tls
-        try:  # port 25 whatever port the run connects to: senders look there (RFC 7672 §2.2)
-            records = self.domain.dns.tlsa(self.host, DANE_PORT)
-        except DNSCheckError as error:
-            return f"TLSA lookup for _{DANE_PORT}._tcp.{self.host} failed: {error}"
+        found = self.tlsa
+        if isinstance(found, str):
+            return found
+        records, names, where = found
         if not records.records:
-            return f"no TLSA records at {records.name}"
+            return f"no TLSA records at {where}"
         if not records.secure:
             return f"the TLSA records at {records.name} are not DNSSEC-signed: senders ignore them"
         if probe.failure is not None:
             return f"no TLS session to match the TLSA records against: {probe.failure}"
-        return dane_match(records, list(probe.chain), host=self.host)
+        return dane_match(records, list(probe.chain), host=names)
+
+    @property
+    def tlsa(self) -> tuple[TLSAResult, tuple[str, ...], str] | str:
+        """The TLSA records senders use for this MX host, the names a DANE-TA certificate may carry, and where
+        they were looked for (one line of evidence); or why the lookup failed."""
+        return self._memo("tlsa", self._tlsa)
+
+    def _tlsa(self) -> tuple[TLSAResult, tuple[str, ...], str] | str:
+        """RFC 7672 §2.2.2: for an MX host that is an alias whose whole expansion (every CNAME and the final
+        address records) is DNSSEC-validated, the TLSA base domain is first the fully expanded name, then,
+        when that has no TLSA records, the MX host name itself; an insecure expansion is not used, only the
+        MX host name. Port 25 whatever port the run connects to: senders look there (§2.2). With DANE-TA, the
+        certificate may name the base domain or the MX host (§3.2.2)."""
+        try:
+            expanded, secure = self.domain.expansion(self.host, "AAAA" if ":" in self.address else "A")
+            if expanded != self.host and secure:
+                records = self.domain.dns.tlsa(expanded, DANE_PORT)
+                if records.records:
+                    return records, (expanded, self.host), (
+                        f"{records.name}, at the CNAME-expanded name of {self.host} (RFC 7672 §2.2.2)")
+                skipped = f"none at {records.name}, the CNAME-expanded name, so at the MX host name"
+            elif expanded != self.host:
+                skipped = (f"not at {expanded}: the CNAME expansion of {self.host} is not DNSSEC-validated, so "
+                           "only the MX host name counts")
+            records = self.domain.dns.tlsa(self.host, DANE_PORT)
+        except DNSCheckError as error:
+            return f"TLSA lookup for the MX host {self.host} failed: {error}"
+        where = records.name if expanded == self.host else f"{records.name} ({skipped}; RFC 7672 §2.2.2)"
+        return records, (self.host,), where
 
     @property
     def names(self) -> HostNames | str:

@@ -110,13 +110,16 @@ def _names_match(cert: x509.Certificate, host: str) -> bool:
     return False
 
 
-def dane_match(records: TLSAResult, chain: Sequence[bytes], *, host: str | None = None) -> DaneResult:
+def dane_match(records: TLSAResult, chain: Sequence[bytes], *,
+               host: str | tuple[str, ...] | None = None) -> DaneResult:
     """Match secure, usable TLSA records against CHAIN (DER, leaf first).
 
     DANE-EE (3) matches the leaf; DANE-TA (2) matches an issuer in the chain that the
-    leaf chains up to, and, given HOST, the leaf must name it. Insecure records are
-    never usable: without DNSSEC they prove nothing.
+    leaf chains up to, and, given HOST (or several reference names: an alias's expanded
+    name and the MX host, RFC 7672 §3.2.2), the leaf must name it (one of them).
+    Insecure records are never usable: without DNSSEC they prove nothing.
     """
+    hosts = (host,) if isinstance(host, str) else host or ()
     try:
         certs = [x509.load_der_x509_certificate(der) for der in chain]
     except ValueError as exc:
@@ -127,7 +130,8 @@ def dane_match(records: TLSAResult, chain: Sequence[bytes], *, host: str | None 
         for index, cert in candidates:
             if _association(cert, record.selector, record.mtype) != record.data:
                 continue
-            if record.usage == 2 and (not _chains_to(certs, index) or (host and not _names_match(certs[0], host))):
+            if record.usage == 2 and (not _chains_to(certs, index) or (
+                    hosts and not any(_names_match(certs[0], name) for name in hosts))):
                 continue
             return DaneResult(True, True, records.records, record)
     return DaneResult(bool(usable), False, records.records)

@@ -13,6 +13,8 @@
 - The run directory also holds the per-target connection cap (smtp.cap).
 - The run directory is the one place a file's result is serialised (JSON):
   everywhere else it stays the typed FileResult the runner made.
+- RunDirectory.once is that claim for any work run once per run: the baseline
+  battery's probes of an MX address use it too.
 See docs/execution.md.
 """
 

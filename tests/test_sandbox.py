@@ -247,7 +247,7 @@ def test_the_sandbox_is_imported_only_when_a_test_needs_it(pytester, test, impor
     pytester.makeconftest("""
         import sys
 
-        def pytest_sessionfinish():
+        def pytest_unconfigure():  # after the terminal summary, the last to run
             names = ("pytest_smtpcheck.sandbox", "pytest_smtpcheck.smtp.server")
             print("sandbox imported:", any(name.startswith(names) for name in sys.modules))
     """)

@@ -76,6 +76,8 @@ class RunSummary:
 
     def missing_lines(self) -> list[str]:
         """The variables the run did not give, with the tests skipped for each: a typo must not pass unseen."""
+        if not self.missing:
+            return []  # asking the target for its variables would load the sandbox in a run that has no use for it
         from ...target import did_you_mean
 
         given = self.config.stash[TARGETS].variables()

@@ -7,6 +7,8 @@ A `.smtp` file must not be able to send `/etc/passwd`, a dotfile of the home dir
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 from faultserver import FaultServer, hostile_mx
@@ -88,13 +90,45 @@ def test_unreadable_files_say_what_they_are(tree):
         files.resolve("mail/pipe.eml", str(tree / "t.smtp"))
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file: permission denied cannot happen")
-def test_a_file_without_read_permission_says_so(tree):
-    locked = tree / "mail" / "locked.eml"
-    locked.write_text("x")
-    locked.chmod(0)
-    with pytest.raises(MessageFileRefused, match="permission denied"):
-        MessageFiles(str(tree)).resolve("mail/locked.eml", str(tree / "t.smtp"))
+def _refusal_as_nobody(root: Path) -> str:
+    """The refusal as the unprivileged user nobody sees it: a forked child drops root (which reads every file) and
+    runs the already-imported code, so nothing need be executable or importable by nobody."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        message = b"no refusal"
+        try:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            MessageFiles(str(root)).resolve("mail/locked.eml", str(root / "t.smtp"))
+        except MessageFileRefused as error:
+            message = str(error).encode()
+        except BaseException as error:  # noqa: BLE001 - reported to the parent, which fails the test with it
+            message = repr(error).encode()
+        os.write(write, message)
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        message = pipe.read().decode()
+    os.waitpid(pid, 0)
+    return message
+
+
+def test_a_file_without_read_permission_says_so():
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch) / "tree"
+        (root / "mail").mkdir(parents=True)
+        locked = root / "mail" / "locked.eml"
+        locked.write_text("x")
+        locked.chmod(0)
+        if os.geteuid() != 0:
+            with pytest.raises(MessageFileRefused, match="permission denied"):
+                MessageFiles(str(root)).resolve("mail/locked.eml", str(root / "t.smtp"))
+            return
+        for directory in (Path(scratch), root, root / "mail"):
+            directory.chmod(0o755)  # nobody may walk the tree; the file itself stays unreadable
+        assert "permission denied" in _refusal_as_nobody(root)
 
 
 def test_under_pytest_nothing_outside_is_sent_and_the_opt_in_sends_it(pytester):

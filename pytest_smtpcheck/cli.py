@@ -35,12 +35,13 @@ from .settings import (
     parse_text,
 )
 from .smtp.reply import Reply
+from .smtp.sasl import secret_forms
 from .smtp.session import SMTPSession
 from .smtp.transcript import EVENT, RECEIVED, SENT
 from .transcripts.bind import Values, step
 from .transcripts.steps import Auth, ChunkRefused, Sleep, Step
 from .transcripts.syntax import MESSAGE_OUTSIDE_DATA, Body, Directive, Send, SMTPFileError, parse, read_directive
-from .vocabulary import STANDARD_PORTS, TLS_MODES, secret_forms
+from .vocabulary import STANDARD_PORTS, TLS_MODES
 
 __all__ = ["main"]
 

@@ -1,4 +1,4 @@
-"""The words every part of the plugin shares, defined once: listeners, TLS modes, AUTH mechanisms, masking.
+"""The words every part of the plugin shares, defined once: listeners, TLS modes, AUTH mechanisms, the mask.
 
 Options, markers, `.smtp` front matter, profiles, the sandbox and the reports all
 import these; none of them keeps a list of its own.
@@ -6,7 +6,6 @@ import these; none of them keeps a list of its own.
 
 from __future__ import annotations
 
-import base64
 from typing import Literal, get_args
 
 __all__ = [
@@ -25,7 +24,6 @@ __all__ = [
     "Secret",
     "TLSMode",
     "mask_auth_line",
-    "secret_forms",
 ]
 
 Listener = Literal["smtp", "submission", "submissions"]
@@ -43,7 +41,6 @@ PASSWORD_ENV = "SMTPCHECK_PASSWORD"  # the environment variable of the AUTH pass
 TOKEN_ENV = "SMTPCHECK_TOKEN"  # the environment variable of the OAuth token
 
 MASK = "****"
-_SHORTEST_SECRET = 3  # shorter values are not masked: they would blot out ordinary text
 
 
 class Secret(str):
@@ -61,17 +58,3 @@ def mask_auth_line(line: str) -> str:
     if len(words) > 2 and words[0].upper() == "AUTH":
         return f"{words[0]} {words[1]} {MASK}"
     return line
-
-
-def secret_forms(secret: str, user: str = "") -> list[str]:
-    """Every form in which *secret* can reach a wire or a report: itself and the SASL encodings that carry it.
-
-    Longest first, so that masking a longer form is not spoiled by masking a part of it first.
-    """
-    if len(secret) < _SHORTEST_SECRET:
-        return []
-    texts = {secret, f"\0{user}\0{secret}", f"{user}\0{secret}",
-             f"user={user}\x01auth=Bearer {secret}\x01\x01", f"n,a={user},\x01auth=Bearer {secret}\x01\x01",
-             f"n,,\x01auth=Bearer {secret}\x01\x01"}
-    forms = set(texts) | {base64.b64encode(text.encode("utf-8")).decode("ascii") for text in texts}
-    return sorted(forms, key=len, reverse=True)

@@ -22,7 +22,7 @@ import secrets as random
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
-from ..vocabulary import AUTH_MECHANISMS, MASK, Secret, secret_forms
+from ..vocabulary import AUTH_MECHANISMS, MASK, Secret
 
 __all__ = [
     "MECHANISMS",
@@ -49,6 +49,7 @@ __all__ = [
     "parse_xoauth2",
     "plain_message",
     "response_line",
+    "secret_forms",
     "xoauth2_message",
 ]
 
@@ -153,6 +154,24 @@ def _key_values(text: str) -> dict[str, str]:
 def _bearer(auth: str) -> str | None:
     scheme, _, token = auth.partition(" ")
     return token if scheme.lower() == "bearer" else None
+
+
+_SHORTEST_SECRET = 3  # shorter values are not masked: they would blot out ordinary text
+
+
+def secret_forms(secret: str, user: str = "") -> list[str]:
+    """Every form in which *secret* can reach a wire or a report: itself and the SASL messages that carry it.
+
+    Built by the mechanisms' own message functions, so masking follows any change to what they send.
+    Longest first, so that masking a longer form is not spoiled by masking a part of it first.
+    """
+    if len(secret) < _SHORTEST_SECRET:
+        return []
+    plain = plain_message(user, secret)
+    messages = {secret.encode(), plain, plain[1:], xoauth2_message(user, secret),
+                oauthbearer_message(user, secret), oauthbearer_message("", secret)}
+    forms = {message.decode() for message in messages} | {_b64(message) for message in messages}
+    return sorted(forms, key=len, reverse=True)
 
 
 # -- the client side ----------------------------------------------------------------------------------------

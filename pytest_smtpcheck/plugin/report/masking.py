@@ -91,7 +91,7 @@ def _user(config: pytest.Config) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _forms(secrets: frozenset[str], user: str) -> list[str]:
-    from ...vocabulary import secret_forms
+    from ...smtp.sasl import secret_forms
 
     forms = {form for secret in secrets for form in secret_forms(secret, user)}
     return sorted(forms, key=len, reverse=True)

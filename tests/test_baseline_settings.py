@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_smtpcheck.baseline.checks import CHECK_IDS
 from pytest_smtpcheck.baseline.settings import BaselineSettings, resolve_baseline
 from pytest_smtpcheck.settings import Given, Settings, SettingsError
 
@@ -18,7 +17,7 @@ def test_waivers_merge_across_doors_and_the_higher_door_wins_for_one_check() -> 
     command_line = {"waive": given(["ipv6 = CHG-1: from the command line"], "--smtp-waive")}
     profile = {"waive": given({"ipv6": "CHG-2: from the profile", "dmarc": "CHG-3"}, "smtpcheck.toml: profiles.x.waive")}
     ini = {"waive": given(["spf = CHG-4", "ipv6 MX1.Example.com. = CHG-5: one host"], "smtp_waive (pytest.ini)")}
-    settings = resolve_baseline([command_line, profile, ini], Settings(mx="example.com"), CHECK_IDS)
+    settings = resolve_baseline([command_line, profile, ini], Settings(mx="example.com"))
     assert settings.waivers == {"ipv6": "CHG-1: from the command line", "dmarc": "CHG-3", "spf": "CHG-4",
                                 "ipv6 mx1.example.com": "CHG-5: one host"}
     assert settings.waiver("ipv6", "MX1.example.com") == "CHG-5: one host"  # the host's own waiver first
@@ -27,11 +26,11 @@ def test_waivers_merge_across_doors_and_the_higher_door_wins_for_one_check() -> 
 
 
 def test_the_battery_is_off_unless_asked_and_takes_the_mx_domain() -> None:
-    assert resolve_baseline([{}], Settings(mx="example.com"), CHECK_IDS) == BaselineSettings()
-    on = resolve_baseline([{"baseline": given(True, "--smtp-baseline")}], Settings(mx="example.com"), CHECK_IDS)
+    assert resolve_baseline([{}], Settings(mx="example.com")) == BaselineSettings()
+    on = resolve_baseline([{"baseline": given(True, "--smtp-baseline")}], Settings(mx="example.com"))
     assert on.enabled and on.domains == ("example.com",)
     more = resolve_baseline([{"baseline_domains": given(["a.example", "B.example."], "--smtp-baseline-domain")}],
-                            Settings(), CHECK_IDS)
+                            Settings())
     assert more.enabled and more.domains == ("a.example", "B.example")
 
 
@@ -52,7 +51,7 @@ def test_the_battery_is_off_unless_asked_and_takes_the_mx_domain() -> None:
 ])
 def test_each_door_refuses_a_bad_value_naming_itself(layer: dict[str, Given], message: str) -> None:
     with pytest.raises(SettingsError) as refused:
-        resolve_baseline([layer], Settings(), CHECK_IDS)
+        resolve_baseline([layer], Settings())
     assert str(refused.value).startswith(message)
 
 
@@ -62,7 +61,7 @@ def test_the_battery_lists_every_key_with_its_origin_defaults_included_only_when
                     "waive": Given(["ipv6 = CHG-1: IPv6 in Q3"], "--smtp-waive", "command line")}
     ini = {"baseline_days_left": Given("30", "smtp_baseline_days_left (pytest.ini)", "ini (pytest.ini)"),
            "waive": Given(["spf = CHG-4"], "smtp_waive (pytest.ini)", "ini (pytest.ini)")}
-    settings = resolve_baseline([command_line, {}, ini], Settings(mx="example.com"), CHECK_IDS)
+    settings = resolve_baseline([command_line, {}, ini], Settings(mx="example.com"))
     rows = {row.key: str(row) for row in settings.effective()}
     assert rows == {
         "baseline": "baseline true (command line)",
@@ -75,8 +74,8 @@ def test_the_battery_lists_every_key_with_its_origin_defaults_included_only_when
         "waive": "waive ipv6 = CHG-1: IPv6 in Q3; spf = CHG-4 (command line, ini (pytest.ini))",
     }
     two = resolve_baseline([{"baseline_domains": Given(["a.example", "b.example"], "--smtp-baseline-domain",
-                                                       "command line")}], Settings(), CHECK_IDS)
+                                                       "command line")}], Settings())
     shown = {row.key: str(row) for row in two.effective()}
     assert shown["baseline_domains"] == "baseline_domains a.example, b.example (command line)"  # not "a:b"
     assert shown["baseline"] == "baseline true (command line)"  # implied by the domains given there
-    assert resolve_baseline([{}], Settings(mx="example.com"), CHECK_IDS).effective() == []
+    assert resolve_baseline([{}], Settings(mx="example.com")).effective() == []

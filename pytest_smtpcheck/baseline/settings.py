@@ -77,8 +77,8 @@ class BaselineSettings:
         return self.waivers.get(check)
 
 
-def resolve_baseline(layers: Sequence[Layer], run: Settings, check_ids: Sequence[str]) -> BaselineSettings:
-    """The battery's settings from the run's layers (highest first); CHECK_IDS are the ids a waiver may name."""
+def resolve_baseline(layers: Sequence[Layer], run: Settings) -> BaselineSettings:
+    """The battery's settings from the run's layers (highest first)."""
 
     def winner(key: str) -> Given | None:
         return next((layer[key] for layer in layers if key in layer), None)
@@ -101,7 +101,7 @@ def resolve_baseline(layers: Sequence[Layer], run: Settings, check_ids: Sequence
     waived_by: list[str] = []
     for layer in reversed(layers):  # waivers merge check by check; for one check the highest layer wins
         if "waive" in layer:
-            waivers.update(_waivers(layer["waive"], check_ids))
+            waivers.update(_waivers(layer["waive"]))
             waived_by.insert(0, layer["waive"].origin)
     origins = {key: given.origin for key in KEYS if (given := winner(key)) is not None}
     if waived_by:
@@ -144,9 +144,11 @@ def _spacing(given: Given) -> float:
     return parse_seconds(given.value, given.where)
 
 
-def _waivers(given: Given, check_ids: Sequence[str]) -> dict[str, str]:
+def _waivers(given: Given) -> dict[str, str]:
     """`{ "ipv6" = "CHG-1234: …", "tls-version mx2.example.com" = "…" }` from a profile, or `CHECK [HOST] = REASON`
     lines (ini, repeated --smtp-waive)."""
+    from .checks import CHECK_IDS  # the battery's ids: loaded only when something is waived
+
     if isinstance(given.value, Mapping):
         items = [(str(key), value, f"{given.where}.{key}") for key, value in given.value.items()]
     else:
@@ -159,8 +161,8 @@ def _waivers(given: Given, check_ids: Sequence[str]) -> dict[str, str]:
     waivers = {}
     for key, reason, where in items:
         check, _, host = key.strip().partition(" ")
-        if check not in check_ids:
-            raise SettingsError(where, f"no check is called {check!r}; the checks: {', '.join(check_ids)}")
+        if check not in CHECK_IDS:
+            raise SettingsError(where, f"no check is called {check!r}; the checks: {', '.join(CHECK_IDS)}")
         text = parse_text(reason, where).strip()  # an empty reason is refused there
         name = f"{check} {_domain(host.strip(), where).lower()}" if host.strip() else check
         waivers[name] = text

@@ -68,9 +68,7 @@ def _configure_baseline(config: pytest.Config, settings: Settings) -> None:
     from ..baseline.settings import resolve_baseline
 
     with usage_errors():
-        from ..baseline.checks import CHECK_IDS
-
-        baseline = resolve_baseline(read_layers(config), settings, CHECK_IDS)
+        baseline = resolve_baseline(read_layers(config), settings)
     if baseline.enabled:
         from .baseline import BaselinePlugin
 

@@ -77,6 +77,7 @@ __all__ = [
     "parse_target",
     "parse_text",
     "resolve",
+    "winner",
 ]
 
 # Sessions open at once per target. Well under Postfix's smtpd_client_connection_count_limit (50) and
@@ -318,7 +319,7 @@ def resolve(layers: Sequence[Layer], environ: Mapping[str, str] | None = None) -
     origins: dict[str, str] = {}
 
     def pick(key: str, convert: Callable[[Given], T], default: T) -> T:
-        given = _winner(layers, key)
+        given = winner(layers, key)
         origins[key] = given.origin if given else "default"
         return default if given is None else convert(given)
 
@@ -331,10 +332,10 @@ def resolve(layers: Sequence[Layer], environ: Mapping[str, str] | None = None) -
     password_env = pick("password", _password_env, PASSWORD_ENV)
     as_address = pick("as", _ip, None)
     as_via: AsVia = pick("as_via", lambda given: parse_choice(given.value, given.where, AS_VIA_MODES), "xclient")
-    if as_address is None and (as_via_given := _winner(layers, "as_via")):
+    if as_address is None and (as_via_given := winner(layers, "as_via")):
         raise SettingsError(as_via_given.where, "needs an address to present (--smtp-as)")
     if as_address is not None and "target" not in chosen and "mx" not in chosen:
-        where = _winner(layers, "as")
+        where = winner(layers, "as")
         raise SettingsError(where.where if where else "--smtp-as", "needs --smtp-target or --smtp-mx: "
                             "the embedded sandbox takes neither XCLIENT nor a PROXY header")
     return Settings(
@@ -379,7 +380,8 @@ def _environment(environ: Mapping[str, str], name: str, key: str, origins: dict[
     return value
 
 
-def _winner(layers: Sequence[Layer], key: str) -> Given | None:
+def winner(layers: Sequence[Layer], key: str) -> Given | None:
+    """KEY as the highest layer that gives it has it, or None: the one precedence, for the battery's keys too."""
     return next((layer[key] for layer in layers if key in layer), None)
 
 
@@ -423,7 +425,7 @@ def _ports(layers: Sequence[Layer], destination: _Destination, target_port: int 
     if smtp:
         ports["smtp"] = smtp[1]
     if destination.key == "sandbox" and ports:
-        culprit = given or _winner(layers, "listeners")
+        culprit = given or winner(layers, "listeners")
         raise SettingsError(culprit.where if culprit else "--smtp-port",
                             "needs --smtp-target or --smtp-mx (the sandbox picks its own ports)")
     return ports

@@ -27,6 +27,7 @@ from ..settings import (
     parse_port,
     parse_seconds,
     parse_text,
+    winner,
 )
 
 __all__ = ["DEFAULT_DAYS_LEFT", "DEFAULT_SPACING", "KEYS", "BaselineSettings", "resolve_baseline"]
@@ -80,30 +81,27 @@ class BaselineSettings:
 def resolve_baseline(layers: Sequence[Layer], run: Settings) -> BaselineSettings:
     """The battery's settings from the run's layers (highest first)."""
 
-    def winner(key: str) -> Given | None:
-        return next((layer[key] for layer in layers if key in layer), None)
-
-    domains_given = winner("baseline_domains")
+    domains_given = winner(layers, "baseline_domains")
     domains = tuple(_domain(value, domains_given.where) for value in _listed(domains_given)) if domains_given else ()
-    enabled = bool(domains) or ((given := winner("baseline")) is not None and parse_flag(given))
+    enabled = bool(domains) or ((given := winner(layers, "baseline")) is not None and parse_flag(given))
     if enabled and not domains:
         if run.mx is None:
-            given = winner("baseline")
+            given = winner(layers, "baseline")
             raise SettingsError(given.where if given else "--smtp-baseline",
                                 "needs a mail domain: give --smtp-mx=DOMAIN (or run `smtpcheck check DOMAIN`)")
         domains = (run.mx,)
-    days = winner("baseline_days_left")
-    spacing = winner("baseline_spacing")
-    port = winner("mta_sts_port")
-    ca = winner("mta_sts_ca")
-    json = winner("json")
+    days = winner(layers, "baseline_days_left")
+    spacing = winner(layers, "baseline_spacing")
+    port = winner(layers, "mta_sts_port")
+    ca = winner(layers, "mta_sts_ca")
+    json = winner(layers, "json")
     waivers: dict[str, str] = {}
     waived_by: list[str] = []
     for layer in reversed(layers):  # waivers merge check by check; for one check the highest layer wins
         if "waive" in layer:
             waivers.update(_waivers(layer["waive"]))
             waived_by.insert(0, layer["waive"].origin)
-    origins = {key: given.origin for key in KEYS if (given := winner(key)) is not None}
+    origins = {key: given.origin for key in KEYS if (given := winner(layers, key)) is not None}
     if waived_by:
         origins["waive"] = ", ".join(dict.fromkeys(waived_by))  # merged: every door that waived something
     if enabled and domains_given is None:

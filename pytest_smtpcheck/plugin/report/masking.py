@@ -9,6 +9,7 @@ from collections.abc import Iterable
 import pytest
 
 from ...printable import printable, unprintable
+from ...vocabulary import MASK
 from ..keys import SECRET_VARS, SESSIONS, TARGETS
 
 __all__ = ["SECRET_VARS_OUTPUT", "mask_run_secrets", "note_secret_names", "note_secrets", "run_secrets", "scrub"]
@@ -19,8 +20,6 @@ SECRET_VARS_OUTPUT = "smtpcheck_secret_vars"  # an xdist worker's names of secre
 def scrub(item: pytest.Item, report: pytest.TestReport) -> None:
     """Last line of defence for what a test itself printed, raised or skipped with: secrets masked, and control
     characters (a server's ESC sequences in an assertion message, say) made visible before a terminal shows them."""
-    from ...vocabulary import MASK
-
     secrets = _secret_forms(item)
 
     def clean(text: str) -> str:
@@ -77,8 +76,6 @@ def run_secrets(config: pytest.Config) -> set[str]:
 
 def mask_run_secrets(config: pytest.Config, text: str) -> str:
     """*text* (a command line, an option's value) with every secret of the run and its encodings masked."""
-    from ...vocabulary import MASK
-
     for form in _forms(frozenset(run_secrets(config)), _user(config)):
         text = text.replace(form, MASK)
     return text

@@ -73,39 +73,24 @@ class DomainFacts(_Memo):
 
     @property
     def mx(self) -> MXTargets:
-        return self._memo("mx", self._mx)
-
-    def _mx(self) -> MXTargets:
-        return self.dns.mx_targets(self.domain)
+        return self._memo("mx", lambda: self.dns.mx_targets(self.domain))
 
     @property
     def spf(self) -> SPFResult:
-        return self._memo("spf", self._spf)
-
-    def _spf(self) -> SPFResult:
-        return self.dns.spf(self.domain)
+        return self._memo("spf", lambda: self.dns.spf(self.domain))
 
     @property
     def dmarc(self) -> DMARCResult:
-        return self._memo("dmarc", self._dmarc)
-
-    def _dmarc(self) -> DMARCResult:
-        return self.dns.dmarc(self.domain)
+        return self._memo("dmarc", lambda: self.dns.dmarc(self.domain))
 
     @property
     def mta_sts(self) -> MTASTSResult:
-        return self._memo("mta_sts", self._mta_sts)
-
-    def _mta_sts(self) -> MTASTSResult:
         s = self.settings
-        return self.dns.mta_sts(self.domain, port=s.mta_sts_port, ca_file=s.mta_sts_ca)
+        return self._memo("mta_sts", lambda: self.dns.mta_sts(self.domain, port=s.mta_sts_port, ca_file=s.mta_sts_ca))
 
     @property
     def tls_rpt(self) -> TLSRPTResult:
-        return self._memo("tls_rpt", self._tls_rpt)
-
-    def _tls_rpt(self) -> TLSRPTResult:
-        return self.dns.tls_rpt(self.domain)
+        return self._memo("tls_rpt", lambda: self.dns.tls_rpt(self.domain))
 
     def secure(self, name: str, rdtype: str) -> Lookup:
         """Whether the answer for NAME/RDTYPE validated (the AD bit)."""

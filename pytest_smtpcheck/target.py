@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, NoReturn
 from .addresses import joined
 from .errors import ConnectFailed, SessionMisuse, Unavailable, hide_for_server_faults
 from .settings import Declared, SessionOptions, Settings, parse_choice
-from .vocabulary import LISTENERS, PASSWORD_ENV, STANDARD_PORTS, Listener, Secret
+from .vocabulary import LISTENERS, PASSWORD_ENV, STANDARD_PORTS, TOKEN_ENV, Listener, Secret
 
 __all__ = ["Target", "Targets"]
 __tracebackhide__ = hide_for_server_faults  # server faults are reported at the test's line
@@ -161,7 +161,7 @@ def _missing_reason(name: str, password_env: str) -> str:
         return ("needs an account: give --smtp-user USER and set the password in the environment variable "
                 f"{password_env}")
     if name == TOKEN_VAR:
-        return "needs an OAuth token: set it in the environment variable SMTPCHECK_TOKEN"
+        return f"needs an OAuth token: set it in the environment variable {TOKEN_ENV}"
     if name.startswith("env:"):
         return f"needs the environment variable {name[4:]}, which is not set"
     return f"needs the variable {name}: give --smtp-var {name}=VALUE"

@@ -58,7 +58,6 @@ def run_file(script: Script, session: SMTPSession, through: int) -> FileResult:
         except (_Failed, SMTPCheckError) as failure:
             failed = failure if isinstance(failure, _Failed) else None
             failed_line = failed.line if failed else exchange.line
-            session.close()
             message = str(failure) if failed else f"{script.name}:{exchange.line}: {failure}"
             result.verdicts.append(ExchangeVerdict(
                 index, Outcome.FAILED, failed_line, message, time.monotonic() - began,

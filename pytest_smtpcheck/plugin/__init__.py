@@ -10,8 +10,8 @@ import pytest
 
 from ..errors import Unavailable
 from .fixtures import pytest_generate_tests, smtp_connect, smtp_dns, smtp_server, smtp_session
-from .keys import DECLARED, MISSING, RUN_DIRECTORY, RUNS, SECRET_VARS, TARGETS
-from .options import add_options, read_layers, read_settings, usage_errors
+from .keys import DECLARED, LAYERS, MISSING, RUN_DIRECTORY, RUNS, SECRET_VARS, TARGETS
+from .options import add_options, read_settings, usage_errors
 from .report import configure as configure_reports
 from .report.attachments import attach, locate_skip
 from .report.masking import scrub
@@ -67,8 +67,9 @@ def _configure_baseline(config: pytest.Config, settings: Settings) -> None:
     """The bundled battery, when asked for: its settings are read (and refused) like the run's."""
     from ..baseline.settings import resolve_baseline
 
+    layers = config.stash[LAYERS]  # as read_settings read them
     with usage_errors():
-        baseline = resolve_baseline(read_layers(config), settings)
+        baseline = resolve_baseline(layers, settings)
     if baseline.enabled:
         from .baseline import BaselinePlugin
 

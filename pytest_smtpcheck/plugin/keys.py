@@ -9,12 +9,13 @@ import pytest
 if TYPE_CHECKING:  # named in the StashKey types below, which are strings at run time
     from ..baseline.settings import BaselineSettings  # noqa: F401
     from ..execution import RunDirectory, Runs  # noqa: F401
-    from ..settings import Declared  # noqa: F401
+    from ..settings import Declared, Layer  # noqa: F401
     from ..smtp.session import SMTPSession  # noqa: F401
     from ..target import Targets  # noqa: F401
     from ..transcripts.results import ExchangeVerdict, FileResult  # noqa: F401
 
-__all__ = ["BASELINE", "DECLARED", "MISSING", "OUTCOME", "RUNS", "RUN_DIRECTORY", "SECRET_VARS", "SESSIONS", "TARGETS"]
+__all__ = ["BASELINE", "DECLARED", "LAYERS", "MISSING", "OUTCOME", "RUNS", "RUN_DIRECTORY", "SECRET_VARS", "SESSIONS",
+           "TARGETS"]
 
 TARGETS = pytest.StashKey["Targets"]()
 RUN_DIRECTORY = pytest.StashKey["RunDirectory"]()
@@ -25,3 +26,4 @@ SECRET_VARS = pytest.StashKey["set[str]"]()  # names of the run's variables used
 DECLARED = pytest.StashKey["Declared"]()  # per test: what its marker or its file's front matter set, for its report
 MISSING = pytest.StashKey["list[str]"]()  # per skipped test: the variables the run did not give it
 BASELINE = pytest.StashKey["BaselineSettings"]()  # the battery's settings, when it runs (--smtp-baseline)
+LAYERS = pytest.StashKey["list[Layer]"]()  # the run's settings as each door gave them, highest first

@@ -30,8 +30,9 @@ from ..settings import (
     resolve,
 )
 from ..vocabulary import AS_VIA_MODES, LISTENERS, PASSWORD_ENV, SANDBOX_POLICIES, TLS_MODES
+from .keys import LAYERS
 
-__all__ = ["add_options", "read_layers", "read_settings", "usage_errors"]
+__all__ = ["add_options", "read_settings", "usage_errors"]
 
 _OTHER_LISTENERS = tuple(name for name in LISTENERS if name != "smtp")  # the smtp listener's port is --smtp-port
 _ABSENT: Any = object()  # the ini default: tells a key left out from one set to an empty value
@@ -116,19 +117,16 @@ def add_options(parser: pytest.Parser) -> None:
 
 
 def read_settings(config: pytest.Config) -> Settings:
-    """Read and check every setting; raises pytest.UsageError with a one-line message naming the culprit."""
+    """Read and check every setting; raises pytest.UsageError with a one-line message naming the culprit.
+
+    The run's layers, highest first (command line, profile, ini), are kept in the stash under LAYERS, read once
+    for settings read elsewhere (the battery's)."""
     with usage_errors():
         profile = _profile(config)
-        settings = resolve(read_layers(config, profile))
+        layers = config.stash[LAYERS] = [_command_line(config), profile.layer() if profile else {}, _ini(config)]
+        settings = resolve(layers)
         settings.origins["profile"] = _profile_origin(config, profile)
         return replace(settings, profile=profile.name if profile else None)
-
-
-def read_layers(config: pytest.Config, profile: Profile | None = None) -> list[Layer]:
-    """The run's layers, highest first: command line, profile, ini (for settings read elsewhere, e.g. the battery's)."""
-    with usage_errors():
-        profile = profile or _profile(config)
-        return [_command_line(config), profile.layer() if profile else {}, _ini(config)]
 
 
 @contextmanager

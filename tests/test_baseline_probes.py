@@ -1,5 +1,6 @@
 """The baseline's probes against the lab's real Postfixes: TLS versions, cipher classes, certificates, one
-plain session's envelope questions; and their pure parts (forward secrecy, name matching, key rules)."""
+plain session's envelope questions and their verdicts on a server wrong in each; and their pure parts (forward
+secrecy, name matching, key rules)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ import subprocess
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import trustme
 from baseline_lab import GOOD_MX, LAX_ADDRESS, LAX_MX, Lab, running_lab
+from faultserver import FaultServer, Peer
 
+from pytest_smtpcheck.baseline.checks import CHECKS
 from pytest_smtpcheck.smtp.certfacts import certificate_facts, name_covering
 from pytest_smtpcheck.smtp.mxprobe import outside_domain, probe_mx
 from pytest_smtpcheck.smtp.session import SMTPSession
@@ -194,10 +198,6 @@ def test_an_rsa_key_below_2048_bits_and_a_sha1_signature_are_problems(tmp_path: 
 def test_the_envelope_verdicts_hold_on_exim_which_sends_no_enhanced_codes(exim: object) -> None:
     """No judge reads an MTA's reply text or needs RFC 3463 codes (RFC 2034: only servers that advertise
     ENHANCEDSTATUSCODES send them)."""
-    from types import SimpleNamespace
-
-    from pytest_smtpcheck.baseline.checks import CHECKS
-
     judges = {check.id: check.judge for check in CHECKS}
     ports = exim.ports  # type: ignore[attr-defined]
     good = probe_mx(SMTPSession("127.0.0.1", ports["smtp"], timeout=10), "sandbox.test")
@@ -208,3 +208,54 @@ def test_the_envelope_verdicts_hold_on_exim_which_sends_no_enhanced_codes(exim: 
     open_relay = probe_mx(SMTPSession("127.0.0.1", ports["open_relay"], timeout=10), "sandbox.test")
     relay = judges["relay"](SimpleNamespace(smtp=open_relay))
     assert not relay.ok and "an open relay" in relay.found
+
+
+def _wrong_in_every_envelope_question(peer: Peer) -> None:
+    """An MX that offers AUTH in plain text, advertises no SIZE, refuses the null sender and postmaster."""
+    peer.reply("220 mx.fault.test ESMTP")
+    while (line := peer.readline()) is not None:
+        verb = line.split(" ")[0].upper()
+        if verb == "EHLO":
+            peer.reply("250-mx.fault.test", "250-AUTH PLAIN LOGIN", "250 8BITMIME")
+        elif line.upper() == "MAIL FROM:<>":
+            peer.reply("550 5.7.1 no bounces here")
+        elif verb == "RCPT":
+            peer.reply("550 5.1.1 no such user" if "postmaster@" in line.lower() else "554 5.7.1 relaying denied")
+        elif verb in ("MAIL", "RSET"):
+            peer.reply("250 2.0.0 ok")
+        elif verb == "QUIT":
+            return peer.reply("221 2.0.0 bye")
+        else:
+            peer.reply("502 5.5.2 not implemented")
+    return None
+
+
+def test_the_envelope_verdicts_fail_where_the_server_is_wrong() -> None:
+    """The failing side of the plain session's judges, each saying what it found and what to change."""
+    judges = {check.id: check.judge for check in CHECKS}
+    with FaultServer(_wrong_in_every_envelope_question) as server:
+        probed = probe_mx(SMTPSession("127.0.0.1", server.port, timeout=10), "example.test")
+    verdicts = {name: judges[name](SimpleNamespace(smtp=probed)) for name in
+                ("greeting", "ehlo", "relay", "vrfy", "postmaster", "null-sender", "auth-plaintext", "size")}
+    assert {name: verdict.ok for name, verdict in verdicts.items()} == {
+        "greeting": True, "ehlo": True, "relay": True, "vrfy": True,
+        "postmaster": False,  # RFC 5321 §4.5.1: postmaster MUST be accepted
+        "null-sender": False,  # RFC 5321 §4.5.5: bounces come from <>
+        "auth-plaintext": False,  # RFC 8314 §3: no AUTH before TLS
+        "size": False,  # RFC 1870: not advertised
+    }
+    assert verdicts["postmaster"].found == "RCPT TO:<postmaster@example.test> refused: 550 5.1.1 no such user"
+    assert verdicts["null-sender"].found == "MAIL FROM:<> refused: 550 5.7.1 no bounces here"
+    assert verdicts["auth-plaintext"].found == "AUTH PLAIN LOGIN offered before STARTTLS"
+    assert "smtpd_tls_auth_only = yes" in verdicts["auth-plaintext"].change
+    assert verdicts["size"].found == "SIZE is not advertised"
+
+
+def test_a_refused_greeting_fails_the_greeting_and_ehlo_verdicts() -> None:
+    """RFC 5321 §3.1: a 554 greeting refuses the session; EHLO is then never asked."""
+    judges = {check.id: check.judge for check in CHECKS}
+    with FaultServer(lambda peer: peer.reply("554 5.3.2 no service here")) as server:
+        probed = probe_mx(SMTPSession("127.0.0.1", server.port, timeout=10), "example.test")
+    greeting, ehlo = judges["greeting"](SimpleNamespace(smtp=probed)), judges["ehlo"](SimpleNamespace(smtp=probed))
+    assert not greeting.ok and greeting.found == "greeting 554 5.3.2 no service here"
+    assert not ehlo.ok and ehlo.found.startswith("EHLO answered the server refused the session in its greeting")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -121,3 +123,18 @@ def test_what_the_client_builds_the_server_parses_back(user, secret):
     assert sasl.parse_oauthbearer(sasl.oauthbearer_message(user, secret, host="h", port=25)) == (user, secret)
     if " " not in user:
         assert sasl.parse_cram_md5(sasl.cram_md5_message(user, secret, b"<1.2@h>"))[0] == user
+
+
+@pytest.mark.parametrize("user", [ACCOUNT.user, ""])
+def test_secret_forms_cover_every_message_that_carries_the_secret(user):
+    forms = sasl.secret_forms(ACCOUNT.token, user)
+    messages = [sasl.plain_message(user, ACCOUNT.token), sasl.xoauth2_message(user, ACCOUNT.token),
+                sasl.oauthbearer_message(user, ACCOUNT.token), sasl.oauthbearer_message("", ACCOUNT.token)]
+    for message in messages:
+        assert message.decode() in forms and base64.b64encode(message).decode() in forms
+    assert ACCOUNT.token in forms and forms == sorted(forms, key=len, reverse=True)
+
+
+def test_secret_forms_leave_values_too_short_to_mask():
+    assert sasl.secret_forms("ab", ACCOUNT.user) == []
+    assert sasl.secret_forms("abc", ACCOUNT.user)

@@ -23,7 +23,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
@@ -214,8 +214,7 @@ class Declared:
         return replace(other, **mine, vars={**other.vars, **self.vars}, origins={**other.origins, **self.origins})
 
 
-_TEST_FIELDS = ("listener", "port", "tls", "helo", "timeout", "deadline", "as_address", "as_via",
-                "allow_plaintext_auth")
+_TEST_FIELDS = tuple(f.name for f in fields(Declared) if f.name not in ("vars", "origins"))  # the single values
 
 
 @dataclass(frozen=True)

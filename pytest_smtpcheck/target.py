@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from .addresses import joined
 from .errors import ConnectFailed, SessionMisuse, Unavailable, hide_for_server_faults
-from .settings import Declared, SessionOptions, Settings, parse_choice
+from .settings import DNS_PORT, Declared, SessionOptions, Settings, parse_choice
 from .vocabulary import LISTENERS, PASSWORD_ENV, STANDARD_PORTS, TOKEN_ENV, Listener, Secret
 
 __all__ = ["Target", "Targets"]
@@ -208,7 +208,7 @@ class Targets:
                     raise Unavailable(NO_DNS_REASON)
                 from .dns import DNSChecks, Resolver
 
-                nameserver, port = s.resolver or (None, 53)
+                nameserver, port = s.resolver or (None, DNS_PORT)
                 resolver = Resolver(nameserver, port, timeout=min(s.timeout, DNS_TIMEOUT))
                 self._dns = DNSChecks(resolver, domain=s.mx or self.variables().get("SMTP_DOMAIN"))
             return self._dns

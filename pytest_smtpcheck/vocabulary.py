@@ -15,6 +15,7 @@ __all__ = [
     "MASK",
     "PASSWORD_ENV",
     "SANDBOX_POLICIES",
+    "SHORTEST_SECRET",
     "STANDARD_PORTS",
     "TLS_MODES",
     "TOKEN_ENV",
@@ -41,6 +42,7 @@ PASSWORD_ENV = "SMTPCHECK_PASSWORD"  # the environment variable of the AUTH pass
 TOKEN_ENV = "SMTPCHECK_TOKEN"  # the environment variable of the OAuth token
 
 MASK = "****"
+SHORTEST_SECRET = 3  # shorter values are not masked: they would blot out ordinary text
 
 
 class Secret(str):

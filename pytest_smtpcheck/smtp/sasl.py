@@ -22,7 +22,7 @@ import secrets as random
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
-from ..vocabulary import AUTH_MECHANISMS, MASK, Secret
+from ..vocabulary import AUTH_MECHANISMS, MASK, SHORTEST_SECRET, Secret
 
 __all__ = [
     "MECHANISMS",
@@ -156,16 +156,13 @@ def _bearer(auth: str) -> str | None:
     return token if scheme.lower() == "bearer" else None
 
 
-_SHORTEST_SECRET = 3  # shorter values are not masked: they would blot out ordinary text
-
-
 def secret_forms(secret: str, user: str = "") -> list[str]:
     """Every form in which *secret* can reach a wire or a report: itself and the SASL messages that carry it.
 
     Built by the mechanisms' own message functions, so masking follows any change to what they send.
     Longest first, so that masking a longer form is not spoiled by masking a part of it first.
     """
-    if len(secret) < _SHORTEST_SECRET:
+    if len(secret) < SHORTEST_SECRET:
         return []
     plain = plain_message(user, secret)
     messages = {secret.encode(), plain, plain[1:], xoauth2_message(user, secret),

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..printable import printable
-from ..vocabulary import MASK
+from ..vocabulary import MASK, SHORTEST_SECRET
 
 __all__ = ["EVENT", "RECEIVED", "SENT", "Entry", "Transcript"]
 
@@ -46,9 +46,9 @@ class Transcript:
     _t0: float = field(default_factory=time.monotonic, repr=False)
 
     def add_secret(self, *values: str) -> None:
-        """Mask these values (and nothing shorter than 3 characters, to keep transcripts readable)."""
+        """Mask these values (and nothing shorter than SHORTEST_SECRET, to keep transcripts readable)."""
         for value in values:
-            if value and len(value) >= 3 and value not in self._secrets:
+            if value and len(value) >= SHORTEST_SECRET and value not in self._secrets:
                 self._secrets.append(value)
         self._secrets.sort(key=len, reverse=True)
 

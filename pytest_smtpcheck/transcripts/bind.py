@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from ..paths import MessageFileRefused, MessageFiles
+from ..vocabulary import SHORTEST_SECRET
 from .steps import Auth, Bdat, Body, Command, Message, Sleep, StartTLS, Step
 from .syntax import REFERENCE, Directive, DirectiveName, Document, Exchange, Node, Send, SMTPFileError, references
 from .syntax import Body as WrittenBody
@@ -63,7 +64,7 @@ class Values:
         return REFERENCE.sub(lambda match: self._value(number, match), text)
 
     def secret(self, value: str) -> str:
-        if value not in self.secrets and len(value) >= 3:
+        if value not in self.secrets and len(value) >= SHORTEST_SECRET:
             self.secrets.append(value)
         return value
 

@@ -108,7 +108,10 @@ def test_auth_mechanisms_accept_the_right_password_only(sandbox, mechanism, list
     session = secured(sandbox, listener)
     wrong = session.auth(mechanism, sandbox.username, "not-the-password")
     assert (wrong.code, wrong.enhanced) == (535, "5.7.8")
+    record = sandbox.sessions[-1]
+    assert record.authenticated_as is None
     assert session.auth(mechanism, sandbox.username, sandbox.password).code == 235
+    assert record.authenticated_as == sandbox.username
     assert session.mail("submit@sandbox.test").code == 250
 
 

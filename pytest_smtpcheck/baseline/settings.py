@@ -83,11 +83,11 @@ def resolve_baseline(layers: Sequence[Layer], run: Settings) -> BaselineSettings
 
     domains_given = winner(layers, "baseline_domains")
     domains = tuple(_domain(value, domains_given.where) for value in _listed(domains_given)) if domains_given else ()
-    enabled = bool(domains) or ((given := winner(layers, "baseline")) is not None and parse_flag(given))
+    asked = winner(layers, "baseline")
+    enabled = bool(domains) or (asked is not None and parse_flag(asked))
     if enabled and not domains:
         if run.mx is None:
-            given = winner(layers, "baseline")
-            raise SettingsError(given.where if given else "--smtp-baseline",
+            raise SettingsError(asked.where if asked else "--smtp-baseline",
                                 "needs a mail domain: give --smtp-mx=DOMAIN (or run `smtpcheck check DOMAIN`)")
         domains = (run.mx,)
     days = winner(layers, "baseline_days_left")

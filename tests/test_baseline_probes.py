@@ -258,4 +258,4 @@ def test_a_refused_greeting_fails_the_greeting_and_ehlo_verdicts() -> None:
         probed = probe_mx(SMTPSession("127.0.0.1", server.port, timeout=10), "example.test")
     greeting, ehlo = judges["greeting"](SimpleNamespace(smtp=probed)), judges["ehlo"](SimpleNamespace(smtp=probed))
     assert not greeting.ok and greeting.found == "greeting 554 5.3.2 no service here"
-    assert not ehlo.ok and ehlo.found.startswith("EHLO answered the server refused the session in its greeting")
+    assert not ehlo.ok and ehlo.found.startswith("EHLO was not asked: the server refused the session in its greeting")

@@ -91,9 +91,10 @@ def _greeting(a: AddressFacts) -> Verdict:
 
 def _ehlo(a: AddressFacts) -> Verdict:
     probe = a.smtp
-    if probe.ehlo is None or probe.ehlo.code != 250:
-        return bad(f"EHLO answered {_wire(probe.ehlo) if probe.ehlo else probe.failure}",
-                   "answer EHLO with 250 and the extensions (RFC 5321 §4.1.1.1)")
+    if probe.ehlo is None:
+        return bad(f"EHLO was not asked: {probe.failure}", "answer the greeting with 220, then EHLO")
+    if probe.ehlo.code != 250:
+        return bad(f"EHLO answered {_wire(probe.ehlo)}", "answer EHLO with 250 and the extensions (RFC 5321 §4.1.1.1)")
     return ok(f"EHLO answered 250 with {', '.join(sorted(probe.capabilities)) or 'no extensions'}")
 
 

@@ -40,6 +40,7 @@ from postfix import (
     USERS,
     UTF8_USER,
     free_ports,
+    wait_for_log,
     wait_for_ports,
     write_certificate,
 )
@@ -61,6 +62,10 @@ class EximInstance:
     def log_text(self) -> str:
         path = self.directory / "log" / "mainlog"
         return path.read_text(errors="replace") if path.exists() else ""
+
+    def logged(self, text: str) -> bool:
+        """Whether the main log has `text` (a delivery is logged by a child process, after the reply)."""
+        return wait_for_log(self.log_text, text)
 
     def target_args(self, *, open_relay: bool = False) -> list[str]:
         smtp = self.ports["open_relay" if open_relay else "smtp"]

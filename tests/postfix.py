@@ -27,7 +27,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +41,20 @@ USERS = ("postmaster", "alice", "bob")
 LISTENERS = ("smtp", "open_relay", "submission", "submissions", "tarpit", "strict", "xclient", "proxy")
 UTF8_USER = "jörg@sandbox.test"  # a local mailbox with a non-ASCII name, accepted with SMTPUTF8
 SASL_USER, SASL_REALM, SASL_PASSWORD = "submit", "sandbox.test", "sandbox-Pa55word"
+LOG_WAIT = 10.0  # how long a log line may lag the reply it belongs to, on a machine busy with other suites
+_CONNECT = re.compile(r"\]: connect from \S+$", re.M)
+_DISCONNECT = re.compile(r"\]: disconnect from \S+ (.*)$", re.M)
+
+
+def wait_for_log(read: Callable[[], str], text: str, wait: float = LOG_WAIT) -> bool:
+    """An MTA logs a session a moment after its replies (Postfix through postlogd, Exim's deliveries in a
+    child process): a test that reads the log right after a reply polls until the line is there."""
+    deadline = time.monotonic() + wait
+    while text not in read():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 @dataclass
@@ -54,16 +68,22 @@ class PostfixInstance:
         path = self.directory / "maillog"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def disconnect_summaries(self, wait: float = 3.0) -> list[str]:
-        """Postfix's per-session command counts, written at disconnect (`ehlo=1 mail=1 rcpt=0/1 quit=1`)."""
-        deadline = time.monotonic() + wait
+    def logged(self, text: str) -> bool:
+        """Whether the log has `text` (Postfix writes it through postlogd, a moment after the reply)."""
+        return wait_for_log(self.log_text, text)
+
+    def disconnect_summaries(self) -> list[str]:
+        """Postfix's per-session command counts (`ehlo=1 mail=1 rcpt=0/1 quit=1`), once the log has settled:
+        every session it logged a connect for has its disconnect, and the log stopped growing."""
+        deadline = time.monotonic() + LOG_WAIT
         previous = None
         while True:
-            found = re.findall(r"disconnect from \S+ (.*)$", self.log_text(), re.M)
-            if found == previous or time.monotonic() > deadline:
-                return found
-            previous = found
-            time.sleep(0.3)
+            text = self.log_text()
+            settled = text == previous and len(_CONNECT.findall(text)) == len(_DISCONNECT.findall(text))
+            if settled or time.monotonic() > deadline:
+                return _DISCONNECT.findall(text)
+            previous = text
+            time.sleep(0.1)
 
     def stop(self) -> None:
         _stop(self.directory)

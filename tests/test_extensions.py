@@ -11,7 +11,6 @@ import base64
 import binascii
 import re
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -42,16 +41,6 @@ def postfix_target(postfix, listener: str = "smtp") -> list[str]:
             "--smtp-var=SMTP_DOMAIN=sandbox.test"]
 
 
-def wait_for_log(postfix, text: str, wait: float = 5.0) -> bool:
-    """Postfix writes its log through postlogd, a moment after the session: poll for the line."""
-    deadline = time.monotonic() + wait
-    while text not in postfix.log_text():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
-
-
 # -- --smtp-as: the relay-denied example as an outside client ----------------------------------------------
 
 
@@ -63,14 +52,14 @@ def relay_examples(pytester):
 
 @pytest.mark.parametrize(("listener", "via"), [("xclient", None), ("proxy", "proxy-v1"), ("proxy", "proxy-v2")])
 def test_relay_denied_example_passes_as_an_outside_client(pytester, postfix, relay_examples, listener, via):
-    before = len(postfix.disconnect_summaries(wait=0))
+    before = len(postfix.disconnect_summaries())
     options = [f"--smtp-as={OUTSIDE}", *([f"--smtp-as-via={via}"] if via else [])]
     result = run(pytester, *postfix_target(postfix, listener), *options, "-k", "relay")
     assert outcomes(result) == {"passed": 6}, result.stdout.str()
     summaries = postfix.disconnect_summaries()[before:]
     assert len(summaries) == 2, summaries
-    assert wait_for_log(postfix, f"disconnect from unknown[{OUTSIDE}]"), "Postfix saw another client address"
-    assert wait_for_log(postfix, f"reject: RCPT from unknown[{OUTSIDE}]")
+    assert postfix.logged(f"disconnect from unknown[{OUTSIDE}]"), "Postfix saw another client address"
+    assert postfix.logged(f"reject: RCPT from unknown[{OUTSIDE}]")
     if via is None:
         assert "C: XCLIENT ADDR=203.0.113.9" in result.stdout.str()
     else:
@@ -181,7 +170,7 @@ def test_a_20kb_message_by_bdat_in_three_chunks_is_accepted_by_postfix(pytester,
     pytester.makefile(".smtp", bdat=BDAT_FILE)
     pytester.makepyfile(test_bdat=PYTHON_BDAT)
     junit = tmp_path / "junit.xml"
-    before = len(postfix.disconnect_summaries(wait=0))
+    before = len(postfix.disconnect_summaries())
     result = run(pytester, *postfix_target(postfix), f"--junitxml={junit}")
     text = result.stdout.str()
     assert outcomes(result) == {"passed": 7}, text

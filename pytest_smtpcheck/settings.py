@@ -104,7 +104,7 @@ TEST_KEYS = ("listener", "port", "tls", "helo", "timeout", "deadline", "as", "as
              "allow_plaintext_auth")
 # Variables that would carry a credential: they come from the environment only, never from a door that a
 # report shows or a file keeps.
-_CREDENTIAL_VARS = {"SMTP_PASSWORD": PASSWORD_ENV, "SMTP_TOKEN": TOKEN_ENV}
+_CREDENTIAL_VARS = ("SMTP_PASSWORD", "SMTP_TOKEN")
 
 _OTHER_LISTENERS = tuple(name for name in LISTENERS if name != "smtp")  # the smtp listener's port is `port`
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -350,7 +350,7 @@ def resolve(layers: Sequence[Layer], environ: Mapping[str, str] | None = None) -
         tls_name=pick("tls_name", lambda given: _address(addresses.host, given.value, given.where), None),
         user=pick("user", lambda given: parse_text(given.value, given.where), None),
         password=_environment(environ, password_env, "password", origins),
-        vars=_merged(layers, "vars", _variable, origins),
+        vars=_merged(layers, "vars", lambda name, value, where: _variable(name, value, where, password_env), origins),
         sandbox=parse_choice(chosen["sandbox"].value, chosen["sandbox"].where, SANDBOX_POLICIES)
         if "sandbox" in chosen else "secure",
         mx=_address(addresses.dns_name, chosen["mx"].value, chosen["mx"].where) if "mx" in chosen else None,
@@ -606,12 +606,16 @@ def _listener_port(name: str, value: object, where: str) -> tuple[str, int]:
     return name, parse_port(value, where)
 
 
-def _variable(name: str, value: object, where: str) -> tuple[str, str]:
+def _variable(name: str, value: object, where: str, password_env: str | None = None) -> tuple[str, str]:
+    """A NAME = VALUE variable; *password_env* is the run's password variable where known (a test's own
+    declaration is checked before the run's settings are, so it names the default and the profile's way)."""
     if not _VAR_NAME.fullmatch(name):
         raise SettingsError(where, f"{name!r} is not a variable name (letters, digits, underscore)")
     if name in _CREDENTIAL_VARS:
+        source = (TOKEN_ENV if name == "SMTP_TOKEN" else password_env
+                  or f'{PASSWORD_ENV}, or the one a profile\'s password = {{ env = "VAR" }} names')
         raise SettingsError(where, f"{name} is never given as a variable, where a report or file would show it: "
-                            f"set the environment variable {_CREDENTIAL_VARS[name]}")
+                            f"set the environment variable {source}")
     if not isinstance(value, str):
         raise SettingsError(where, f"must be a string, not {value!r}")
     return name, _plain(value, where)

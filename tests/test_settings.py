@@ -179,6 +179,19 @@ def test_a_credential_is_never_a_variable_at_any_door(pytester, name):
         declared({"vars": Given({name: "x"}, "front matter vars", "front matter of f.smtp")})
 
 
+def test_the_refused_password_variable_names_the_environment_variable_the_profile_reads(pytester):
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    pytester.makefile(".toml", smtpcheck='[profiles.ci]\npassword = { env = "RELAY_PW" }\n'
+                                         'vars = { SMTP_PASSWORD = "hunter22" }\n')
+    result = pytester.runpytest_inprocess("--smtp-profile=ci")
+    assert_usage_error(result, "smtpcheck.toml: profiles.ci.vars.SMTP_PASSWORD: SMTP_PASSWORD is never given as a "
+                               "variable, where a report or file would show it: set the environment variable RELAY_PW")
+    assert "hunter22" not in result.stdout.str() + result.stderr.str()
+    # a test's own declaration is checked before the run's settings: it names the default and the profile's way
+    with pytest.raises(SettingsError, match="SMTPCHECK_PASSWORD, or the one a profile's password"):
+        declared({"vars": Given({"SMTP_PASSWORD": "x"}, "front matter vars", "front matter of f.smtp")})
+
+
 def test_the_run_s_secrets_are_one_typed_collection():
     settings = resolve([{}, {"password": Given({"env": "MX_PW"}, "p: password", "profile p")}, {}],
                        environ={"MX_PW": "pw-from-env", "SMTPCHECK_TOKEN": "tok-from-env"})

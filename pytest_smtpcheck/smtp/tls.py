@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ssl
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -53,9 +53,6 @@ class TLSInfo:
             f"issuer {self.issuer}, SANs {sans}, valid {self.not_before} to {self.not_after}"
             + ("" if self.verified else " (NOT verified: --smtp-no-verify)")
         )
-
-    def to_data(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def make_context(settings: TLSSettings) -> ssl.SSLContext:

@@ -212,12 +212,12 @@ def test_marker_and_front_matter_beat_the_command_line_against_the_sandbox(pytes
             assert smtp_session.tls_info is None
             assert "STARTTLS" in smtp_session.ehlo().text
             assert smtp_session.ehlo().command == "EHLO marker.example"
-            assert smtp_session.timeout == 7
+            assert smtp_session.options.timeout == 7
 
         def test_run_s(smtp_session):
             assert smtp_session.tls_info is not None
             assert smtp_session.ehlo().command == "EHLO cli.example"
-            assert smtp_session.timeout == 9
+            assert smtp_session.options.timeout == 9
     """))
     pytester.makefile(".smtp", plain=textwrap.dedent("""\
         +++

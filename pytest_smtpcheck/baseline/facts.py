@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..dns import DNSCheckError
@@ -173,7 +173,7 @@ class AddressFacts(_Memo):
 
         def session(settings: ProbeTLSSettings) -> SMTPSession:
             made = self._session()
-            made.tls_settings = settings
+            made.options = replace(made.options, tls=settings)
             return made
 
         def lost() -> TLSProbeResult:

@@ -63,15 +63,8 @@ class SMTPSession:
         parse_choice(options.tls_mode, "SMTPSession(tls_mode=...)", TLS_MODES)  # a script may pass any string
         self.host = host
         self.port = port
-        self.helo_name = options.helo
-        self.timeout = options.timeout
-        self.connect_timeout = options.connect_timeout if options.connect_timeout is not None else options.timeout
-        self.deadline_seconds = options.deadline
-        self.tls_mode = options.tls_mode
-        self.tls_settings = options.tls
+        self.options = options
         self.transcript = transcript if transcript is not None else Transcript()
-        self.present_as = options.present_as
-        self.present_via = options.present_via
         self.auto_connect = auto_connect
         self._slot = slot
         self._dns = dns  # the run's DNS checks, made on first use, for dane()
@@ -123,25 +116,26 @@ class SMTPSession:
         stands for the greeting. In ``starttls`` mode the session is handed over after the
         handshake: the test sends EHLO again, as RFC 3207 requires.
         """
-        connect_timeout = self.connect_timeout
-        if self.deadline_seconds is not None:
-            self._session_end = time.monotonic() + self.deadline_seconds
-            connect_timeout = min(connect_timeout, self.deadline_seconds)
+        options = self.options
+        connect_timeout = options.timeout if options.connect_timeout is None else options.connect_timeout
+        if options.deadline is not None:
+            self._session_end = time.monotonic() + options.deadline
+            connect_timeout = min(connect_timeout, options.deadline)
         slot = self._slot() if self._slot is not None and not self._conn.is_closed else None
-        proxied = self.present_as is not None and self.present_via.startswith("proxy")
+        proxied = self.options.present_as is not None and self.options.present_via.startswith("proxy")
         self._conn.open(connect_timeout, slot=slot, preamble=self._proxy_header if proxied else None)
-        if self.tls_mode == "implicit":
-            self._conn.start_tls(self.tls_settings, self._deadline())
+        if self.options.tls_mode == "implicit":
+            self._conn.start_tls(self.options.tls, self._deadline())
         greeting = self._greeting = self._read(None, "the greeting")
-        if self.present_as is not None and self.present_via == "xclient" and greeting.code == 220:
-            greeting = self._greeting = self.xclient(ADDR=self.present_as)
+        if self.options.present_as is not None and self.options.present_via == "xclient" and greeting.code == 220:
+            greeting = self._greeting = self.xclient(ADDR=self.options.present_as)
             if greeting.code != 220:
-                message = (f"cannot test as client {self.present_as} (--smtp-as): {self.address} refused "
-                           f"XCLIENT ADDR={self.present_as} with {greeting.wire_lines()[0]}; allow this test "
+                message = (f"cannot test as client {self.options.present_as} (--smtp-as): {self.address} refused "
+                           f"XCLIENT ADDR={self.options.present_as} with {greeting.wire_lines()[0]}; allow this test "
                            "machine's address in Postfix's smtpd_authorized_xclient_hosts, or use "
                            "--smtp-as-via=proxy-v1/proxy-v2 on a listener that expects a PROXY header")
                 raise self._conn.fail(SessionMisuse, message)
-        if self.tls_mode == "starttls" and greeting.code == 220:
+        if self.options.tls_mode == "starttls" and greeting.code == 220:
             self.ehlo()
             reply = self.starttls()
             if self.tls_info is None:  # the connection is still good for a QUIT
@@ -166,7 +160,7 @@ class SMTPSession:
         if not self.connected:
             return
         try:
-            self.timeout = min(self.timeout, 5.0)
+            self.options = replace(self.options, timeout=min(self.options.timeout, 5.0))
             last = self.last_reply
             said_quit = last is not None and (last.command or "").upper().startswith("QUIT")
             if not said_quit and (last is None or not last.is_intermediate):  # in DATA or AUTH it would be data
@@ -204,10 +198,10 @@ class SMTPSession:
 
     def ehlo(self, name: str | None = None) -> Reply:
         """EHLO; a 250 reply's keywords become :attr:`capabilities` (as they do for EHLO sent any other way)."""
-        return self.command(f"EHLO {name or self.helo_name}")
+        return self.command(f"EHLO {name or self.options.helo}")
 
     def helo(self, name: str | None = None) -> Reply:
-        return self.command(f"HELO {name or self.helo_name}")
+        return self.command(f"HELO {name or self.options.helo}")
 
     def mail(self, sender: str, *params: str, **esmtp: object) -> Reply:
         """MAIL FROM; ESMTP parameters as keywords (``size=``, ``body=``, ``smtputf8=``, ``ret=``, ``envid=``,
@@ -256,7 +250,7 @@ class SMTPSession:
         """STARTTLS; on 220 the handshake follows at once and a failure raises :class:`TLSFailed`."""
         reply = self.command("STARTTLS")
         if reply.code == 220:
-            self._conn.start_tls(self.tls_settings, self._deadline(), after=" after its 220 to STARTTLS")
+            self._conn.start_tls(self.options.tls, self._deadline(), after=" after its 220 to STARTTLS")
             self.capabilities = {}
         return reply
 
@@ -361,7 +355,7 @@ class SMTPSession:
             raise SessionMisuse("dane() needs DNS: sessions from smtp_session or smtp_connect have the run's; "
                                 "give SMTPSession(dns=...) otherwise")
         checks = self._dns()
-        name = host or self.tls_settings.server_name or self.host
+        name = host or self.options.tls.server_name or self.host
         try:
             ip_address(name.strip("[]"))
         except ValueError:
@@ -438,19 +432,20 @@ class SMTPSession:
         return words
 
     def _deadline(self) -> Deadline:
-        reply_end = time.monotonic() + self.timeout
+        reply_end = time.monotonic() + self.options.timeout
         if self._session_end is not None and self._session_end <= reply_end:
-            return Deadline(self._session_end, f"the session deadline of {self.deadline_seconds:g} s")
-        return Deadline(reply_end, f"{self.timeout:g} s")
+            return Deadline(self._session_end, f"the session deadline of {self.options.deadline:g} s")
+        return Deadline(reply_end, f"{self.options.timeout:g} s")
 
     def _proxy_header(self, server: str, port: int) -> bytes:
         """The PROXY header claiming ``present_as``; the destination is the server, in the claimed address family."""
         from .proxy import proxy_header
 
-        assert self.present_as is not None
-        if (":" in server) != (":" in self.present_as):
-            server = "::1" if ":" in self.present_as else "127.0.0.1"
-        return proxy_header(1 if self.present_via == "proxy-v1" else 2, self.present_as, 49152, server, port)
+        present_as = self.options.present_as
+        assert present_as is not None
+        if (":" in server) != (":" in present_as):
+            server = "::1" if ":" in present_as else "127.0.0.1"
+        return proxy_header(1 if self.options.present_via == "proxy-v1" else 2, present_as, 49152, server, port)
 
 
 def _angle(address: str) -> str:

@@ -194,7 +194,7 @@ def test_reply_timeout_counts_the_whole_reply_not_each_byte():
         started = time.monotonic()
         with pytest.raises(ReplyTimeout, match=r"no complete reply to the greeting within 1 s \(received so far: b'220"):
             session.connect()
-        assert time.monotonic() - started < 1.5
+        assert time.monotonic() - started < 2.0  # the whole drip takes 2.1 s: a per-byte timer would never fire
 
 
 def test_session_deadline_caps_a_server_that_answers_each_reply_just_in_time():

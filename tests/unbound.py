@@ -272,10 +272,6 @@ class DNSServer:
     zones: dict[str, Zone]
     https_responses: dict[str, tuple[int, dict[str, str], bytes]]
 
-    def log_text(self) -> str:
-        path = self.directory / "unbound.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
 
 def _free_port(kind: int = socket.SOCK_DGRAM) -> int:
     """A port free for both UDP and TCP on 127.0.0.1."""

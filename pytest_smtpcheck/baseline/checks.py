@@ -78,6 +78,12 @@ def _wire(reply: Reply | None) -> str:
     return reply.wire_lines()[0] if reply is not None else "no reply"
 
 
+def _no_tls(failure: str) -> Verdict:
+    """A TLS check's verdict without a TLS session: STARTTLS may be on and failing, and the starttls check's
+    verdict says how to fix either."""
+    return bad(f"no TLS session: {failure}", "get a TLS session working first: the starttls check says what fails")
+
+
 # -- one plain session per address ---------------------------------------------------------------------------
 
 def _greeting(a: AddressFacts) -> Verdict:
@@ -187,7 +193,7 @@ def _tls_version(a: AddressFacts) -> Verdict:
 
     tls = a.tls
     if tls.failure is not None:
-        return bad(f"no TLS session: {tls.failure}", "enable STARTTLS")
+        return _no_tls(tls.failure)
     evidence = tuple(shake.line() for shake in tls.versions.values())
     old = [v for v in OBSOLETE_VERSIONS if tls.versions.get(v) and tls.versions[v].outcome == "accepted"]
     if old:
@@ -200,7 +206,7 @@ def _tls_version(a: AddressFacts) -> Verdict:
 def _cipher(a: AddressFacts) -> Verdict:
     tls = a.tls
     if tls.failure is not None:
-        return bad(f"no TLS session: {tls.failure}", "enable STARTTLS")
+        return _no_tls(tls.failure)
     evidence = tuple(shake.line() for shake in tls.ciphers.values())
     weak = [name for name, shake in tls.ciphers.items() if shake.outcome == "accepted"]
     if weak:
@@ -214,17 +220,24 @@ def _cipher(a: AddressFacts) -> Verdict:
 def _forward_secrecy(a: AddressFacts) -> Verdict:
     tls = a.tls
     if tls.failure is not None:
-        return bad(f"no TLS session: {tls.failure}", "enable STARTTLS")
+        return _no_tls(tls.failure)
     suite = f"{tls.default.version} {tls.default.cipher}"
     if not tls.forward_secret:
         return bad(f"negotiated {suite}, without forward secrecy", "prefer ECDHE suites (and TLS 1.3)")
     return ok(f"negotiated {suite}, with forward secrecy")
 
 
+def _no_certificate(a: AddressFacts, why: str) -> Verdict:
+    """A certificate check's verdict without certificate facts: no TLS session, or a chain that could not be read."""
+    if a.tls.failure is not None:
+        return _no_tls(a.tls.failure)
+    return bad(why, "send the certificate chain in the handshake, leaf first")
+
+
 def _certificate_trust(a: AddressFacts) -> Verdict:
     tls = a.tls
     if tls.failure is not None:
-        return bad(f"no TLS session: {tls.failure}", "enable STARTTLS")
+        return _no_tls(tls.failure)
     if tls.trusted:
         return ok("the chain verifies against the run's CA store")
     dane = a.dane
@@ -239,7 +252,7 @@ def _certificate_name(a: AddressFacts) -> Verdict:
 
     facts = a.certificate
     if isinstance(facts, str):
-        return bad(facts, "enable STARTTLS")
+        return _no_certificate(a, facts)
     covering = name_covering(facts.names, a.host)
     if covering is not None:
         return ok(f"the certificate names {a.host} (as {covering})", *facts.lines())
@@ -254,7 +267,7 @@ def _certificate_name(a: AddressFacts) -> Verdict:
 def _certificate_expiry(a: AddressFacts) -> Verdict:
     facts = a.certificate
     if isinstance(facts, str):
-        return bad(facts, "enable STARTTLS")
+        return _no_certificate(a, facts)
     threshold = a.domain.settings.days_left
     if facts.days_left < threshold:
         state = "expired" if facts.days_left < 0 else f"expires in {facts.days_left} days"
@@ -266,7 +279,7 @@ def _certificate_expiry(a: AddressFacts) -> Verdict:
 def _certificate_key(a: AddressFacts) -> Verdict:
     facts = a.certificate
     if isinstance(facts, str):
-        return bad(facts, "enable STARTTLS")
+        return _no_certificate(a, facts)
     problems = [p for p in (facts.key_problem, facts.signature_problem) if p]
     if problems:
         return bad("; ".join(problems), "reissue the certificate with an RSA 2048+ or ECDSA P-256/P-384 key, "

@@ -78,10 +78,13 @@ def _wire(reply: Reply | None) -> str:
     return reply.wire_lines()[0] if reply is not None else "no reply"
 
 
+NO_TLS_CHANGE = "get a TLS session working first: the starttls check says what fails"
+
+
 def _no_tls(failure: str) -> Verdict:
     """A TLS check's verdict without a TLS session: STARTTLS may be on and failing, and the starttls check's
     verdict says how to fix either."""
-    return bad(f"no TLS session: {failure}", "get a TLS session working first: the starttls check says what fails")
+    return bad(f"no TLS session: {failure}", NO_TLS_CHANGE)
 
 
 # -- one plain session per address ---------------------------------------------------------------------------
@@ -290,10 +293,26 @@ def _certificate_key(a: AddressFacts) -> Verdict:
 
 # -- DANE ----------------------------------------------------------------------------------------------------
 
+def _no_dane(a: AddressFacts, why: str) -> Verdict:
+    """A DANE check's verdict when there is no match to judge, with the change for its reason: no records, unsigned
+    records, a failed lookup, or no TLS session to match them against."""
+    found = a.tlsa
+    if isinstance(found, str):
+        change = "make the TLSA lookup answer: fix the zone's name servers or its DNSSEC signatures"
+    elif not found[0].records:
+        change = f"publish DNSSEC-signed TLSA records at {found[0].name} (RFC 7672), e.g. 3 1 1 of the key"
+    elif not found[0].secure:
+        change = ("sign the zone with DNSSEC and publish its DS record at the parent: senders use TLSA records only "
+                  "when they validate (RFC 7672 §2.2)")
+    else:  # signed records, and no TLS session to match them against
+        change = NO_TLS_CHANGE
+    return bad(why, change)
+
+
 def _dane(a: AddressFacts) -> Verdict:
     dane = a.dane
     if isinstance(dane, str):
-        return bad(dane, f"publish DNSSEC-signed TLSA records at _25._tcp.{a.host} (RFC 7672), e.g. 3 1 1 of the key")
+        return _no_dane(a, dane)
     found = a.tlsa
     records = (f"TLSA records at {found[2]}" if not isinstance(found, str) else found,
                *(repr(r) for r in dane.records))
@@ -309,11 +328,12 @@ def _dane(a: AddressFacts) -> Verdict:
 def _dane_rollover(a: AddressFacts) -> Verdict:
     dane = a.dane
     if isinstance(dane, str):
-        return bad(dane, "publish TLSA records first (see the dane check)")
+        return _no_dane(a, dane)
     usable = [r for r in dane.records if r.usable]
     evidence = tuple(repr(r) for r in dane.records)
     if len({(r.usage, r.selector, r.mtype, r.data) for r in usable}) < 2:
-        return bad(f"{len(usable)} usable TLSA record: a key or certificate change breaks DANE until DNS catches up",
+        return bad(f"{len(usable)} usable TLSA record{'' if len(usable) == 1 else 's'}: a key or certificate change "
+                   "breaks DANE until DNS catches up",
                    "publish two: the current and the next key (3 1 1 + 3 1 1), or the key and its issuer "
                    "(3 1 1 + 2 1 1)", *evidence)
     return ok(f"{len(usable)} usable TLSA records: a rollover can be staged", *evidence)

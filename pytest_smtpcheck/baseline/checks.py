@@ -344,7 +344,8 @@ def _dane_rollover(a: AddressFacts) -> Verdict:
 def _fcrdns(a: AddressFacts) -> Verdict:
     names = a.names
     if isinstance(names, str):
-        return bad(names, "publish a PTR record for the address")
+        return bad(names, f"make the PTR lookup for {a.address} answer: fix the reverse zone's name servers or its "
+                   "DNSSEC signatures")
     f = names.fcrdns
     if not f.names:
         return bad(f"{a.address} has no PTR record", f"publish a PTR record for {a.address} naming {a.host}, which "
@@ -356,9 +357,12 @@ def _fcrdns(a: AddressFacts) -> Verdict:
 
 
 def _banner(a: AddressFacts) -> Verdict:
+    probe = a.smtp
+    if probe.greeting is None or probe.ehlo is None:
+        return bad(f"no greeting and EHLO to compare: {probe.failure}", "answer the greeting with 220, then EHLO")
     names = a.names
     if isinstance(names, str):
-        return bad(names, "answer the greeting and EHLO")
+        return bad(names, "make the PTR lookup answer (see the fcrdns check)")
     if not names.matches:
         return bad("; ".join(names.problems), "greet and answer EHLO with the address's PTR name (Postfix: "
                    "myhostname)")

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..execution import RunDirectory
     from ..smtp.certfacts import CertificateFacts
     from ..smtp.mxprobe import MXProbeResult
+    from ..smtp.reply import Reply
     from ..smtp.session import SMTPSession
     from ..smtp.tls import ProbeTLSSettings
     from ..smtp.tlsprobe import TLSProbeResult
@@ -264,24 +265,23 @@ class AddressFacts(_Memo):
 
     @property
     def names(self) -> HostNames | str:
-        """The greeting and EHLO names against the FCrDNS of the address."""
+        """The greeting and EHLO names (None where the session got none) against the FCrDNS of the address, or why
+        the PTR lookup failed: the FCrDNS is DNS's, whatever the session did."""
         return self._memo("names", self._names)
 
     def _names(self) -> HostNames | str:
         from ..dns import host_names
 
         probe = self.smtp
-        if probe.greeting is None or probe.ehlo is None:
-            return f"no greeting and EHLO to compare: {probe.failure}"
         try:
-            return host_names(self.domain.dns.resolver, self.address, _first_word(probe.greeting.lines),
-                              _first_word(probe.ehlo.lines))
+            return host_names(self.domain.dns.resolver, self.address, _first_word(probe.greeting),
+                              _first_word(probe.ehlo))
         except DNSCheckError as error:
             return f"PTR lookup for {self.address} failed: {error}"
 
 
-def _first_word(lines: tuple[str, ...]) -> str | None:
-    words = lines[0].split() if lines else []
+def _first_word(reply: Reply | None) -> str | None:
+    words = reply.lines[0].split() if reply is not None and reply.lines else []
     return words[0] if words else None
 
 

@@ -426,19 +426,25 @@ def _dnssec(domain: DomainFacts) -> Verdict:
 
 
 def _spf(domain: DomainFacts) -> Verdict:
+    from ..dns.spf import parse
+
     spf = domain.spf
     answer = domain.answered(domain.domain, "TXT")
-    if spf.record is None:
-        return bad("no SPF record", f'publish a TXT record at {domain.domain}: "v=spf1 mx -all" (RFC 7208)',
-                   *spf.problems, answer)
+    if spf.record is None:  # none, several, or the lookup failed: the problem says which
+        return bad("; ".join(spf.problems) or "no SPF record", f"publish exactly one TXT record at {domain.domain} "
+                   'beginning "v=spf1", e.g. "v=spf1 mx -all" (RFC 7208 §3.2, §4.5)', answer)
     if spf.problems:
-        return bad("; ".join(spf.problems), "fix the record: at most 10 DNS-querying terms and 2 void lookups "
-                   "(RFC 7208 §4.6.4)", spf.record, answer)
-    terms = spf.record.split()
-    last = terms[-1] if terms else ""
-    if last not in ("-all", "~all") and not any(t.startswith("redirect=") for t in terms):
-        return bad(f"the record ends in {last!r}: other hosts are not refused", "end it in -all (or ~all)",
-                   spf.record, answer)
+        return bad("; ".join(spf.problems), "fix the record as each problem says (RFC 7208: valid terms, at most 10 "
+                   "DNS-querying terms and 2 void lookups, §4.6.4)", spf.record, answer)
+    record, _ = parse(spf.record)
+    final = next((d for d in record.directives if d.mechanism == "all"), None)  # §5.1: nothing after it counts
+    if final is None and record.redirect is None:
+        return bad("the record has no all and no redirect=: other hosts get neutral (RFC 7208 §4.7), not refused",
+                   "end it in -all (or ~all)", spf.record, answer)
+    if final is not None and final.qualifier not in ("-", "~"):
+        result = "neutral" if final.qualifier == "?" else "pass"
+        return bad(f"the record gives other hosts {result} ({final.qualifier}all): they are not refused",
+                   "end it in -all (or ~all)", spf.record, answer)
     return ok(f"SPF {spf.record}", spf.record, answer)
 
 

@@ -450,13 +450,13 @@ def _spf(domain: DomainFacts) -> Verdict:
 
 def _dmarc(domain: DomainFacts) -> Verdict:
     dmarc = domain.dmarc
-    if dmarc.record is None:
-        return bad("no DMARC record", f'publish a TXT record at _dmarc.{domain.domain}: "v=DMARC1; p=reject; '
-                   f'rua=mailto:dmarc@{domain.domain}"', *dmarc.problems)
+    if dmarc.record is None:  # none, several (all discarded), or the lookup failed: the problems say which
+        return bad("; ".join(dmarc.problems) or "no DMARC record", f"publish exactly one TXT record at "
+                   f'_dmarc.{domain.domain}: "v=DMARC1; p=reject; rua=mailto:dmarc@{domain.domain}"')
     evidence = (dmarc.record, *dmarc.problems, domain.answered(dmarc.found_at or f"_dmarc.{domain.domain}", "TXT"))
-    if dmarc.policy not in ("quarantine", "reject"):
-        return bad(f"policy {dmarc.policy or 'none'}: receivers act on nothing", "set p=quarantine or p=reject",
-                   *evidence)
+    if dmarc.policy not in ("quarantine", "reject"):  # p=none, or lowered to it by t=y, or invalid: problems say
+        return bad("; ".join([f"policy {dmarc.policy or 'none'}: receivers act on nothing", *dmarc.problems]),
+                   f"set p=quarantine or p=reject{' without t=y' if dmarc.testing else ''}", *evidence)
     if dmarc.problems:
         return bad("; ".join(dmarc.problems), "fix the record (RFC 9989)", *evidence)
     if not dmarc.rua:
@@ -483,9 +483,9 @@ def _mta_sts(domain: DomainFacts) -> Verdict:
 
 def _tls_rpt(domain: DomainFacts) -> Verdict:
     result = domain.tls_rpt
-    if result.record is None:
-        return bad("no TLS-RPT record", f'publish a TXT record at _smtp._tls.{domain.domain}: "v=TLSRPTv1; '
-                   f'rua=mailto:tlsrpt@{domain.domain}" (RFC 8460)', *result.problems)
+    if result.record is None:  # none, several, or the lookup failed: the problem says which
+        return bad("; ".join(result.problems) or "no TLS-RPT record", "publish exactly one TXT record at "
+                   f'_smtp._tls.{domain.domain}: "v=TLSRPTv1; rua=mailto:tlsrpt@{domain.domain}" (RFC 8460 §3)')
     if result.problems:
         return bad("; ".join(result.problems), "fix the record (RFC 8460 §3)", result.record)
     return ok(f"TLS reports to {', '.join(result.rua)}", result.record)

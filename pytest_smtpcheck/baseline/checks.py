@@ -183,8 +183,10 @@ def _vrfy(a: AddressFacts) -> Verdict:
 def _starttls(a: AddressFacts) -> Verdict:
     smtp, tls = a.smtp, a.tls
     if smtp.ehlo is not None and not smtp.offers("STARTTLS"):
-        return bad("STARTTLS is not offered on port 25", "enable STARTTLS (Postfix: smtpd_tls_security_level = may, "
-                   "with smtpd_tls_cert_file and smtpd_tls_key_file)")
+        offered = ", ".join(sorted(smtp.capabilities)) or "no extensions"
+        return bad(f"STARTTLS is not offered (EHLO offers {offered})", "enable STARTTLS (Postfix: "
+                   "smtpd_tls_security_level = may, with smtpd_tls_cert_file and smtpd_tls_key_file)",
+                   *smtp.ehlo.wire_lines())
     if tls.failure is not None:
         return bad(f"no TLS session: {tls.failure}", "fix the TLS configuration so that a default client can "
                    "complete the handshake", tls.default.line())
@@ -226,7 +228,8 @@ def _forward_secrecy(a: AddressFacts) -> Verdict:
         return _no_tls(tls.failure)
     suite = f"{tls.default.version} {tls.default.cipher}"
     if not tls.forward_secret:
-        return bad(f"negotiated {suite}, without forward secrecy", "prefer ECDHE suites (and TLS 1.3)")
+        return bad(f"negotiated {suite}, without forward secrecy", "prefer ECDHE suites and offer TLS 1.3 "
+                   "(RFC 9325 §4.1; Postfix: smtpd_tls_exclude_ciphers = kRSA)")
     return ok(f"negotiated {suite}, with forward secrecy")
 
 
@@ -476,8 +479,11 @@ def _mta_sts(domain: DomainFacts) -> Verdict:
                    f"{domain.domain}/.well-known/mta-sts.txt (RFC 8461)", *evidence)
     policy = result.policy
     mode = policy.mode if policy else None
-    if mode != "enforce":
-        return bad(f"policy mode {mode}", "move to mode: enforce once the TLS-RPT reports are clean")
+    if mode != "enforce":  # testing or none: any other mode is a problem above
+        meaning = ("senders report TLS failures but deliver anyway" if mode == "testing"
+                   else "senders act as if there were no policy")
+        return bad(f"policy mode {mode}: {meaning} (RFC 8461 §5)",
+                   "move to mode: enforce once the TLS-RPT reports are clean")
     return ok(f"MTA-STS mode enforce for {', '.join(policy.mx) if policy else ''}")
 
 

@@ -1,16 +1,18 @@
-"""A small authoritative DNS server on 127.0.0.1 (UDP) that answers from a zone held in memory.
+"""A small DNS server on 127.0.0.1 (UDP) that answers from a zone held in memory, as a validating resolver would.
 
 The RFC 7208 suite needs zone data unbound will not serve as written: names that
 do not answer at all (the suite's TIMEOUT), CNAME loops, a zone that changes with
-every scenario. The plugin's `Resolver` queries this server over the same path it
+every scenario. The baseline judges need zones that are not signed and zones whose
+name servers fail. The plugin's `Resolver` queries this server over the same path it
 uses for a real resolver; the answers are built with dnspython's message API.
-Responses are not truncated: the suite's largest answer is far below 1232 octets.
+Responses are not truncated: the largest answer asked for is far below 1232 octets.
 """
 
 from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import dns.exception
@@ -49,13 +51,33 @@ def zone(nodes: dict[str, list[str]]) -> Zone:
     }
 
 
-def answer(query: dns.message.Message, served: Zone) -> dns.message.Message | None:
-    """The authoritative response to QUERY from the SERVED zone, following CNAMEs in it; None for no answer at all."""
+def _under(name: dns.name.Name, zones: Collection[dns.name.Name]) -> bool:
+    return any(name.is_subdomain(cut) for cut in zones)
+
+
+def answer(query: dns.message.Message, served: Zone, insecure: Collection[dns.name.Name] = (),
+           servfail: Collection[dns.name.Name] = ()) -> dns.message.Message | None:
+    """The response to QUERY from the SERVED zone, following CNAMEs in it; None for no answer at all.
+
+    As a validating resolver answers a stub (RFC 4035 §3.2.3, RFC 6840 §5.7, §5.8): recursion available, the AD
+    bit if the query asked for it (DO or AD) and no name of the chain lies in an INSECURE zone (the data of a
+    signed zone validated), SERVFAIL for any name in a SERVFAIL zone (its name servers broken or unreachable,
+    whether or not the query disables checking with CD).
+    """
     response = dns.message.make_response(query)
-    response.flags |= dns.flags.AA
+    response.flags |= dns.flags.RA
+    if query.flags & dns.flags.AD or query.ednsflags & dns.flags.DO:
+        response.flags |= dns.flags.AD
     question = query.question[0]
     name, rdtype, seen = question.name, question.rdtype, set()
     for _ in range(_MAX_CNAME_CHAIN):
+        if _under(name, servfail):
+            response.answer.clear()
+            response.flags &= ~dns.flags.AD
+            response.set_rcode(dns.rcode.SERVFAIL)
+            return response
+        if _under(name, insecure):
+            response.flags &= ~dns.flags.AD
         node = served.get(name)
         if node is None:
             response.set_rcode(dns.rcode.NXDOMAIN)
@@ -77,10 +99,13 @@ def answer(query: dns.message.Message, served: Zone) -> dns.message.Message | No
 
 
 class ZoneServer:
-    """Serves `zone` (replace it between tests) on 127.0.0.1:`port` until `close()`."""
+    """Serves `zone` on 127.0.0.1:`port` until `close()`; names in an `insecure` zone answer without the AD bit,
+    names in a `servfail` zone fail (replace all three between tests)."""
 
     def __init__(self) -> None:
         self.zone: Zone = {}
+        self.insecure: Collection[dns.name.Name] = ()
+        self.servfail: Collection[dns.name.Name] = ()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind(("127.0.0.1", 0))
         self._sock.settimeout(0.2)
@@ -99,7 +124,7 @@ class ZoneServer:
                 query = dns.message.from_wire(wire)
             except dns.exception.DNSException:
                 continue  # not a DNS query: ignored, as a server would
-            response = answer(query, self.zone)
+            response = answer(query, self.zone, self.insecure, self.servfail)
             if response is not None:
                 self._sock.sendto(response.to_wire(), peer)
 

@@ -3,10 +3,12 @@ CHECKS), on facts built here; passing on a well-run server, failing on each way 
 and what to change.
 
 The lab (test_baseline.py) runs the battery end to end on real Postfixes, but cannot plant every fault: a 1024-bit
-key, a static-RSA suite, STARTTLS not offered, a policy in testing mode. This file plants each without a socket:
+key, a static-RSA suite, STARTTLS not offered, a policy in testing mode. This file plants each without an MTA:
 replies are parsed by the client's reply reader, certificates are made with trustme and cryptography and read by
-certfacts, DNS answers are real dnspython records served from memory to the library's own MX, PTR, SPF, DMARC, DANE,
-MTA-STS and TLS-RPT code. Only the MTA-STS cases fetch their policy, from a loopback HTTPS server.
+certfacts. DNS is real: the library's own MX, PTR, SPF, DMARC, DANE, MTA-STS and TLS-RPT code asks the plugin's
+`Resolver`, which asks tests/zoneserver.py over UDP on loopback; it serves each case's records as a validating
+resolver would, zones a case marks insecure without the AD bit and zones it marks servfail with SERVFAIL. The
+MTA-STS cases fetch their policy from a loopback HTTPS server.
 
 A check added to CHECKS without a passing and a failing case in CASES fails test_every_check_has_both_sides_here.
 """
@@ -22,7 +24,6 @@ from functools import cache
 from typing import Any
 
 import dns.name
-import dns.rdatatype
 import pytest
 import trustme
 from cryptography import x509
@@ -30,12 +31,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from unbound import _https_server
-from zoneserver import zone
+from zoneserver import ZoneServer, zone
 
 from pytest_smtpcheck.baseline.checks import CHECK_IDS, CHECKS
 from pytest_smtpcheck.baseline.facts import AddressFacts, DomainFacts
 from pytest_smtpcheck.baseline.settings import BaselineSettings
-from pytest_smtpcheck.dns import Answer, DNSChecks, DNSServerFailure, Resolver
+from pytest_smtpcheck.dns import DNSChecks, Resolver
 from pytest_smtpcheck.smtp.mxprobe import MXProbeResult
 from pytest_smtpcheck.smtp.reader import ReplyReader
 from pytest_smtpcheck.smtp.reply import Reply
@@ -51,41 +52,6 @@ OUTSIDE = "smtpcheck-relay-test@example.net"
 NEXT_KEY = hashlib.sha256(b"the key mx1 rolls over to next").hexdigest()
 OTHER_KEY = hashlib.sha256(b"a key no certificate here has").hexdigest()
 UNTRUSTED = "certificate verify failed: unable to get local issuer certificate (_ssl.c:1000)"
-
-
-# -- DNS: real records, answered from memory ----------------------------------------------------------------
-
-class MemoryResolver(Resolver):
-    """The run's resolver answering from RECORDS (owner -> zone-file lines, as tests/zoneserver.py takes them):
-    every DNS question of the library goes through `query`, so MX, PTR, SPF, DMARC, TLSA and MTA-STS code runs as
-    in a run. Names under an INSECURE zone answer without the AD bit; names under a SERVFAIL zone fail as a
-    resolver's SERVFAIL does."""
-
-    def __init__(self, records: Mapping[str, list[str]], *, insecure: Iterable[str] = (),
-                 servfail: Iterable[str] = ()) -> None:
-        super().__init__("192.0.2.53")  # never asked: query() answers every question
-        self.zone = zone({owner if owner.endswith(".") else f"{owner}.": lines for owner, lines in records.items()})
-        self.insecure = [dns.name.from_text(name) for name in insecure]
-        self.servfail = [dns.name.from_text(name) for name in servfail]
-
-    def query(self, name: str, rdtype: str) -> Answer:
-        target, wanted = dns.name.from_text(name), dns.rdatatype.from_text(rdtype)
-        if any(target.is_subdomain(failing) for failing in self.servfail):
-            raise DNSServerFailure(f"DNS query {name} {rdtype}: the resolver at {self.where} answered SERVFAIL")
-        secure = True
-        for _ in range(8):  # a CNAME chain, followed as a resolver does
-            secure = secure and not any(target.is_subdomain(zone) for zone in self.insecure)
-            node = self.zone.get(target)
-            if node is None:
-                return Answer(name.rstrip("."), rdtype, "nxdomain", (), secure)
-            found = tuple(r for r in node.records if r.rdtype == wanted)
-            if found:
-                return Answer(name.rstrip("."), rdtype, "ok", found, secure)
-            alias = [r for r in node.records if r.rdtype == dns.rdatatype.CNAME]
-            if not alias:
-                break
-            target = alias[0].target  # type: ignore[attr-defined]
-        return Answer(name.rstrip("."), rdtype, "nodata", (), secure)
 
 
 # -- certificates ------------------------------------------------------------------------------------------
@@ -261,18 +227,23 @@ class Probed(AddressFacts):
 
 @dataclass
 class World:
-    """Builds a case's facts; starts the loopback HTTPS server for MTA-STS policies when a case first needs it."""
+    """Builds a case's facts: serves its DNS from DNS_SERVER, and starts the loopback HTTPS server for MTA-STS
+    policies when a case first needs it."""
 
     stack: ExitStack
-    server: tuple[int, str] | None = None
+    dns_server: ZoneServer
+    sts_server: tuple[int, str] | None = None
 
     def domain(self, changes: Mapping[str, list[str] | None] | None = None, *, insecure: Iterable[str] = (),
                servfail: Iterable[str] = (), days_left: int = 14, name: str = DOMAIN,
                https: tuple[int, str] | None = None) -> DomainFacts:
         settings = BaselineSettings(enabled=True, domains=(name,), days_left=days_left, spacing=0,
                                     **({"mta_sts_port": https[0], "mta_sts_ca": https[1]} if https else {}))
-        resolver = MemoryResolver(records(changes), insecure=insecure, servfail=servfail)
-        return DomainFacts(name, DNSChecks(resolver), settings)
+        self.dns_server.zone = zone(records(changes))
+        self.dns_server.insecure = [dns.name.from_text(cut) for cut in insecure]
+        self.dns_server.servfail = [dns.name.from_text(cut) for cut in servfail]
+        # a resolver of its own for each case: the Resolver keeps its answers for the run
+        return DomainFacts(name, DNSChecks(Resolver("127.0.0.1", self.dns_server.port)), settings)
 
     def address(self, smtp: MXProbeResult | None = None, tls_result: TLSProbeResult | None = None,
                 changes: Mapping[str, list[str] | None] | None = None, **dns: Any) -> AddressFacts:
@@ -285,17 +256,17 @@ class World:
     def sts(self, scenario: str, *, record: str = "v=STSv1; id=20260101;", reachable: bool = True) -> DomainFacts:
         """SCENARIO.example.test, publishing RECORD; its policy (POLICIES[SCENARIO]) is served over loopback HTTPS
         at mta-sts.SCENARIO.example.test, which has an address when REACHABLE."""
-        if self.server is None:
+        if self.sts_server is None:
             ca = _ca("judges MTA-STS CA")
             responses = {f"mta-sts.{name}.{DOMAIN}": served for name, served in POLICIES.items()}
             port = self.stack.enter_context(_https_server(ca, responses, names=tuple(responses)))
             ca_file = self.stack.enter_context(ca.cert_pem.tempfile())
-            self.server = port, ca_file
+            self.sts_server = port, ca_file
         name = f"{scenario}.{DOMAIN}"
         changes = {name: [f"MX 10 {MX}."], f"_mta-sts.{name}": [f'TXT "{record}"']}
         if reachable:
             changes[f"mta-sts.{name}"] = ["A 127.0.0.1"]
-        return self.domain(changes, name=name, https=self.server)
+        return self.domain(changes, name=name, https=self.sts_server)
 
 
 def policy(mode: str = "enforce", mx: str = MX) -> tuple[int, dict[str, str], bytes]:
@@ -736,7 +707,9 @@ SUBJECTS = {"address": AddressFacts, "host": tuple, "domain": DomainFacts}
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
     with ExitStack() as stack:
-        yield World(stack)
+        dns_server = ZoneServer()
+        stack.callback(dns_server.close)
+        yield World(stack, dns_server)
 
 
 @pytest.mark.parametrize("check_id,case", [pytest.param(check_id, case, id=f"{check_id}-{'pass' if case.ok else 'fail'}"

@@ -18,7 +18,7 @@ from typing import Protocol
 
 __all__ = [
     "ConnectFailed", "ConnectionLost", "Misuse", "ProtocolViolation", "ReplyTimeout", "SMTPCheckError", "ServerFault",
-    "SessionClosed", "SessionMisuse", "TLSFailed", "Unavailable", "hide_for_server_faults",
+    "SessionClosed", "SessionMisuse", "SettingsError", "TLSFailed", "Unavailable", "hide_for_server_faults",
 ]
 
 
@@ -74,6 +74,18 @@ class SessionClosed(Misuse):
 class SessionMisuse(Misuse, ValueError):
     """The test asked for something that cannot be sent as asked: a line with CR/LF, a parameter the server
     did not advertise, TLS details before TLS."""
+
+
+class SettingsError(Misuse, ValueError):
+    """A value a door refuses; ``str()`` is ``where: problem``, *where* naming the door as the user wrote it.
+
+    The rules that raise it are in :mod:`pytest_smtpcheck.settings`; it is defined here so that finding a
+    profile file and turning a refusal into a usage error need not load them."""
+
+    def __init__(self, where: str, problem: str, *, joined: str = ": ") -> None:
+        super().__init__(f"{where}{joined}{problem}")
+        self.where = where
+        self.problem = problem
 
 
 class Unavailable(Exception):

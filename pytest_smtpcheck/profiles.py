@@ -5,7 +5,8 @@ They live in a top-level ``smtpcheck.toml`` (``[profiles.NAME]``) or in ``[tool.
 error rather than one silently shadowing the other. This module finds the file, checks its shape and key
 names, picks the profile and hands its values over as a settings layer; :mod:`pytest_smtpcheck.settings`
 checks them by the same rules as every other door. TOML is read only when one of those files exists.
-Pytest-free: a mistake is a SettingsError naming the file and key.
+Pytest-free: a mistake is a SettingsError naming the file and key. Light: the plugin looks for the file
+at every start-up, and loads the settings' rules only when there is something to check.
 """
 
 from __future__ import annotations
@@ -13,15 +14,26 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .settings import PROFILE_KEYS, Given, Layer, SettingsError
+from .errors import SettingsError
 
-__all__ = ["PROFILE_ENV", "PROFILE_FILE", "Profile", "ProfileFile", "find_profile_file", "select_profile"]
+if TYPE_CHECKING:
+    from .settings import Layer
+
+__all__ = ["PROFILE_ENV", "PROFILE_FILE", "PROFILE_KEYS", "Profile", "ProfileFile", "find_profile_file",
+           "select_profile"]
 
 PROFILE_FILE = "smtpcheck.toml"
 PROFILE_ENV = "SMTPCHECK_PROFILE"
 _TOP_KEYS = ("profile", "profiles")
+# Keys a profile may set (and the keys of Settings.origins); `password = { env = "VAR" }` is a profile key only.
+PROFILE_KEYS = ("target", "mx", "port", "listeners", "tls", "helo", "timeout", "connect_timeout", "deadline", "ca",
+                "tls_name", "no_verify", "user", "vars", "sandbox", "resolver", "concurrency", "as", "as_via",
+                "password",
+                # the bundled battery's (pytest_smtpcheck.baseline.settings)
+                "baseline", "baseline_domains", "json", "baseline_days_left", "baseline_spacing", "mta_sts_port",
+                "mta_sts_ca", "waive")
 
 
 class ProfileFile(NamedTuple):
@@ -58,6 +70,8 @@ class Profile(NamedTuple):
 
     def layer(self) -> Layer:
         """The profile's values as a settings layer, each named as written (``smtpcheck.toml: profiles.ci.tls``)."""
+        from .settings import Given
+
         return {key: Given(value, self.where(key), self.origin, self.base) for key, value in self.values.items()}
 
 

@@ -28,11 +28,15 @@ from pathlib import Path
 from typing import NamedTuple, TypeVar
 
 from . import addresses
-from .errors import Misuse
+from .errors import SettingsError
 from .vocabulary import (
     AS_VIA_MODES,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_HELO,
+    DEFAULT_TIMEOUT,
     LISTENERS,
     MASK,
+    MAX_SECONDS,
     PASSWORD_ENV,
     SANDBOX_POLICIES,
     STANDARD_PORTS,
@@ -53,7 +57,6 @@ __all__ = [
     "MAX_CONCURRENCY",
     "MAX_SECONDS",
     "PRECEDENCE",
-    "PROFILE_KEYS",
     "TEST_KEYS",
     "Declared",
     "Effective",
@@ -80,25 +83,11 @@ __all__ = [
     "winner",
 ]
 
-# Sessions open at once per target. Well under Postfix's smtpd_client_connection_count_limit (50) and
-# Exchange's default of 20 connections per source, so a test run never looks like an attack; 1 = one at a time.
-DEFAULT_CONCURRENCY = 4
 MAX_CONCURRENCY = 256
-DEFAULT_TIMEOUT = 30.0
-# RFC 5321 (4.5.3.2) asks clients to wait at most 10 minutes for any reply; an hour is surely a typo.
-MAX_SECONDS = 3600.0
-DEFAULT_HELO = "probe.smtpcheck.invalid"
 DNS_PORT = 53
 
 PRECEDENCE = ("the test's marker or front matter", "command line", "profile", "ini", "default")
 DESTINATIONS = ("target", "mx", "sandbox")  # where sessions go: exactly one per layer
-# Keys a profile may set (and the keys of Settings.origins); `password = { env = "VAR" }` is a profile key only.
-PROFILE_KEYS = ("target", "mx", "port", "listeners", "tls", "helo", "timeout", "connect_timeout", "deadline", "ca",
-                "tls_name", "no_verify", "user", "vars", "sandbox", "resolver", "concurrency", "as", "as_via",
-                "password",
-                # the bundled battery's (pytest_smtpcheck.baseline.settings)
-                "baseline", "baseline_domains", "json", "baseline_days_left", "baseline_spacing", "mta_sts_port",
-                "mta_sts_ca", "waive")
 # Keys a test may declare for itself (marker, smtp_connect(), front matter).
 TEST_KEYS = ("listener", "port", "tls", "helo", "timeout", "deadline", "as", "as_via", "vars",
              "allow_plaintext_auth")
@@ -116,15 +105,6 @@ _FALSE = ("false", "no", "n", "off", "0")
 
 T = TypeVar("T")
 C = TypeVar("C", bound=str)
-
-
-class SettingsError(Misuse, ValueError):
-    """A value a door refuses; ``str()`` is ``where: problem``, *where* naming the door as the user wrote it."""
-
-    def __init__(self, where: str, problem: str, *, joined: str = ": ") -> None:
-        super().__init__(f"{where}{joined}{problem}")
-        self.where = where
-        self.problem = problem
 
 
 class Given(NamedTuple):
@@ -147,7 +127,7 @@ class Effective(NamedTuple):
         return f"{self.key} {describe(self.value)} ({self.origin})"
 
 
-Layer = Mapping[str, Given]  # one door's values by key (PROFILE_KEYS for the run's, TEST_KEYS for a test's)
+Layer = Mapping[str, Given]  # one door's values by key (profiles.PROFILE_KEYS for the run's, TEST_KEYS for a test's)
 
 
 @dataclass(frozen=True)

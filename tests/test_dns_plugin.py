@@ -339,9 +339,9 @@ def test_smtp_dns_asks_the_runs_resolver(pytester: pytest.Pytester, dns_server: 
             assert smtp_dns.dmarc("example.test").policy == "reject"
 
         def test_one_resolver_per_run(smtp_dns, request):
-            from pytest_smtpcheck.plugin.keys import TARGETS
+            from pytest_smtpcheck.plugin.keys import RUN
 
-            assert request.config.stash[TARGETS].dns() is smtp_dns
+            assert request.config.stash[RUN].targets.dns() is smtp_dns
             assert smtp_dns.resolver.timeout == 2.0
 
         def test_dane_needs_a_host_name(smtp_session):

@@ -1,12 +1,12 @@
 """The fixtures and the marker, through real pytest runs against the sandbox."""
 
-from pytest_smtpcheck.plugin.keys import TARGETS
+from pytest_smtpcheck.plugin.keys import RUN
 
 
 def test_smtp_session_is_greeted_and_quits_at_teardown(pytester):
     pytester.makepyfile(
         """
-        from pytest_smtpcheck.plugin.keys import TARGETS
+        from pytest_smtpcheck.plugin.keys import RUN
 
         def test_greeted(smtp_session, smtp_server):
             assert smtp_session.greeting.code == 220
@@ -17,7 +17,7 @@ def test_smtp_session_is_greeted_and_quits_at_teardown(pytester):
         def test_the_sandbox_saw_a_quit(request):
             import time
 
-            sessions = request.config.stash[TARGETS].sandbox.sessions
+            sessions = request.config.stash[RUN].targets.sandbox.sessions
             assert [s.commands for s in sessions] == [["NOOP", "QUIT"]]
             deadline = time.monotonic() + 3  # the sandbox's thread ends the session just after its 221
             while not sessions[0].closed and time.monotonic() < deadline:
@@ -87,7 +87,7 @@ def test_the_sandbox_starts_only_when_a_test_needs_it(pytester):
     result.assert_outcomes(passed=1)
     assert "- smtpcheck -" not in result.stdout.str(), "no SMTP summary for a run without SMTP tests"
     config = result.reprec.getcall("pytest_unconfigure").config
-    assert config.stash[TARGETS].resolved is None, "the sandbox was started without a test needing it"
+    assert not config.stash[RUN].in_use, "the settings were read (and the sandbox could start) without a test needing them"
 
 
 def test_expect_failures_and_misuse_point_at_the_test_line_not_the_plugin(pytester):

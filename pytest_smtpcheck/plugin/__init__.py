@@ -1,4 +1,9 @@
-"""pytest-smtpcheck's hooks: this module only wires pytest to the modules that do the work."""
+"""pytest-smtpcheck's hooks: this module only wires pytest to the modules that do the work.
+
+It loads in every pytest run of the environment, so what it imports at start-up is only what declaring the
+options, configuring and collecting other files need; the rest loads when an SMTP test, a `.smtp` file or a
+setting is in use (tests/test_startup.py keeps it so, bench/startup.py measures it).
+"""
 
 from __future__ import annotations
 
@@ -10,14 +15,12 @@ import pytest
 
 from ..errors import Unavailable
 from .fixtures import pytest_generate_tests, smtp_connect, smtp_dns, smtp_server, smtp_session
-from .keys import DECLARED, LAYERS, MISSING, RUN_DIRECTORY, RUNS, SECRET_VARS, TARGETS
-from .options import add_options, read_settings, usage_errors
+from .keys import DECLARED, LAYERS, MISSING, RUN, SECRET_VARS
+from .options import add_options, settings_given, usage_errors
 from .report import configure as configure_reports
-from .report.attachments import attach, locate_skip
-from .report.masking import scrub
+from .run import RUN_DIRECTORY_INPUT, RunState
 
 if TYPE_CHECKING:
-    from ..execution import RunDirectory
     from ..settings import Settings
 
 # fixtures and the parametrizing hook are found by name in this module
@@ -27,7 +30,7 @@ MARKERS = [
     "smtp(listener=, port=, tls=, helo=, timeout=, deadline=, as_address=, as_via=, allow_plaintext_auth=): session "
     "options for this test's smtp_session and smtp_connect (listener: smtp, submission or submissions)",
 ]
-_RUN_DIRECTORY_INPUT = "smtpcheck_run_directory"
+_PACKAGE = Path(__file__).resolve().parent.parent  # pytest_smtpcheck/
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,29 +41,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    from ..execution import RunDirectory, Runs
-    from ..smtp.cap import Cap
-    from ..target import Targets
-
     for line in MARKERS:
         config.addinivalue_line("markers", line)
-    settings = read_settings(config)
-    worker_input: dict[str, Any] | None = getattr(config, "workerinput", None)
-    directory = RunDirectory(worker_input.get(_RUN_DIRECTORY_INPUT) if worker_input else None)
-    config.stash[RUN_DIRECTORY] = directory
-    config.stash[TARGETS] = Targets(settings, Cap(directory, settings.concurrency))
-    run_ahead = settings.concurrency if settings.concurrency > 1 and worker_input is None else 0
-    if config.getoption("maxfail", 0):  # -x / --maxfail: nothing may have run past the stop
-        run_ahead = 0
-    config.stash[RUNS] = Runs(directory, shared=worker_input is not None, ahead=run_ahead)
+    run = config.stash[RUN] = RunState(config)
+    # Given settings are read now, so a bad one stops the run before any connection; defaults wait for a test.
+    settings = run.settings if settings_given(config) else None
     configure_reports(config)
-    if settings.update and worker_input is None:  # files are rewritten once, on the controller, from reports
-        from .update import Updater
+    if settings is not None and settings.update and not hasattr(config, "workerinput"):
+        from .update import Updater  # files are rewritten once, on the controller, from reports
 
         config.pluginmanager.register(Updater(config), "smtpcheck-update")
     if config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(_XdistHooks(config, directory), "smtpcheck-xdist")
-    _configure_baseline(config, settings)
+        config.pluginmanager.register(_XdistHooks(config), "smtpcheck-xdist")
+    if settings is not None:  # the battery runs only when asked for, which is a setting given
+        _configure_baseline(config, settings)
 
 
 def _configure_baseline(config: pytest.Config, settings: Settings) -> None:
@@ -77,15 +71,9 @@ def _configure_baseline(config: pytest.Config, settings: Settings) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    runs = config.stash.get(RUNS, None)
-    if runs is not None:
-        runs.close()
-    targets = config.stash.get(TARGETS, None)
-    if targets is not None:
-        targets.close()
-    directory = config.stash.get(RUN_DIRECTORY, None)
-    if directory is not None:
-        directory.remove()
+    run = config.stash.get(RUN, None)
+    if run is not None:
+        run.close()
 
 
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
@@ -102,26 +90,30 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     from .collector import plan_files
 
     plans, selected = plan_files(session.items)
-    session.config.stash[RUNS].plan(plans, selected)
+    session.config.stash[RUN].runs.plan(plans, selected)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> None:
     if not session.config.getoption("collectonly"):
-        session.config.stash[RUNS].start()
+        session.config.stash[RUN].start_ahead()
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport,
                                                                                           pytest.TestReport]:
     test_report = yield
-    if call.when == "call":
-        _show_declared(item, test_report)
-    attach(item, test_report)
     if test_report.skipped and item.stash.get(MISSING, None):
         test_report.smtp_missing = item.stash[MISSING]  # type: ignore[attr-defined]  # for the run summary
-    scrub(item, test_report)
-    locate_skip(item, test_report)
+    if item.config.stash[RUN].in_use:  # else no session, secret or server text can be in the report
+        from .report.attachments import attach
+        from .report.masking import scrub
+
+        if call.when == "call":
+            _show_declared(item, test_report)
+        attach(item, test_report)
+        scrub(item, test_report)
+    _locate_skip(item, test_report)
     return test_report
 
 
@@ -145,6 +137,19 @@ def _skip_unavailable(item: pytest.Item) -> Generator[None, None, None]:
         pytest.skip(str(reason))
 
 
+def _locate_skip(item: pytest.Item, report: pytest.TestReport) -> None:
+    """Point a skip at the test, or a `.smtp` item's at its line in the file, never at the plugin's own code
+    (a skip raised in a fixture, or by _skip_unavailable)."""
+    if not (report.skipped and isinstance(report.longrepr, tuple)):
+        return
+    line = getattr(item, "location_line", None)
+    if line is not None:
+        report.longrepr = (str(item.path), line, report.longrepr[2])
+    elif Path(report.longrepr[0]).resolve().is_relative_to(_PACKAGE):
+        path, zero_based, _ = item.reportinfo()
+        report.longrepr = (str(path), (zero_based or 0) + 1, report.longrepr[2])
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Generator[
         None, tuple[str, str, Any], tuple[str, str, Any]]:
@@ -161,7 +166,10 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    """Every setting in effect with where it came from, defaults included: `timeout 30 s (default)`."""
+    """Every setting in effect with where it came from, defaults included: `timeout 30 s (default)`; when no
+    setting is given, nothing (the header comes before collection, so before any test could need them)."""
+    if not config.stash[RUN].in_use:
+        return []
     from .report.summary import option_lines
 
     return option_lines(config)
@@ -179,9 +187,8 @@ def _show_declared(item: pytest.Item, test_report: pytest.TestReport) -> None:
 class _XdistHooks:
     """Registered only when pytest-xdist is active (its hooks are unknown to pytest otherwise)."""
 
-    def __init__(self, config: pytest.Config, directory: RunDirectory) -> None:
+    def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.directory = directory
 
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         """A worker's secret variables (by name) are masked in the controller's report too."""
@@ -192,4 +199,4 @@ class _XdistHooks:
 
     def pytest_configure_node(self, node: Any) -> None:
         """Every worker shares the controller's run directory: the cap and the files' claims live there."""
-        node.workerinput[_RUN_DIRECTORY_INPUT] = self.directory.path
+        node.workerinput[RUN_DIRECTORY_INPUT] = self.config.stash[RUN].directory.path

@@ -22,7 +22,7 @@ import pytest
 
 from ..dns.errors import DNSCheckError
 from ..errors import SMTPCheckError
-from .keys import BASELINE, RUN_DIRECTORY, TARGETS
+from .keys import BASELINE, RUN
 
 if TYPE_CHECKING:
     from ..baseline.checks import Check, Verdict
@@ -143,14 +143,14 @@ class BaselinePlugin:
         from ..baseline.facts import AddressFacts, DomainFacts
         from ..target import Targets
 
-        run = self.config.stash[TARGETS]
-        targets = Targets(replace(run.settings, mx=domain, host=None), run.cap)
+        run = self.config.stash[RUN]
+        targets = Targets(replace(run.settings, mx=domain, host=None), run.targets.cap)
         facts = DomainFacts(domain, targets.dns(), self.settings)
         parent = BaselineDomain.from_parent(session, name=f"baseline[{domain}]")
         ids = [target_id for target_id in targets.ids() if target_id is not None]
         found = {target_id: targets.target(target_id) for target_id in ids}
         hosts = list(dict.fromkeys(target.mx_host or domain for target in found.values()))
-        shared = self.config.stash[RUN_DIRECTORY] if hasattr(self.config, "workerinput") else None
+        shared = run.directory if hasattr(self.config, "workerinput") else None
         addresses = {target_id: AddressFacts(facts, target.mx_host or domain, target, shared=shared)
                      for target_id, target in found.items()}
         for check in CHECKS:

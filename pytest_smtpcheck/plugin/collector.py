@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .keys import DECLARED, MISSING, OUTCOME, RUNS, TARGETS
+from .keys import DECLARED, MISSING, OUTCOME, RUN
 
 if TYPE_CHECKING:
     from ..execution import FilePlan
@@ -40,7 +40,7 @@ class SMTPFile(pytest.File):
         from ..transcripts.bind import check
         from ..transcripts.syntax import SMTPFileError, parse
 
-        targets = self.config.stash[TARGETS]
+        targets = self.config.stash[RUN].targets
         try:
             self.document = parse(self.path.read_bytes(), self.path)
             check(self.document, message_files(self.config))
@@ -75,7 +75,7 @@ class SMTPFile(pytest.File):
         if self._missing is None:
             from ..transcripts.bind import missing
 
-            self._missing = missing(self.document, self.config.stash[TARGETS].variables(), os.environ)
+            self._missing = missing(self.document, self.config.stash[RUN].targets.variables(), os.environ)
         return self._missing
 
     def secrets(self) -> tuple[str, ...]:
@@ -85,7 +85,7 @@ class SMTPFile(pytest.File):
             from ..transcripts.syntax import SMTPFileError
 
             try:
-                variables = self.config.stash[TARGETS].variables()
+                variables = self.config.stash[RUN].targets.variables()
                 self._secrets = bind(self.document, variables, os.environ, message_files(self.config)).secrets
             except SMTPFileError:  # the run fails saying so, and sends nothing
                 self._secrets = ()
@@ -96,7 +96,7 @@ class SMTPFile(pytest.File):
         from ..transcripts.runner import run_file, unsendable
         from ..transcripts.syntax import SMTPFileError
 
-        target = self.config.stash[TARGETS].target(target_id)
+        target = self.config.stash[RUN].targets.target(target_id)
         try:
             script = bind(self.document, target.vars, os.environ, message_files(self.config))
         except SMTPFileError as error:  # a value the run gave that a step cannot take
@@ -143,13 +143,13 @@ class ExchangeItem(pytest.Item):
     def unavailable(self) -> str | None:
         """Why this run cannot run the file (a variable or listener it needs was not given), or None."""
         parent = self.parent
-        return self.config.stash[TARGETS].unavailable(parent.missing(), parent.document.settings.listener,
+        return self.config.stash[RUN].targets.unavailable(parent.missing(), parent.document.settings.listener,
                                                         self.target_id)
 
     def runtest(self) -> None:
         from ..transcripts.results import Outcome
 
-        result = self.config.stash[RUNS].result(self.run_key)
+        result = self.config.stash[RUN].runs.result(self.run_key)
         verdict = result.verdict(self.index)
         self.stash[OUTCOME] = (result, verdict)
         if result.error is not None:
@@ -171,12 +171,12 @@ class ExchangeItem(pytest.Item):
         the last one selected."""
         failure = result.failed
         if failure is None:
-            return self.index == max(self.config.stash[RUNS].selected[self.run_key])
+            return self.index == max(self.config.stash[RUN].runs.selected[self.run_key])
         return self.index == failure.index or self._reports_failure_of(failure)
 
     def _reports_failure_of(self, failure: ExchangeVerdict) -> bool:
         """A failure in an exchange this run did not select is reported by the first selected item after it."""
-        selected = self.config.stash[RUNS].selected.get(self.run_key, set())
+        selected = self.config.stash[RUN].runs.selected.get(self.run_key, set())
         if failure.index in selected:
             return False
         return self.index == min((index for index in selected if index > failure.index), default=None)

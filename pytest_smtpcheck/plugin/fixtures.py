@@ -2,8 +2,8 @@
 
 A test's ``@pytest.mark.smtp(...)`` and its ``smtp_connect(...)`` keywords are doors for its own
 settings: read here into a settings layer, checked by the same rules as the command line
-(settings.py), and laid over the run's (the test's own word wins). Everything heavy (sockets,
-TLS, the sandbox, dnspython) is imported inside the fixtures, so a run that uses none pays nothing.
+(settings.py), and laid over the run's (the test's own word wins). Everything else (the settings'
+rules, sockets, TLS, the sandbox, dnspython) is imported inside the fixtures, so a run that uses none pays nothing.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..errors import hide_for_server_faults
-from ..settings import Declared, Given, SettingsError, declared
-from .keys import DECLARED, SESSIONS, TARGETS
+from ..errors import SettingsError, hide_for_server_faults
+from .keys import DECLARED, RUN, SESSIONS
 
 __all__ = ["pytest_generate_tests", "smtp_connect", "smtp_dns", "smtp_server", "smtp_session"]
 __tracebackhide__ = hide_for_server_faults  # server faults are reported at the test's line
 
 if TYPE_CHECKING:
     from ..dns import DNSChecks
+    from ..settings import Declared
     from ..smtp.session import SMTPSession
     from ..target import Target
 
@@ -39,7 +39,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """
     if "smtp_server" not in metafunc.fixturenames:
         return
-    ids = metafunc.config.stash[TARGETS].ids()
+    ids = metafunc.config.stash[RUN].targets.ids()
     if ids != [None]:
         metafunc.parametrize("smtp_server", ids, indirect=True, ids=[str(target_id) for target_id in ids])
 
@@ -47,7 +47,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(scope="session")
 def smtp_server(request: pytest.FixtureRequest) -> Target:
     """The server under test: `--smtp-target`, each MX address of `--smtp-mx`, or the embedded sandbox MX."""
-    targets = request.config.stash[TARGETS]
+    targets = request.config.stash[RUN].targets
     target_id: str | None = getattr(request, "param", None)
     reason = targets.unreachable(target_id)
     if reason is not None:
@@ -62,7 +62,7 @@ def smtp_dns(pytestconfig: pytest.Config) -> DNSChecks:
     Without `--smtp-resolver` or `--smtp-mx`, tests that use it are skipped: the run asks
     no DNS unless told to (the sandbox's domain is in none), not even the system's resolver.
     """
-    return pytestconfig.stash[TARGETS].dns()
+    return pytestconfig.stash[RUN].targets.dns()
 
 
 @pytest.fixture
@@ -109,6 +109,8 @@ def smtp_session(smtp_connect: Callable[..., SMTPSession]) -> SMTPSession:
 
 def _marker_settings(item: pytest.Item) -> Declared:
     """The settings of the closest `@pytest.mark.smtp(...)`; a typo or bad value fails the test naming it."""
+    from ..settings import Declared
+
     marker = item.get_closest_marker("smtp")
     if marker is None:
         return Declared()
@@ -126,6 +128,8 @@ def _marker_settings(item: pytest.Item) -> Declared:
 
 def _declared(keywords: Mapping[str, Any], door: Callable[[str, Any], str], origin: str) -> Declared:
     """Keywords as a settings layer, checked; a bad value fails the test with the door as written."""
+    from ..settings import Given, declared
+
     try:
         return declared({MARKER_OPTIONS[keyword]: Given(value, door(keyword, value), origin)
                          for keyword, value in keywords.items()})

@@ -8,18 +8,14 @@ import pytest
 
 if TYPE_CHECKING:  # named in the StashKey types below, which are strings at run time
     from ..baseline.settings import BaselineSettings  # noqa: F401
-    from ..execution import RunDirectory, Runs  # noqa: F401
     from ..settings import Declared, Layer  # noqa: F401
     from ..smtp.session import SMTPSession  # noqa: F401
-    from ..target import Targets  # noqa: F401
     from ..transcripts.results import ExchangeVerdict, FileResult  # noqa: F401
+    from .run import RunState  # noqa: F401
 
-__all__ = ["BASELINE", "DECLARED", "LAYERS", "MISSING", "OUTCOME", "RUNS", "RUN_DIRECTORY", "SECRET_VARS", "SESSIONS",
-           "TARGETS"]
+__all__ = ["BASELINE", "DECLARED", "LAYERS", "MISSING", "OUTCOME", "RUN", "SECRET_VARS", "SESSIONS"]
 
-TARGETS = pytest.StashKey["Targets"]()
-RUN_DIRECTORY = pytest.StashKey["RunDirectory"]()
-RUNS = pytest.StashKey["Runs"]()
+RUN = pytest.StashKey["RunState"]()  # the run's settings, targets, run directory and file sessions, built on first use
 SESSIONS = pytest.StashKey["list[SMTPSession]"]()  # per Python test: every session it opened
 OUTCOME = pytest.StashKey["tuple[FileResult, ExchangeVerdict | None]"]()  # per .smtp item: its file's result
 SECRET_VARS = pytest.StashKey["set[str]"]()  # names of the run's variables used as secrets (values never travel)

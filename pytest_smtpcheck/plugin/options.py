@@ -4,6 +4,9 @@ The rules and the precedence live in :mod:`pytest_smtpcheck.settings`; this modu
 declares the options to pytest, reads what the user gave (command line, ini, profile) as
 layers named the way the user wrote them, and turns a refusal into a one-line usage error
 (exit status 4) before the first connection.
+
+It loads in every pytest run of the environment, so it declares the options from constants alone;
+the rules (settings.py) load when there is something to read: :func:`settings_given`.
 """
 
 from __future__ import annotations
@@ -12,27 +15,30 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import pytest
 
+from ..errors import SettingsError
 from ..profiles import PROFILE_ENV, Profile, find_profile_file, select_profile
-from ..settings import (
+from ..vocabulary import (
+    AS_VIA_MODES,
     DEFAULT_CONCURRENCY,
     DEFAULT_HELO,
     DEFAULT_TIMEOUT,
+    LISTENERS,
     MAX_SECONDS,
-    Given,
-    Layer,
-    Settings,
-    SettingsError,
-    parse_text,
-    resolve,
+    PASSWORD_ENV,
+    SANDBOX_POLICIES,
+    TLS_MODES,
+    TOKEN_ENV,
 )
-from ..vocabulary import AS_VIA_MODES, LISTENERS, PASSWORD_ENV, SANDBOX_POLICIES, TLS_MODES
 from .keys import LAYERS
 
-__all__ = ["add_options", "read_settings", "usage_errors"]
+if TYPE_CHECKING:
+    from ..settings import Layer, Settings
+
+__all__ = ["add_options", "read_settings", "settings_given", "usage_errors"]
 
 _OTHER_LISTENERS = tuple(name for name in LISTENERS if name != "smtp")  # the smtp listener's port is --smtp-port
 _ABSENT: Any = object()  # the ini default: tells a key left out from one set to an empty value
@@ -116,11 +122,26 @@ def add_options(parser: pytest.Parser) -> None:
             parser.addini(option.ini, f"{option.help} (ini twin of {option.flag})", type=kind, default=_ABSENT)
 
 
+def settings_given(config: pytest.Config) -> bool:
+    """Whether any door gives a setting: an option, an ini key, a profile (or its file), the password or token.
+
+    If none does, every setting is its default, which cannot be wrong: the settings are then read when a test
+    first needs them, and a run without SMTP tests never loads the code that reads them. A malformed profile
+    file is a usage error here, at start-up, as when it is read."""
+    with usage_errors():
+        return (any(config.getoption(option.dest) is not None for option in _OPTIONS)
+                or any(option.ini is not None and config.getini(option.ini) is not _ABSENT for option in _OPTIONS)
+                or any(os.environ.get(name) for name in (PROFILE_ENV, PASSWORD_ENV, TOKEN_ENV))
+                or find_profile_file(config.rootpath) is not None)
+
+
 def read_settings(config: pytest.Config) -> Settings:
     """Read and check every setting; raises pytest.UsageError with a one-line message naming the culprit.
 
     The run's layers, highest first (command line, profile, ini), are kept in the stash under LAYERS, read once
     for settings read elsewhere (the battery's)."""
+    from ..settings import resolve
+
     with usage_errors():
         profile = _profile(config)
         layers = config.stash[LAYERS] = [_command_line(config), profile.layer() if profile else {}, _ini(config)]
@@ -139,6 +160,8 @@ def usage_errors() -> Iterator[None]:
 
 
 def _command_line(config: pytest.Config) -> Layer:
+    from ..settings import Given
+
     here = config.invocation_params.dir
     return {option.key: Given(value, option.flag, "command line", here)
             for option in _OPTIONS if option.key != "profile" and (value := config.getoption(option.dest)) is not None}
@@ -146,6 +169,8 @@ def _command_line(config: pytest.Config) -> Layer:
 
 def _ini(config: pytest.Config) -> Layer:
     """Ini values, named after their file; `-o NAME=VALUE` overrides are named as such."""
+    from ..settings import Given
+
     overridden = {item.partition("=")[0].strip() for item in config.getoption("override_ini") or ()}
     layer = {}
     for option in _OPTIONS:
@@ -160,6 +185,8 @@ def _ini(config: pytest.Config) -> Layer:
 
 
 def _profile(config: pytest.Config) -> Profile | None:
+    from ..settings import parse_text
+
     file = find_profile_file(config.rootpath)
     given = config.getoption("smtp_profile")
     if given is not None:

@@ -19,7 +19,7 @@ __all__ = ["configure"]
 def configure(config: pytest.Config) -> None:
     summary = RunSummary(config)
     config.pluginmanager.register(summary, "smtpcheck-summary")
-    if config.pluginmanager.hasplugin("html"):
+    if config.pluginmanager.hasplugin("html") and config.getoption("htmlpath", None):  # writing an HTML report
         from . import html
 
         config.pluginmanager.register(html.HtmlHooks(summary), "smtpcheck-html")

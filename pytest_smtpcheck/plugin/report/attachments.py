@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -24,9 +23,7 @@ if TYPE_CHECKING:
     from ...smtp.transcript import Transcript
     from ...transcripts.results import ExchangeVerdict, FileResult
 
-__all__ = ["attach", "locate_skip"]
-
-_PACKAGE = Path(__file__).resolve().parent.parent  # pytest_smtpcheck/
+__all__ = ["attach"]
 
 TAIL_LINES = 40
 _CONTINUED = re.compile(r"\d{3}-")  # a reply line that another line of the same reply follows
@@ -50,19 +47,6 @@ def attach(item: pytest.Item, report: pytest.TestReport) -> None:
     if last is not None:
         deciding = (last.command or "(greeting)", printable("\n".join(last.wire_lines())))
     _attach(item, report, [s.transcript for s in sessions], full=True, deciding=deciding)
-
-
-def locate_skip(item: pytest.Item, report: pytest.TestReport) -> None:
-    """Point a skip at the test, or a `.smtp` item's at its line in the file, never at the plugin's own code
-    (a skip raised in a fixture or in the face that turns Unavailable into a skip)."""
-    if not (report.skipped and isinstance(report.longrepr, tuple)):
-        return
-    line = getattr(item, "location_line", None)
-    if line is not None:
-        report.longrepr = (str(item.path), line, report.longrepr[2])
-    elif Path(report.longrepr[0]).resolve().is_relative_to(_PACKAGE):
-        path, zero_based, _ = item.reportinfo()
-        report.longrepr = (str(path), (zero_based or 0) + 1, report.longrepr[2])
 
 
 def _attach_exchange(item: pytest.Item, report: pytest.TestReport, result: FileResult,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..keys import TARGETS
+from ..keys import RUN
 
 if TYPE_CHECKING:
     from ...smtp.transcript import Transcript
@@ -37,7 +37,7 @@ class HtmlHooks:
 
     def pytest_html_report_title(self, report: Any) -> None:
         """The file an engineer attaches to a ticket says, at the top, what was tested and when."""
-        settings = self.summary.config.stash[TARGETS].settings  # the title is made before any test ran
+        settings = self.summary.config.stash[RUN].settings  # the title is made before any test ran
         if settings.mx is not None:
             targets = f"every MX of {settings.mx}"
         elif settings.host is not None:

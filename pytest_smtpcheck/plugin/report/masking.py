@@ -10,7 +10,7 @@ import pytest
 
 from ...printable import printable, unprintable
 from ...vocabulary import MASK
-from ..keys import SECRET_VARS, SESSIONS, TARGETS
+from ..keys import RUN, SECRET_VARS, SESSIONS
 
 __all__ = ["SECRET_VARS_OUTPUT", "mask_run_secrets", "note_secret_names", "note_secrets", "run_secrets", "scrub"]
 
@@ -56,7 +56,7 @@ def note_secrets(config: pytest.Config, values: Iterable[str]) -> None:
     in every output from then on. Its name is kept: names may travel between xdist processes, values never."""
     values = set(values)
     names = config.stash.setdefault(SECRET_VARS, set())
-    names.update(name for name, value in config.stash[TARGETS].settings.vars.items() if value in values)
+    names.update(name for name, value in config.stash[RUN].settings.vars.items() if value in values)
 
 
 def note_secret_names(config: pytest.Config, names: Iterable[str]) -> None:
@@ -67,7 +67,7 @@ def note_secret_names(config: pytest.Config, names: Iterable[str]) -> None:
 def run_secrets(config: pytest.Config) -> set[str]:
     """Every secret value of the run: the password and token (the environment's, or the sandbox's), and every
     variable used as a secret."""
-    targets = config.stash[TARGETS]
+    targets = config.stash[RUN].targets
     settings = targets.settings
     secrets = {*settings.secrets(), *(targets.resolved.secrets if targets.resolved else ())}
     secrets.update(settings.vars[name] for name in config.stash.get(SECRET_VARS, set()) if name in settings.vars)
@@ -82,7 +82,7 @@ def mask_run_secrets(config: pytest.Config, text: str) -> str:
 
 
 def _user(config: pytest.Config) -> str:
-    targets = config.stash[TARGETS]
+    targets = config.stash[RUN].targets
     return targets.settings.user or (targets.resolved.username if targets.resolved else None) or ""
 
 

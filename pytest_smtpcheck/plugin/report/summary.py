@@ -1,23 +1,24 @@
 """The run's summary: per target, sessions, tests, failures and lines sent; the options the run used.
 
 Built from test reports alone, so it is right on the pytest-xdist controller too:
-every worker's reports pass through it there.
+every worker's reports pass through it there. Registered in every run, it imports
+the rest of the report code only once the run is in use (RunState.in_use).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ... import __version__
-from ...settings import Effective, describe
 from ...vocabulary import MASK
-from ..keys import BASELINE, SECRET_VARS, TARGETS
-from .junit import move_transcripts_to_system_out
-from .masking import SECRET_VARS_OUTPUT, mask_run_secrets
+from ..keys import BASELINE, RUN, SECRET_VARS
+
+if TYPE_CHECKING:
+    from ...settings import Effective
 
 __all__ = ["RunSummary", "TargetTotals", "label", "option_lines", "options_shown"]
 
@@ -53,9 +54,11 @@ class RunSummary:
 
     def _options(self) -> None:
         """The command line and the options, once collection knows which variables are secrets (so not in the
-        `-v` header, printed before that): every secret masked."""
+        `-v` header, printed before that): every secret masked. Nothing in a run without SMTP."""
         metadata = _metadata(self.config)
-        if metadata is not None:
+        if metadata is not None and self.config.stash[RUN].in_use:
+            from .masking import mask_run_secrets
+
             command = " ".join(["pytest", *self.config.invocation_params.args])
             metadata["Command line"] = mask_run_secrets(self.config, command)
             metadata["SMTP options"] = options_shown(self.config)
@@ -80,7 +83,7 @@ class RunSummary:
             return []  # asking the target for its variables would load the sandbox in a run that has no use for it
         from ...target import did_you_mean
 
-        given = self.config.stash[TARGETS].variables()
+        given = self.config.stash[RUN].targets.variables()
         return [f"not given: {name}, {_count(count, 'test')} skipped{did_you_mean(name, given)}"
                 for name, count in sorted(self.missing.items())]
 
@@ -88,14 +91,19 @@ class RunSummary:
     def pytest_sessionfinish(self) -> None:
         """Before pytest-html writes its report: the options again, with what every worker learnt (xdist)."""
         worker_output = getattr(self.config, "workeroutput", None)
-        if worker_output is not None:
+        if worker_output is not None and self.config.stash[RUN].in_use:
+            from .masking import SECRET_VARS_OUTPUT
+
             names: set[str] = self.config.stash.get(SECRET_VARS, set())
             worker_output[SECRET_VARS_OUTPUT] = sorted(names)
         self._options()
 
     @pytest.hookimpl(trylast=True)
     def pytest_unconfigure(self) -> None:
-        move_transcripts_to_system_out(self.config)
+        if self.config.stash[RUN].in_use:  # else no test carries a transcript
+            from .junit import move_transcripts_to_system_out
+
+            move_transcripts_to_system_out(self.config)
 
     def add(self, report: pytest.TestReport) -> None:
         transcripts = getattr(report, "smtp", None)
@@ -129,7 +137,7 @@ class RunSummary:
 
 def label(config: pytest.Config, target: str, listener: str = "") -> str:
     """How a report names a target and its listener: the embedded sandbox says so, with its policy."""
-    settings = config.stash[TARGETS].settings
+    settings = config.stash[RUN].settings
     if settings.host is None and settings.mx is None:
         return f"sandbox ({settings.sandbox}) {listener or 'smtp'} listener at {target}"
     return f"{target} ({listener})" if listener else target
@@ -137,6 +145,8 @@ def label(config: pytest.Config, target: str, listener: str = "") -> str:
 
 def options_shown(config: pytest.Config) -> dict[str, str]:
     """Every setting in effect, defaults included, each with where it came from (never a secret)."""
+    from ...settings import describe
+
     return {row.key: f"{describe(value)} ({row.origin})" for row, value in _shown(config)}
 
 
@@ -145,6 +155,8 @@ def option_lines(config: pytest.Config) -> list[str]:
 
     Variables show by name only: the header is written before a test uses one as a password.
     """
+    from ...settings import describe
+
     lines: list[str] = []
     for row, value in _shown(config):
         shown = "" if row.key.startswith("vars.") else f" {describe(value)}"
@@ -161,7 +173,7 @@ def _shown(config: pytest.Config) -> list[tuple[Effective, object]]:
     secrets (their names are known once a test used them so); then the battery's, when it runs."""
     secret = config.stash.get(SECRET_VARS, set())
     baseline = config.stash.get(BASELINE, None)
-    rows = config.stash[TARGETS].settings.effective() + (baseline.effective() if baseline else [])
+    rows = config.stash[RUN].settings.effective() + (baseline.effective() if baseline else [])
     return [(row, MASK if row.key.startswith("vars.") and row.key[5:] in secret else row.value) for row in rows]
 
 

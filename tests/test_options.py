@@ -186,16 +186,28 @@ def test_hints_name_the_option_and_never_put_a_password_on_the_command_line(pyte
 
 
 def test_options_are_listed_in_their_own_help_group(pytester):
+    """Every option and ini key, with the defaults the help quotes: declared from constants alone, since the
+    settings' rules load only when a setting is given (tests/test_startup.py)."""
     text = pytester.runpytest_inprocess("--help").stdout.str()
     group = text.index("SMTP acceptance tests (pytest-smtpcheck):")
     for option in ("--smtp-target", "--smtp-mx", "--smtp-port", "--smtp-listener", "--smtp-tls", "--smtp-helo",
                    "--smtp-timeout", "--smtp-connect-timeout", "--smtp-deadline", "--smtp-ca", "--smtp-tls-name",
                    "--smtp-no-verify", "--smtp-user", "--smtp-var", "--smtp-sandbox", "--smtp-resolver",
-                   "--smtp-concurrency", "--smtp-as", "--smtp-as-via", "--smtp-update", "--smtp-profile"):
+                   "--smtp-concurrency", "--smtp-as", "--smtp-as-via", "--smtp-update", "--smtp-profile",
+                   "--smtp-baseline", "--smtp-baseline-domain", "--smtp-json", "--smtp-baseline-days-left",
+                   "--smtp-baseline-spacing", "--smtp-mta-sts-port", "--smtp-mta-sts-ca", "--smtp-waive"):
         assert text.index(f"  {option}") > group, option
-    for ini in ("smtp_target", "smtp_mx", "smtp_concurrency", "smtp_resolver", "smtp_as_via", "smtp_no_verify"):
+    for ini in ("smtp_target", "smtp_mx", "smtp_port", "smtp_listeners", "smtp_tls", "smtp_helo", "smtp_timeout",
+                "smtp_connect_timeout", "smtp_deadline", "smtp_ca", "smtp_tls_name", "smtp_no_verify", "smtp_user",
+                "smtp_vars", "smtp_sandbox", "smtp_resolver", "smtp_concurrency", "smtp_as", "smtp_as_via",
+                "smtp_baseline_days_left", "smtp_baseline_spacing", "smtp_mta_sts_port", "smtp_mta_sts_ca",
+                "smtp_waive", "smtp_message_dirs"):
         assert f"  {ini} " in text, ini
     assert "smtp_update" not in text and "smtp_profile" not in text
+    flat = " ".join(text.split())  # help lines wrap anywhere
+    for default in ("(default: probe.smtpcheck.invalid)", "(default 30, at most 3600)", "(default 4; 1: one at a time)",
+                    "(or $SMTPCHECK_PROFILE)", "the password is read from $SMTPCHECK_PASSWORD"):
+        assert default in flat, default
 
 
 def test_loading_the_options_imports_nothing_heavy():

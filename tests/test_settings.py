@@ -256,6 +256,20 @@ def test_the_header_and_the_environment_list_every_setting_with_its_origin(pytes
             "resolver", "concurrency", "as", "as_via", "update", "profile"} <= set(shown)
 
 
+def test_with_no_setting_given_the_header_lists_none_and_the_password_counts_as_given(pytester, monkeypatch):
+    """A run that gives nothing reads its settings only when a test needs them, after the header is written:
+    a project without SMTP tests gets no lines of ours. The password in the environment is a setting given."""
+    monkeypatch.delenv("SMTPCHECK_PASSWORD", raising=False)
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert not any(line.startswith("smtpcheck: ") for line in result.outlines), result.outlines
+    monkeypatch.setenv("SMTPCHECK_PASSWORD", "hunter22-secret")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    header = " ".join(line for line in result.outlines if line.startswith("smtpcheck: "))
+    assert "password **** (environment (SMTPCHECK_PASSWORD))" in header and "timeout 30 s (default)" in header
+
+
 def test_a_test_s_own_settings_are_in_its_report_with_their_origin(pytester):
     pytester.makepyfile(test_own=textwrap.dedent("""
         import pytest

@@ -258,7 +258,8 @@ def test_the_header_and_the_environment_list_every_setting_with_its_origin(pytes
 
 def test_with_no_setting_given_the_header_lists_none_and_the_password_counts_as_given(pytester, monkeypatch):
     """A run that gives nothing reads its settings only when a test needs them, after the header is written:
-    a project without SMTP tests gets no lines of ours. The password in the environment is a setting given."""
+    a project without SMTP tests gets no lines of ours, anywhere. The password in the environment is a setting
+    given, so the header lists them all."""
     monkeypatch.delenv("SMTPCHECK_PASSWORD", raising=False)
     pytester.makepyfile("def test_nothing():\n    pass\n")
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
@@ -268,6 +269,47 @@ def test_with_no_setting_given_the_header_lists_none_and_the_password_counts_as_
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     header = " ".join(line for line in result.outlines if line.startswith("smtpcheck: "))
     assert "password **** (environment (SMTPCHECK_PASSWORD))" in header and "timeout 30 s (default)" in header
+
+
+SANDBOX_TEST = "def test_greeting(smtp_session):\n    assert smtp_session.noop().code == 250\n"
+
+
+def _listed(result) -> tuple[int, str]:
+    """Where the settings list begins in the output, and the list: exactly one list (each line once)."""
+    at = [n for n, line in enumerate(result.outlines) if line.startswith("smtpcheck: target ")]
+    assert len(at) == 1, result.outlines
+    listed = " ".join(line for line in result.outlines if line.startswith("smtpcheck: "))
+    return at[0], listed
+
+
+@pytest.mark.parametrize("kind", ["python", "smtp-file"])
+def test_with_no_setting_given_the_list_follows_collection_once_a_test_uses_the_plugin(pytester, monkeypatch, kind):
+    """Issue 16: the terminal lists every effective option, defaults included, for a run that uses the plugin;
+    with nothing given it cannot be the header (written before collection), so it follows `collected N items`."""
+    monkeypatch.delenv("SMTPCHECK_PASSWORD", raising=False)
+    if kind == "python":
+        pytester.makepyfile(test_sandbox=SANDBOX_TEST)
+    else:
+        pytester.makefile(".smtp", noop="< 220\n> NOOP\n< 250\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    assert result.ret == 0, result.outlines
+    at, listed = _listed(result)
+    collected = next(n for n, line in enumerate(result.outlines) if line.startswith("collected "))
+    first_result = next(n for n, line in enumerate(result.outlines) if line.startswith(("test_sandbox.py", "noop")))
+    assert collected < at < first_result
+    assert "target the embedded sandbox (default)" in listed and "timeout 30 s (default)" in listed
+
+
+def test_with_no_setting_given_under_xdist_the_smtpcheck_summary_lists_them(pytester, monkeypatch):
+    """The xdist controller collects nothing, so no test is known to use the plugin before the results: the
+    list is in the run's smtpcheck summary, once."""
+    monkeypatch.delenv("SMTPCHECK_PASSWORD", raising=False)
+    pytester.makepyfile(test_sandbox=SANDBOX_TEST)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
+    result.assert_outcomes(passed=1)
+    at, listed = _listed(result)
+    assert at > next(n for n, line in enumerate(result.outlines) if "smtpcheck" in line and line.startswith("-"))
+    assert "target the embedded sandbox (default)" in listed and "concurrency 4 (default)" in listed
 
 
 def test_a_test_s_own_settings_are_in_its_report_with_their_origin(pytester):

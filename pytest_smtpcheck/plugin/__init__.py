@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 # fixtures and the parametrizing hook are found by name in this module
 __all__ = ["pytest_generate_tests", "smtp_connect", "smtp_dns", "smtp_server", "smtp_session"]
+PLUGIN_FIXTURES = frozenset({"smtp_server", "smtp_dns"})  # every fixture of ours needs one of these
 
 MARKERS = [
     "smtp(listener=, port=, tls=, helo=, timeout=, deadline=, as_address=, as_via=, allow_plaintext_auth=): session "
@@ -166,13 +167,26 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    """Every setting in effect with where it came from, defaults included: `timeout 30 s (default)`; when no
-    setting is given, nothing (the header comes before collection, so before any test could need them)."""
-    if not config.stash[RUN].in_use:
+    """Every setting in effect with where it came from, defaults included: `timeout 30 s (default)`, when a
+    setting is given; else the list follows collection, once a test is known to use the plugin (below)."""
+    run = config.stash[RUN]
+    if not run.in_use:
         return []
     from .report.summary import option_lines
 
+    run.options_shown = True
     return option_lines(config)
+
+
+def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> list[str]:
+    """The settings list of a run that gave none, right after `collected N items`: a project without SMTP tests
+    reads no settings and gets no lines of ours. (Under xdist the controller collects nothing: the run's
+    smtpcheck summary lists them instead.)"""
+    run = config.stash[RUN]
+    if run.options_shown or not (run.in_use or any(PLUGIN_FIXTURES & set(getattr(item, "fixturenames", ()))
+                                                   for item in items)):
+        return []
+    return pytest_report_header(config)
 
 
 def _show_declared(item: pytest.Item, test_report: pytest.TestReport) -> None:

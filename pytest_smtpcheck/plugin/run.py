@@ -35,6 +35,7 @@ class RunState:
         self._targets: Targets | None = None
         self._runs: Runs | None = None
         self._lock = threading.RLock()  # run-ahead threads and a test's own threads may reach for a part at once
+        self.options_shown = False  # whether the terminal has listed the settings (header or after collection)
 
     @property
     def in_use(self) -> bool:

@@ -71,7 +71,10 @@ class RunSummary:
             metadata["SMTP targets"] = self.environment()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        lines = self.lines() + self.missing_lines()
+        run = self.config.stash[RUN]
+        # a run that gave no setting and collected nothing here (the xdist controller) lists them now
+        unlisted = option_lines(self.config) if run.in_use and not run.options_shown else []
+        lines = unlisted + self.lines() + self.missing_lines()
         if lines:
             terminalreporter.write_sep("-", "smtpcheck")
             for line in lines:

@@ -288,14 +288,14 @@ def test_with_no_setting_given_the_list_follows_collection_once_a_test_uses_the_
     with nothing given it cannot be the header (written before collection), so it follows `collected N items`."""
     monkeypatch.delenv("SMTPCHECK_PASSWORD", raising=False)
     if kind == "python":
-        pytester.makepyfile(test_sandbox=SANDBOX_TEST)
+        pytester.makepyfile(test_uses_plugin=SANDBOX_TEST)
     else:
         pytester.makefile(".smtp", noop="< 220\n> NOOP\n< 250\n")
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     assert result.ret == 0, result.outlines
     at, listed = _listed(result)
     collected = next(n for n, line in enumerate(result.outlines) if line.startswith("collected "))
-    first_result = next(n for n, line in enumerate(result.outlines) if line.startswith(("test_sandbox.py", "noop")))
+    first_result = next(n for n, line in enumerate(result.outlines) if line.startswith(("test_uses_plugin.py", "noop")))
     assert collected < at < first_result
     assert "target the embedded sandbox (default)" in listed and "timeout 30 s (default)" in listed
 
@@ -304,7 +304,7 @@ def test_with_no_setting_given_under_xdist_the_smtpcheck_summary_lists_them(pyte
     """The xdist controller collects nothing, so no test is known to use the plugin before the results: the
     list is in the run's smtpcheck summary, once."""
     monkeypatch.delenv("SMTPCHECK_PASSWORD", raising=False)
-    pytester.makepyfile(test_sandbox=SANDBOX_TEST)
+    pytester.makepyfile(test_uses_plugin=SANDBOX_TEST)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
     result.assert_outcomes(passed=1)
     at, listed = _listed(result)

@@ -377,12 +377,19 @@ CASES: dict[str, tuple[Case, ...]] = {
               f"RCPT TO:<postmaster@{DOMAIN}> refused: 550 5.1.1", "RFC 5321 §4.5.1: it MUST exist"),
         fails("not-asked", lambda w: w.address(NO_SENDER), "postmaster was not asked: no sender was accepted",
               "accept MAIL FROM:<>"),
+        # a 4xx defers (§4.2.1: a sender tries again); the battery asks once, so it says deferred, and how to pass
+        fails("451-greylisted", lambda w: w.address(session(postmaster="451 4.7.1 Greylisted, try again later")),
+              f"RCPT TO:<postmaster@{DOMAIN}> deferred: 451 4.7.1 Greylisted, try again later (a 4xx is temporary",
+              "exempt the probing client from greylisting and rate limits, then run again"),
     ),
     # RFC 5321 §4.5.5, §6.1: the null reverse-path of bounces and reports is accepted
     "null-sender": (
         passes("250", lambda w: w.address(), "MAIL FROM:<> accepted: 250 2.1.0 Ok"),
         fails("553", lambda w: w.address(NO_SENDER), "MAIL FROM:<> refused: 553 5.7.1",
               "accept the null sender: bounces and delivery reports come from it (RFC 5321 §4.5.5)"),
+        fails("450-rate-limited", lambda w: w.address(session(null_sender="450 4.7.1 Too many connections",
+                                                              postmaster=None, relay=None)),
+              "MAIL FROM:<> deferred: 450 4.7.1 Too many connections", "exempt the probing client"),
         fails("not-sent", lambda w: w.address(cut_off("the connection was closed", f"220 {MX} ESMTP")),
               "MAIL FROM:<> was not sent: the connection was closed", "answer the greeting and EHLO"),
     ),

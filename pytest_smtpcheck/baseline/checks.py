@@ -145,9 +145,24 @@ def _postmaster(a: AddressFacts) -> Verdict:
     if probe.postmaster is None:
         return bad(f"postmaster was not asked: {probe.failure or 'no sender was accepted'}", "accept MAIL FROM:<>")
     if probe.postmaster.code // 100 != 2:
-        return bad(f"RCPT TO:<postmaster@{probe.domain}> refused: {_wire(probe.postmaster)}",
-                   "accept mail for postmaster@ your domain (RFC 5321 §4.5.1: it MUST exist), e.g. an alias")
+        return bad(f"RCPT TO:<postmaster@{probe.domain}> {_turned_away(probe.postmaster)}",
+                   _or_deferred("accept mail for postmaster@ your domain (RFC 5321 §4.5.1: it MUST exist), e.g. an "
+                                "alias", probe.postmaster))
     return ok(f"RCPT TO:<postmaster@{probe.domain}>: {_wire(probe.postmaster)}")
+
+
+def _turned_away(reply: Reply) -> str:
+    """A refusal in words: a 4xx is a deferral a sender retries (greylisting, a rate limit), not a refusal."""
+    if reply.code // 100 == 4:
+        return f"deferred: {_wire(reply)} (a 4xx is temporary: greylisting or a rate limit?)"
+    return f"refused: {_wire(reply)}"
+
+
+def _or_deferred(change: str, reply: Reply) -> str:
+    """The change, and for a deferral how to let the probe through: the battery asks once and never retries."""
+    if reply.code // 100 == 4:
+        return f"{change}; exempt the probing client from greylisting and rate limits, then run again"
+    return change
 
 
 def _null_sender(a: AddressFacts) -> Verdict:
@@ -155,8 +170,9 @@ def _null_sender(a: AddressFacts) -> Verdict:
     if probe.null_sender is None:
         return bad(f"MAIL FROM:<> was not sent: {probe.failure}", "answer the greeting and EHLO")
     if probe.null_sender.code // 100 != 2:
-        return bad(f"MAIL FROM:<> refused: {_wire(probe.null_sender)}",
-                   "accept the null sender: bounces and delivery reports come from it (RFC 5321 §4.5.5)")
+        return bad(f"MAIL FROM:<> {_turned_away(probe.null_sender)}",
+                   _or_deferred("accept the null sender: bounces and delivery reports come from it (RFC 5321 "
+                                "§4.5.5)", probe.null_sender))
     return ok(f"MAIL FROM:<> accepted: {_wire(probe.null_sender)}")
 
 

@@ -208,6 +208,15 @@ def records(changes: Mapping[str, list[str] | None] | None = None) -> dict[str, 
     return {owner: lines for owner, lines in base.items() if lines is not None}
 
 
+HOSTED = "mail.hosting.test"  # where an MX host that is an alias points, at a hosting provider
+
+
+def hosted(*, secure_tlsa: bool) -> dict[str, list[str] | None]:
+    """MX as an alias of HOSTED, with DANE-TA records at HOSTED (the TLSA base domain, RFC 7672 §2.2.2) or none."""
+    return {MX: [f"CNAME {HOSTED}."], HOSTED: [f"A {ADDRESS}"], f"_25._tcp.{MX}": None,
+            **({f"_25._tcp.{HOSTED}": [f"TLSA 2 1 1 {spki(issued(HOSTED)[1])}"]} if secure_tlsa else {})}
+
+
 class Probed(AddressFacts):
     """An MX address whose plain session and handshakes are given instead of run; its certificate, DANE match and
     names are derived from them (and the DNS) by the library, as in a run."""
@@ -493,6 +502,16 @@ CASES: dict[str, tuple[Case, ...]] = {
               f"the certificate names localhost, not the MX host {MX}", f"add {MX}"),
         fails("no-tls", lambda w: w.address(tls_result=no_tls(HANDSHAKE_FAILED)),
               f"no TLS session: {HANDSHAKE_FAILED}", "the starttls check"),
+        # RFC 7672 §3.2.2: with DANE-TA, a name the MX host securely expands to (the TLSA base domain) counts too
+        passes("dane-ta-expanded-name", lambda w: w.address(tls_result=tls(chain=issued(HOSTED)),
+                                                            changes=hosted(secure_tlsa=True)),
+               f"the certificate names {HOSTED}, the TLSA base domain {MX} expands to"),
+        fails("expanded-name-without-dane", lambda w: w.address(tls_result=tls(chain=issued(HOSTED)),
+                                                                changes=hosted(secure_tlsa=False)),
+              f"the certificate names {HOSTED}, not the MX host {MX}", f"add {MX}"),
+        fails("expanded-name-insecure", lambda w: w.address(tls_result=tls(chain=issued(HOSTED)),
+                                                            changes=hosted(secure_tlsa=True), insecure=["hosting.test"]),
+              f"the certificate names {HOSTED}, not the MX host {MX}", f"add {MX}"),
     ),
     # RFC 5280 §4.1.2.5: notAfter; the battery wants the threshold's days left (smtp_baseline_days_left)
     "certificate-expiry": (

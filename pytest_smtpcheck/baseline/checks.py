@@ -282,6 +282,12 @@ def _certificate_name(a: AddressFacts) -> Verdict:
     if not isinstance(dane, str) and dane.matched and dane.match is not None and dane.match.usage == 3:
         return ok(f"the certificate does not name {a.host}, but DANE-EE authenticates it (RFC 7672 §3.1.1: names "
                   "are not checked)", *facts.lines())
+    found = a.tlsa
+    base = found[1][0] if not isinstance(found, str) and len(found[1]) > 1 else None  # the CNAME-expanded name
+    covering = name_covering(facts.names, base) if base is not None else None
+    if covering is not None and not isinstance(dane, str) and dane.matched:
+        return ok(f"the certificate names {base}, the TLSA base domain {a.host} expands to (as {covering}), and "
+                  "DANE-TA authenticates it (RFC 7672 §3.2.2: either name)", *facts.lines())
     return bad(f"the certificate names {', '.join(facts.names) or 'no host'}, not the MX host {a.host}",
                f"add {a.host} to the certificate's subjectAltName", *facts.lines())
 

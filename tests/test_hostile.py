@@ -77,6 +77,29 @@ def test_no_control_character_from_the_server_reaches_the_terminal(pytester, tmp
         assert "\x1b" not in artifact and "\x07" not in artifact
 
 
+LIBRARY_TEST = """
+from pytest_smtpcheck.smtp import SMTPSession
+
+def test_library_alone():
+    session = SMTPSession("127.0.0.1", {port}, timeout=5)
+    reply = session.connect()
+    print("the server said", reply.text)
+    assert False, reply.text
+"""
+
+
+def test_a_test_that_drives_the_session_library_alone_is_escaped_too(pytester):
+    """No setting, no fixture, no `.smtp` file: the run never reads its settings, yet the test talks to a server
+    through SMTPSession, so what it prints or asserts is made terminal-safe like any other SMTP test's."""
+    with FaultServer(hostile_mx) as server:
+        pytester.makepyfile(test_library_alone=LIBRARY_TEST.format(port=server.port))
+        result = pytester.runpytest_subprocess("--color=no", "-rA", "-p", "no:cacheprovider")
+    output = result.stdout.str() + result.stderr.str()
+    result.assert_outcomes(failed=1)
+    assert ACTIVE.search(output) is None, f"raw control character in the output: {ACTIVE.search(output)!r}"
+    assert "the server said mx.hostile.test ESMTP \\x1b" in output and "AssertionError: mx.hostile.test" in output
+
+
 def test_the_recorder_echo_shows_escapes(tmp_path, monkeypatch, capsys):
     from pytest_smtpcheck import cli
 

@@ -7,6 +7,7 @@ setting is in use (tests/test_startup.py keeps it so, bench/startup.py measures 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 # fixtures and the parametrizing hook are found by name in this module
 __all__ = ["pytest_generate_tests", "smtp_connect", "smtp_dns", "smtp_server", "smtp_session"]
 PLUGIN_FIXTURES = frozenset({"smtp_server", "smtp_dns"})  # every fixture of ours needs one of these
+SESSION_LIBRARY = "pytest_smtpcheck.smtp.session"  # loaded: a test may drive SMTPSession itself, with no fixture
 
 MARKERS = [
     "smtp(listener=, port=, tls=, helo=, timeout=, deadline=, as_address=, as_via=, allow_plaintext_auth=): session "
@@ -106,13 +108,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     test_report = yield
     if test_report.skipped and item.stash.get(MISSING, None):
         test_report.smtp_missing = item.stash[MISSING]  # type: ignore[attr-defined]  # for the run summary
-    if item.config.stash[RUN].in_use:  # else no session, secret or server text can be in the report
+    if item.config.stash[RUN].in_use:
         from .report.attachments import attach
-        from .report.masking import scrub
 
         if call.when == "call":
             _show_declared(item, test_report)
         attach(item, test_report)
+    if item.config.stash[RUN].in_use or SESSION_LIBRARY in sys.modules:  # else no session, secret or server text
+        from .report.masking import scrub
+
         scrub(item, test_report)
     _locate_skip(item, test_report)
     return test_report

@@ -43,6 +43,8 @@ def _secret_forms(item: pytest.Item) -> list[str]:
     """Every secret the run knows of for this test, with the forms AUTH sends it in."""
     from ..collector import ExchangeItem
 
+    if not item.config.stash[RUN].in_use:  # a test drove SMTPSession itself: the run has no secret of its own
+        return []
     secrets = run_secrets(item.config)
     for session in item.stash.get(SESSIONS, []):
         secrets.update(session.transcript.secrets)

@@ -11,8 +11,8 @@
   result there; any other worker holding items of that file waits for it. So a
   file never opens a second connection, however `--dist` spreads its items.
 - The run directory also holds the per-target connection cap (smtp.cap).
-- The run directory is the one place a file's result is serialised (JSON):
-  everywhere else it stays the typed FileResult the runner made.
+- The run directory is the one place a file's result is serialised (JSON, by
+  FileResult's codec): everywhere else it stays the typed FileResult the runner made.
 - RunDirectory.once is that claim for any work run once per run: the baseline
   battery's probes of an MX address use it too.
 See docs/execution.md.
@@ -185,13 +185,14 @@ class Runs:
     def _obtain_shared(self, plan: FilePlan) -> FileResult:
         """Run the file if this process claims it first, else wait for the worker that did."""
 
-        def lost() -> FileResult:
-            from .transcripts.results import FileResult
+        from .transcripts.results import FileResult
 
+        def lost() -> FileResult:
             return FileResult(error=f"the pytest-xdist worker that ran {plan.key} stopped before it finished; "
                                     f"its verdicts are unknown, and the file was not run again")
 
-        return self.directory.once(plan.key, lambda: plan.run(plan.through), _encode, _decode, lost)
+        return self.directory.once(plan.key, lambda: plan.run(plan.through), FileResult.to_json,
+                                   FileResult.from_json, lost)
 
 
 def _wait_for(claim: str, result: str, decode: Callable[[Any], T], lost: Callable[[], T]) -> T:
@@ -219,28 +220,3 @@ def _released(claim: str) -> bool:
     finally:
         os.close(fd)
     return True
-
-
-def _encode(result: FileResult) -> dict[str, Any]:
-    """A file's result as JSON for the other workers: verdicts and the transcript (whose lines are masked)."""
-    from dataclasses import asdict
-
-    transcript = result.transcript
-    return {
-        "verdicts": [asdict(verdict) | {"outcome": verdict.outcome.value} for verdict in result.verdicts],
-        "transcript": None if transcript is None else transcript.to_json(),
-        "error": result.error,
-    }
-
-
-def _decode(data: dict[str, Any]) -> FileResult:
-    from .smtp.transcript import Transcript
-    from .transcripts.results import ExchangeVerdict, FileResult, Mismatch, Outcome
-
-    verdicts = [
-        ExchangeVerdict(**{**v, "outcome": Outcome(v["outcome"]), "entries": tuple(v["entries"]),
-                           "mismatch": v["mismatch"] and Mismatch(**v["mismatch"])})
-        for v in data["verdicts"]
-    ]
-    transcript = None if data["transcript"] is None else Transcript.from_json(data["transcript"])
-    return FileResult(verdicts, transcript, data["error"])

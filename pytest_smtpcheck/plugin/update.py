@@ -39,8 +39,7 @@ class Updater:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, "smtp_mismatch", None)
         if data:
-            fields = dict(data)
-            self.found.setdefault(fields.pop("path"), set()).add(Mismatch(**fields))
+            self.found.setdefault(data["path"], set()).add(Mismatch.from_json(data["mismatch"]))
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, exitstatus: pytest.ExitCode | int) -> None:

@@ -1,13 +1,16 @@
 """What running a `.smtp` file comes to: one shape from the runner to the report and `--smtp-update`.
 
-Typed all the way; the only place it becomes builtins is the xdist run directory
-(execution.py), where one worker hands a file's result to the others.
+Typed all the way. It becomes builtins only where pytest-xdist needs them, through the one codec here
+(`to_json`/`from_json`): in the run directory (execution.py), where one worker hands a file's result to
+the others, and in a failed item's report (`smtp_mismatch`), which carries its Mismatch to the controller
+for `--smtp-update`.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from ..smtp.transcript import Transcript
 
@@ -35,6 +38,13 @@ class Mismatch:
     code: int
     enhanced: str | None
     text: str | None  # the reply's text; None: not known (a rewrite then drops a text match)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Mismatch:
+        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -64,3 +74,23 @@ class FileResult:
 
     def verdict(self, index: int) -> ExchangeVerdict | None:
         return self.verdicts[index] if index < len(self.verdicts) else None
+
+    def to_json(self) -> dict[str, Any]:
+        """Verdicts and the transcript (whose lines are masked) as builtins, for the other xdist workers."""
+        return {
+            "verdicts": [asdict(verdict) | {"outcome": verdict.outcome.value,
+                                            "mismatch": verdict.mismatch and verdict.mismatch.to_json()}
+                         for verdict in self.verdicts],
+            "transcript": None if self.transcript is None else self.transcript.to_json(),
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FileResult:
+        verdicts = [
+            ExchangeVerdict(**{**v, "outcome": Outcome(v["outcome"]), "entries": tuple(v["entries"]),
+                               "mismatch": v["mismatch"] and Mismatch.from_json(v["mismatch"])})
+            for v in data["verdicts"]
+        ]
+        transcript = None if data["transcript"] is None else Transcript.from_json(data["transcript"])
+        return cls(verdicts, transcript, data["error"])

@@ -8,7 +8,6 @@ builtins only, so reports travel between pytest-xdist processes unchanged.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 import pytest
@@ -60,7 +59,7 @@ def _attach_exchange(item: pytest.Item, report: pytest.TestReport, result: FileR
         return
     report.duration = verdict.duration  # the exchange's own time, not the wait for the file's session
     if verdict.mismatch is not None:  # what --smtp-update needs to rewrite the `<` line (builtins: crosses xdist)
-        report.smtp_mismatch = {"path": str(item.path), **asdict(verdict.mismatch)}  # type: ignore[attr-defined]
+        report.smtp_mismatch = {"path": str(item.path), "mismatch": verdict.mismatch.to_json()}  # type: ignore[attr-defined]
     decisive = item.decides_file(result)
     shown = whole if decisive else whole.part(*verdict.entries)
     _attach(item, report, [shown], full=decisive, deciding=_last_reply(shown))

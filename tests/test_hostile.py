@@ -77,6 +77,40 @@ def test_no_control_character_from_the_server_reaches_the_terminal(pytester, tmp
         assert "\x1b" not in artifact and "\x07" not in artifact
 
 
+XFAIL_AND_WARN_TESTS = '''
+import warnings
+
+import pytest
+
+def test_xfail_with_the_reply(smtp_session):
+    pytest.xfail("xfailed: " + smtp_session.greeting.text)
+
+def test_warns_with_the_reply(smtp_session):
+    warnings.warn("warned: " + smtp_session.greeting.text)
+    warnings.warn(smtp_session.ehlo().text, DeprecationWarning)
+'''
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["one process", "xdist"])
+def test_xfail_reasons_and_warnings_reach_the_terminal_escaped(pytester, tmp_path, xdist):
+    """An xfail reason (the `-v` line, `-rx`) and a warning's message (the warnings summary) are shown by pytest
+    itself, not from the report's longrepr or sections; a server's bytes in them are escaped all the same, also
+    when the warnings travel from xdist workers."""
+    pytester.makepyfile(test_xfail_and_warn=XFAIL_AND_WARN_TESTS)
+    junit = tmp_path / "junit.xml"
+    with FaultServer(hostile_mx, max_connections=20) as server:
+        result = pytester.runpytest_subprocess(
+            f"--smtp-target={server.target}", "--smtp-timeout=5", "--color=no", "-vv", "-rA",
+            f"--junitxml={junit}", "-p", "no:cacheprovider", *xdist)
+    output = result.stdout.str() + result.stderr.str()
+    result.assert_outcomes(passed=1, xfailed=1, warnings=2)
+    assert ACTIVE.search(output) is None, f"raw control character in the output: {ACTIVE.search(output)!r}"
+    assert "xfailed: mx.hostile.test ESMTP \\x1b[2J" in output  # the reason, as escapes
+    assert "UserWarning: warned: mx.hostile.test ESMTP \\x1b[2J" in output  # the message and its category
+    assert "DeprecationWarning: mx.hostile.test \\x1b[2J" in output and "PIPELINING \\x1b[2J" in output
+    assert "\x1b" not in junit.read_text()
+
+
 LIBRARY_TEST = """
 from pytest_smtpcheck.smtp import SMTPSession
 

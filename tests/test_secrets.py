@@ -199,3 +199,55 @@ def test_the_recorder_never_writes_a_reply_text_holding_a_secret(tmp_path, monke
     assert "holds a secret that was sent (the server echoes it): its text is left out" in shown.err
     assert "< 250 2.0.0 /ok" in written  # other replies keep their text
     assert secret not in shown.out + shown.err and encoded not in shown.out + shown.err
+
+
+XFAIL_AND_WARN_TESTS = '''
+import warnings
+
+import pytest
+
+OTHER = "other-Pa55word-of-the-test"
+
+def test_xfail_with_the_password(smtp_server):
+    pytest.xfail(f"pw {smtp_server.password}")
+
+class Picky(UserWarning):
+    """A warning whose constructor takes more than a message."""
+
+    def __init__(self, code, text):
+        super().__init__(code, text)
+
+def test_warns_with_the_password(smtp_server):
+    warnings.warn(f"pw {smtp_server.password}")
+    warnings.warn(Picky(7, f"picky {smtp_server.password}"))
+
+@pytest.mark.smtp(listener="submission")
+def test_xfail_and_warn_with_a_password_the_test_sent(smtp_session, smtp_server):
+    smtp_session.ehlo()
+    smtp_session.starttls()
+    smtp_session.ehlo()
+    assert smtp_session.auth("PLAIN", smtp_server.username, OTHER).code == 535
+    warnings.warn(f"other {OTHER}")
+    pytest.xfail(f"other {OTHER}")
+'''
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["one process", "xdist"])
+def test_a_secret_in_an_xfail_reason_or_a_warning_is_masked(pytester, tmp_path, xdist):
+    """pytest shows an xfail reason (`-v`, `-rx`, JUnit's <skipped message>) and a warning's message (the warnings
+    summary) from their own fields, not from the report's sections: the run's password and a password the test
+    sent are masked there too, also when the warnings come from xdist workers."""
+    pytester.makepyfile(test_xfail_and_warn=XFAIL_AND_WARN_TESTS)
+    html, junit = tmp_path / "report.html", tmp_path / "junit.xml"
+    result = pytester.runpytest_subprocess("-vv", "-rA", "--color=no", f"--html={html}", "--self-contained-html",
+                                           f"--junitxml={junit}", "-p", "no:cacheprovider", *xdist)
+    result.assert_outcomes(passed=1, xfailed=2, warnings=3)
+    terminal, page, xml = result.stdout.str() + result.stderr.str(), html.read_text(), junit.read_text()
+    assert "UserWarning: pw ****" in terminal and "UserWarning: other ****" in terminal  # the warnings summary
+    assert "Picky: (7, 'picky ****')" in terminal  # a category that cannot be rebuilt from the text keeps its name
+    assert "XFAIL test_xfail_and_warn.py::test_xfail_with_the_password - pw ****" in terminal  # -rA
+    assert 'message="pw ****"' in xml and 'message="other ****"' in xml
+    other = "other-Pa55word-of-the-test"
+    for where, text in {"terminal": terminal, "html": page, "junit": xml}.items():
+        for form, secret in {**forms_of_the_secret(), "the test's own password": other}.items():
+            assert secret not in text, f"{form} found in the {where} output"

@@ -8,6 +8,7 @@ setting is in use (tests/test_startup.py keeps it so, bench/startup.py measures 
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +55,7 @@ def pytest_configure(config: pytest.Config) -> None:
         from .update import Updater  # files are rewritten once, on the controller, from reports
 
         config.pluginmanager.register(Updater(config), "smtpcheck-update")
+    config.pluginmanager.register(_WarningHooks(config), "smtpcheck-warnings")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(config), "smtpcheck-xdist")
     if settings is not None:  # the battery runs only when asked for, which is a setting given
@@ -114,12 +116,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if call.when == "call":
             _show_declared(item, test_report)
         attach(item, test_report)
-    if item.config.stash[RUN].in_use or SESSION_LIBRARY in sys.modules:  # else no session, secret or server text
+    if _scrubbed(item.config):
         from .report.masking import scrub
 
         scrub(item, test_report)
     _locate_skip(item, test_report)
     return test_report
+
+
+def _scrubbed(config: pytest.Config) -> bool:
+    """Whether what tests print, raise or warn with is cleaned: the run uses the plugin, or a test may have driven
+    SMTPSession itself; else no session, secret or server text can be in it."""
+    return config.stash[RUN].in_use or SESSION_LIBRARY in sys.modules
 
 
 @pytest.hookimpl(wrapper=True)
@@ -200,6 +208,25 @@ def _show_declared(item: pytest.Item, test_report: pytest.TestReport) -> None:
     if rows:  # masked with the rest of the report by scrub()
         test_report.sections.append(("SMTP settings of this test", "\n".join(rows)))
         test_report.user_properties.append(("smtp_settings", "; ".join(rows)))
+
+
+class _WarningHooks:
+    """The warnings summary formats a warning from its record, in pytest's own pytest_warning_recorded: ours runs
+    first and cleans the record like a test's report (on an xdist worker, before the record travels)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.items: dict[str, pytest.Item] = {}  # by node id: a warning names the test that raised it so
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.items = {item.nodeid: item for item in session.items}
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_warning_recorded(self, warning_message: warnings.WarningMessage, nodeid: str) -> None:
+        if _scrubbed(self.config):
+            from .report.masking import scrub_warning
+
+            scrub_warning(self.config, self.items.get(nodeid), warning_message)
 
 
 class _XdistHooks:

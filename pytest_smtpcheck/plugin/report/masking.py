@@ -1,9 +1,11 @@
-"""The last line of defence for reports: whatever a test printed or asserted has secrets masked and control
-characters made visible."""
+"""The last line of defence for reports: whatever a test printed, asserted, xfailed or warned with has secrets
+masked and control characters made visible."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import warnings
 from collections.abc import Iterable
 
 import pytest
@@ -12,20 +14,20 @@ from ...printable import printable, unprintable
 from ...vocabulary import MASK
 from ..keys import RUN, SECRET_VARS, SESSIONS
 
-__all__ = ["SECRET_VARS_OUTPUT", "mask_run_secrets", "note_secret_names", "note_secrets", "run_secrets", "scrub"]
+__all__ = ["SECRET_VARS_OUTPUT", "mask_run_secrets", "note_secret_names", "note_secrets", "run_secrets", "scrub",
+           "scrub_warning"]
 
 SECRET_VARS_OUTPUT = "smtpcheck_secret_vars"  # an xdist worker's names of secret variables, for the controller
 
 
 def scrub(item: pytest.Item, report: pytest.TestReport) -> None:
-    """Last line of defence for what a test itself printed, raised or skipped with: secrets masked, and control
-    characters (a server's ESC sequences in an assertion message, say) made visible before a terminal shows them."""
-    secrets = _secret_forms(item)
+    """Last line of defence for what a test itself printed, raised, skipped or xfailed with: secrets masked, and
+    control characters (a server's ESC sequences in an assertion message, say) made visible before a terminal shows
+    them."""
+    secrets = _secret_forms(item.config, item)
 
     def clean(text: str) -> str:
-        for secret in secrets:
-            text = text.replace(secret, MASK)
-        return printable(text)
+        return _clean(text, secrets)
 
     def dirty(text: str) -> bool:
         return unprintable(text) or any(secret in text for secret in secrets)
@@ -37,20 +39,48 @@ def scrub(item: pytest.Item, report: pytest.TestReport) -> None:
         report.longrepr = clean(text)
     report.sections = [(name, clean(content)) for name, content in report.sections]
     report.user_properties = [(k, clean(v) if isinstance(v, str) else v) for k, v in report.user_properties]
+    if hasattr(report, "wasxfail"):  # pytest.xfail(reason): shown by `-v`, `-rx` and JUnit's <skipped message>
+        report.wasxfail = clean(report.wasxfail)
 
 
-def _secret_forms(item: pytest.Item) -> list[str]:
-    """Every secret the run knows of for this test, with the forms AUTH sends it in."""
+def scrub_warning(config: pytest.Config, item: pytest.Item | None, warning: warnings.WarningMessage) -> None:
+    """A warning a test raised (`warnings.warn(reply.text)`), cleaned like its report before the warnings summary
+    formats it: pytest shows the message from the record, never from a report. *item* is the test that raised it,
+    if any; a worker's record is cleaned before xdist sends it to the controller."""
+    text = str(warning.message)
+    cleaned = _clean(text, _secret_forms(config, item))
+    if cleaned != text:
+        warning.message = _reading(warning.category, cleaned)
+
+
+def _reading(category: type[Warning], text: str) -> Warning:
+    """A warning of *category* that reads *text*; a plain Warning when the category's constructor wants other
+    arguments (the summary takes the category's name from the record, not from the message, as xdist does)."""
+    with contextlib.suppress(TypeError):
+        if str(message := category(text)) == text:
+            return message
+    return Warning(text)
+
+
+def _clean(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    return printable(text)
+
+
+def _secret_forms(config: pytest.Config, item: pytest.Item | None) -> list[str]:
+    """Every secret the run knows of for this test (or for none), with the forms AUTH sends it in."""
     from ..collector import ExchangeItem
 
-    if not item.config.stash[RUN].in_use:  # a test drove SMTPSession itself: the run has no secret of its own
+    if not config.stash[RUN].in_use:  # a test drove SMTPSession itself: the run has no secret of its own
         return []
-    secrets = run_secrets(item.config)
-    for session in item.stash.get(SESSIONS, []):
-        secrets.update(session.transcript.secrets)
-    if isinstance(item, ExchangeItem):
-        secrets.update(item.parent.secrets())
-    return _forms(frozenset(secrets), _user(item.config))
+    secrets = run_secrets(config)
+    if item is not None:
+        for session in item.stash.get(SESSIONS, []):
+            secrets.update(session.transcript.secrets)
+        if isinstance(item, ExchangeItem):
+            secrets.update(item.parent.secrets())
+    return _forms(frozenset(secrets), _user(config))
 
 
 def note_secrets(config: pytest.Config, values: Iterable[str]) -> None:

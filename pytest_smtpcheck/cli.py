@@ -16,7 +16,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timezone
 from typing import TextIO
 
@@ -46,7 +46,8 @@ from .vocabulary import STANDARD_PORTS, TLS_MODES
 __all__ = ["main"]
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
-ACCOUNT = "${SMTP_USER} ${SMTP_PASSWORD}"  # what a successful AUTH is written with: the plugin fills them in
+PASSWORD = "${SMTP_PASSWORD}"
+ACCOUNT = f"${{SMTP_USER}} {PASSWORD}"  # what a successful AUTH is written with: the plugin fills them in
 WRONG_SECRET = "wrong-password-smtpcheck"  # what a refused AUTH is written with: its replay must be refused too
 
 
@@ -89,6 +90,7 @@ class Recorder:
         self.replies: list[Reply] = []  # every recorded reply, in the order of the `<` lines
         self.uses_account = False  # an AUTH was written: the replay needs --smtp-user
         self.uses_password = False  # a successful AUTH was written: the replay needs the password too
+        self.written_as: dict[str, str] = {}  # each AUTH's secret -> what the file writes for it, as the AUTH line
         self.echo = False  # show the lines sent (stdin piped: nobody saw them typed)
         self._shown = 0  # transcript entries already printed
 
@@ -134,8 +136,9 @@ class Recorder:
         if verb == "AUTH":
             self._typed_auth(line, typed.number)
             return verb
+        written = self._written(_escaped(line))
         reply = self._send(self._step(Send(typed.number, _escaped(line))))
-        self._record([_send_line(_escaped(line))], reply)
+        self._record([_send_line(written)], reply)
         if verb == "DATA" and reply.code == 354:
             self._body(typed)
         return verb
@@ -153,7 +156,7 @@ class Recorder:
             self.lines.append(line)
             return
         reply = self._send(step)
-        self._record([self._auth_line(step.mechanism, reply) if isinstance(step, Auth) else line], reply)
+        self._record([self._auth_line(step.mechanism, step.password, reply) if isinstance(step, Auth) else line], reply)
 
     def _typed_auth(self, line: str, number: int) -> None:
         """`AUTH PLAIN <base64>` is sent as typed and written as `! auth PLAIN` with variables; other forms would
@@ -169,26 +172,41 @@ class Recorder:
                            ) from None
         self.session.transcript.add_secret(password, words[2])
         reply = self._send(self._step(Send(number, _escaped(line))))
-        self._record([self._auth_line("PLAIN", reply)], reply)
+        self._record([self._auth_line("PLAIN", password, reply)], reply)
 
-    def _auth_line(self, mechanism: str, reply: Reply) -> str:
+    def _auth_line(self, mechanism: str, password: str, reply: Reply) -> str:
         """AUTH as it must replay: an accepted one with the run's account, a refused one with a secret that is
-        certainly wrong, so that the file's "a wrong password is refused" never sends the real one."""
+        certainly wrong, so that the file's "a wrong password is refused" never sends the real one. A later line
+        that holds the password is written the same way."""
         self.uses_account = True
         if reply.code == 235:  # RFC 4954 6: the only reply that means the credentials were accepted
             self.uses_password = True
+            self.written_as[password] = PASSWORD
             return f"! auth {mechanism} {ACCOUNT}"
+        self.written_as[password] = WRONG_SECRET
         return f"! auth {mechanism} ${{SMTP_USER}} {WRONG_SECRET}"
+
+    def _written(self, text: str) -> str:
+        """A typed line (as escaped) as the file writes it: a password an AUTH sent becomes what the AUTH line was
+        written with, so the file holds no secret and its replay sends the same bytes. A secret in another form
+        (base64, as AUTH sends it) has no variable to write it with: the line is refused before it is sent."""
+        for secret, written in sorted(self.written_as.items(), key=lambda item: len(item[0]), reverse=True):
+            text = text.replace(_escaped(secret), written)
+        if self._holds_secret(text, but=self.written_as):
+            raise _Refused("the line holds a secret sent earlier in another form (base64, as AUTH sends it), which "
+                           "the file could not replay without storing it; type the password itself")
+        return text
 
     def _body(self, typed: _Input) -> None:
         """The message after 354: lines up to `.`, or `! message [SIZE]` as the first line."""
-        written: list[tuple[int, str]] = []  # (line typed, its text as escaped)
+        sent: list[tuple[int, str]] = []  # (line typed, its text as escaped)
+        written: list[str] = []  # the same lines as the file writes them
         while True:
             line = typed.read("data> ")
             if line is None:  # the server discards the unfinished message when the session closes
                 self.drop_open_data()
                 return
-            if not written and line.split()[:2] in (["!", "message"], ["!", "MESSAGE"]):
+            if not sent and line.split()[:2] in (["!", "message"], ["!", "MESSAGE"]):
                 try:
                     message = read_directive(self.output, typed.number, line)
                 except SMTPFileError as error:
@@ -199,14 +217,15 @@ class Recorder:
                 break
             try:
                 self._step(Body(typed.number, typed.number, ((typed.number, _escaped(line)),)))
+                written.append(_send_line(self._written(_escaped(line))))
             except _Refused as refusal:
                 if not typed.terminal:
                     raise SMTPFileError("stdin", typed.number, str(refusal)) from None
                 print(f"not sent: {refusal}", file=sys.stderr)
                 continue
-            written.append((typed.number, _escaped(line)))
-        body = self._step(Body(written[0][0] if written else typed.number, typed.number, tuple(written)))
-        self._record([*(_send_line(text) for _, text in written), "> ."], self._send(body))
+            sent.append((typed.number, _escaped(line)))
+        body = self._step(Body(sent[0][0] if sent else typed.number, typed.number, tuple(sent)))
+        self._record([*written, "> ."], self._send(body))
 
     def _step(self, node: Send | Body | Directive) -> Step:
         """The typed step a `.smtp` file's run would make of the line: its checks and its wording, once for both."""
@@ -243,17 +262,18 @@ class Recorder:
 
     def _expect(self, reply: Reply) -> None:
         self.show()
-        keep_text = self.keep_text and not self._holds_secret(reply)
+        keep_text = self.keep_text and not self._holds_secret(reply.text)
         if self.keep_text and not keep_text:
             print(f"the reply to {reply.command or 'the greeting'} holds a secret that was sent (the server echoes "
                   "it): its text is left out of the file, only its codes are kept", file=sys.stderr)
         self.lines.append(f"< {expectation_for(reply, keep_text=keep_text)}")
         self.replies.append(reply)
 
-    def _holds_secret(self, reply: Reply) -> bool:
-        """Whether the reply's text holds a password or token sent in this session, in any form AUTH sends it."""
+    def _holds_secret(self, text: str, but: Collection[str] = ()) -> bool:
+        """Whether *text* holds a password or token sent in this session, in any form AUTH sends it (*but* these
+        values themselves)."""
         forms = {form for secret in self.session.transcript.secrets for form in secret_forms(secret)}
-        return any(form in reply.text for form in forms | set(self.session.transcript.secrets))
+        return any(form in text for form in (forms | set(self.session.transcript.secrets)) - set(but))
 
     def show(self) -> None:
         """Print what the transcript got since last time: replies and events, and the lines sent when piped."""

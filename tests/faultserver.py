@@ -128,11 +128,11 @@ ESCAPES = ("\x1b[2J\x1b[H", "\x1b]0;owned\x07", "\x1b]8;;http://evil.invalid/\x1
 HOSTILE = " ".join(ESCAPES)
 
 
-def hostile_mx(peer: Peer, *, starttls: ssl.SSLContext | str | None = None, echo_auth: bool = False) -> None:
+def hostile_mx(peer: Peer, *, starttls: ssl.SSLContext | str | None = None, echo: bool = False) -> None:
     """An MX whose every reply line carries :data:`HOSTILE`; it refuses relaying (550 5.7.1) and takes AUTH.
 
     With *starttls* it offers STARTTLS: a context starts TLS, a string is the reply that refuses it (`454 4.7.0 ...`).
-    With *echo_auth* it repeats the AUTH line it got in its reply (a server that echoes credentials). What the
+    With *echo* it repeats the AUTH or NOOP line it got in its reply (a server that echoes credentials). What the
     client sent is in ``peer.wire``.
     """
     def say(code: str, text: str, *more: str) -> None:
@@ -152,7 +152,7 @@ def hostile_mx(peer: Peer, *, starttls: ssl.SSLContext | str | None = None, echo
             say("220", "2.0.0 go ahead")
             peer.starttls(starttls)
         elif verb == "AUTH":
-            say("235", f"2.7.0 ok {line if echo_auth else ''}")
+            say("235", f"2.7.0 ok {line if echo else ''}")
         elif verb == "RCPT" and "hostile.test" not in line:
             say("550", "5.7.1 relaying denied")
         elif verb == "DATA":
@@ -163,7 +163,9 @@ def hostile_mx(peer: Peer, *, starttls: ssl.SSLContext | str | None = None, echo
         elif verb == "QUIT":
             say("221", "2.0.0 bye")
             return
-        elif verb in ("HELO", "MAIL", "RCPT", "RSET", "NOOP"):
+        elif verb == "NOOP":
+            say("250", f"2.0.0 ok {line if echo else ''}")
+        elif verb in ("HELO", "MAIL", "RCPT", "RSET"):
             say("250", "2.0.0 ok")
         else:
             say("502", "5.5.2 not implemented")

@@ -12,6 +12,7 @@ import select
 import subprocess
 import sys
 import time
+from functools import partial
 
 import pytest
 
@@ -256,13 +257,70 @@ def test_a_refused_and_an_accepted_auth_replay_green_against_postfix_and_exim(py
 
 
 def test_only_refused_auth_needs_no_password_to_replay(pytester):
+    """The refused secret typed again in a command is written as the refused AUTH was: with the certainly wrong one."""
     with Sandbox() as sb:
         target = f"{sb.host}:{sb.ports['submission']}"
         path = pytester.path / "wrong.smtp"
-        result = record(target, path, f"EHLO a.example\n! auth PLAIN {sb.username} nope-nope\nQUIT\n",
+        result = record(target, path, f"EHLO a.example\n! auth PLAIN {sb.username} nope-nope\nNOOP nope-nope\nQUIT\n",
                         "--tls=starttls", f"--ca={sb.ca_file}")
         assert result.returncode == 0, result.stderr
-        assert "! auth PLAIN ${SMTP_USER} wrong-password-smtpcheck\n< 535 5.7.8\n" in path.read_text()
+        written = path.read_text()
+        assert "! auth PLAIN ${SMTP_USER} wrong-password-smtpcheck\n< 535 5.7.8\n" in written
+        assert "> NOOP wrong-password-smtpcheck\n< 250" in written and "nope-nope" not in written
         assert "SMTPCHECK_PASSWORD" not in result.stderr and "--smtp-user=USER" in result.stderr
         replay(pytester, path, f"--smtp-target={target}", f"--smtp-ca={sb.ca_file}",
-               f"--smtp-user={sb.username}").assert_outcomes(passed=4)
+               f"--smtp-user={sb.username}").assert_outcomes(passed=5)
+
+
+ECHOED = "Hunter2-secret"
+
+
+def test_a_secret_typed_in_a_command_is_written_as_its_variable_and_replays_the_same_bytes(pytester, monkeypatch,
+                                                                                           tmp_path):
+    """`NOOP <password>` to a server that echoes it, and the password in a message: the recorder's notice masks it,
+    the file writes the password as the AUTH line does (${SMTP_PASSWORD}), and the replay, given that password,
+    sends byte for byte what the recording sent (the server logs both, decrypted)."""
+    from faultserver import Certificates, FaultServer, hostile_mx
+
+    certs = Certificates(tmp_path)
+    path = pytester.path / "echo.smtp"
+    typed = (f"EHLO probe.example.net\n! auth PLAIN probe@example.net {ECHOED}\nNOOP {ECHOED}\n"
+             f"MAIL FROM:<probe@example.net>\nRCPT TO:<postmaster@hostile.test>\nDATA\nSubject: pw {ECHOED}\n\nhi\n.\n"
+             "QUIT\n")
+    with FaultServer(partial(hostile_mx, starttls=certs.context("valid"), echo=True)) as server:
+        result = record(server.target, path, typed, "--tls=starttls", f"--ca={certs.ca_file}", "--keep-text",
+                        "--timeout=5")
+        assert result.returncode == 0, result.stderr
+        monkeypatch.setenv("SMTPCHECK_PASSWORD", ECHOED)
+        replayed = replay(pytester, path, f"--smtp-target={server.target}", f"--smtp-ca={certs.ca_file}",
+                          "--smtp-user=probe@example.net")
+        server.stop()
+    written = path.read_text()
+    assert "\n> NOOP ${SMTP_PASSWORD}\n< 250 2.0.0\n" in written  # its echo is left out: only the codes
+    assert "\n> Subject: pw ${SMTP_PASSWORD}\n" in written  # a message line the same
+    assert "the reply to NOOP **** holds a secret that was sent" in result.stderr
+    encoded = base64.b64encode(f"\0probe@example.net\0{ECHOED}".encode()).decode()
+    for shown in (written, result.stdout, result.stderr, replayed.stdout.str()):
+        assert ECHOED not in shown and encoded not in shown
+    replayed.assert_outcomes(passed=len(written.split("\n<")) - 1)
+    recorded, replay_wire = (bytes(peer.wire) for peer in server.peers)
+    assert f"NOOP {ECHOED}\r\n".encode() in recorded and f"Subject: pw {ECHOED}\r\n".encode() in recorded
+    assert replay_wire == recorded
+
+
+def test_a_secret_typed_in_another_form_is_refused_before_it_is_sent(tmp_path):
+    """The base64 of the PLAIN answer typed in a command: no variable writes it, so the line is not sent and, piped,
+    nothing is written."""
+    from faultserver import FaultServer, hostile_mx
+
+    path = tmp_path / "encoded.smtp"
+    encoded = base64.b64encode(f"\0probe@example.net\0{ECHOED}".encode()).decode()
+    typed = f"EHLO probe.example.net\n! auth PLAIN probe@example.net {ECHOED}\nNOOP {encoded}\nQUIT\n"
+    with FaultServer(partial(hostile_mx, echo=True)) as server:
+        result = record(server.target, path, typed, "--timeout=5")
+        server.stop()
+    assert result.returncode == 1 and not path.exists()
+    assert "stdin:3: the line holds a secret sent earlier in another form" in result.stderr
+    assert encoded.encode() in bytes(server.peers[0].wire).split(b"AUTH PLAIN ")[1]  # the AUTH went
+    assert b"NOOP" not in bytes(server.peers[0].wire)
+    assert encoded not in result.stdout + result.stderr and ECHOED not in result.stdout + result.stderr

@@ -163,7 +163,7 @@ def test_a_variable_used_as_a_password_is_masked_in_every_output(pytester, tmp_p
     secret = "var-Pa55word-given-on-the-command-line"
     pytester.makefile(".smtp", uses_var=VAR_FILE)
     html, junit = tmp_path / "report.html", tmp_path / "junit.xml"
-    with FaultServer(partial(hostile_mx, echo_auth=True), max_connections=20) as server:
+    with FaultServer(partial(hostile_mx, echo=True), max_connections=20) as server:
         result = pytester.runpytest_subprocess(
             f"--smtp-target={server.target}", f"--smtp-var=MYPW={secret}", "--smtp-var=SMTP_DOMAIN=example.com",
             "-vv", "-rA", "--color=no", f"--html={html}", "--self-contained-html", f"--junitxml={junit}",
@@ -189,7 +189,7 @@ def test_the_recorder_never_writes_a_reply_text_holding_a_secret(tmp_path, monke
     output = tmp_path / "echo.smtp"
     typed = f"EHLO probe.example.net\n! auth PLAIN probe@example.net {secret}\nNOOP\nQUIT\n"
     monkeypatch.setattr(sys, "stdin", io.StringIO(typed))
-    with FaultServer(partial(hostile_mx, echo_auth=True)) as server:
+    with FaultServer(partial(hostile_mx, echo=True)) as server:
         assert cli.main(["record", server.target, "-o", str(output), "--keep-text", "--timeout", "5"]) == 0
     shown = capsys.readouterr()
     written = output.read_text()

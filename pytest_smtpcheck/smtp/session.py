@@ -183,18 +183,18 @@ class SMTPSession:
     def send_lines(self, lines: Sequence[str]) -> None:
         """Send several lines in one write (pipelining), without reading replies."""
         self._ensure_connected()
-        self._conn.send_lines([(line, mask_auth_line(line)) for line in lines], self._deadline())
+        self._conn.send_lines([(line, self._shown(line)) for line in lines], self._deadline())
 
     def read_reply(self, command: str | None = None) -> Reply:
         """Read one reply; *command* names what it answers in the reply and in error messages."""
         self._ensure_connected()
-        shown = mask_auth_line(command) if command else None
+        shown = self._shown(command) if command else None
         return self._read(shown, shown or "the greeting")
 
     def pipeline(self, lines: Sequence[str]) -> list[Reply]:
         """Send several commands in one write (RFC 2920), then read their replies in order."""
         self.send_lines(lines)
-        return [self._read(mask_auth_line(line), mask_auth_line(line)) for line in lines]
+        return [self._read(shown, shown) for shown in map(self._shown, lines)]
 
     def ehlo(self, name: str | None = None) -> Reply:
         """EHLO; a 250 reply's keywords become :attr:`capabilities` (as they do for EHLO sent any other way)."""
@@ -381,9 +381,14 @@ class SMTPSession:
 
     def _exchange(self, line: str, shown: str) -> Reply:
         self._ensure_connected()
-        shown = mask_auth_line(shown)
+        shown = self._shown(shown)
         self._conn.send_lines([(line, shown)], self._deadline())
         return self._read(shown, shown)
+
+    def _shown(self, line: str) -> str:
+        """*line* as the transcript, the reply (`Reply.command`) and error messages name it: a hand-written AUTH
+        line's credentials and the session's secrets typed into any other command masked."""
+        return self.transcript.mask(mask_auth_line(line))
 
     def _read(self, command: str | None, what: str) -> Reply:
         reply = self._conn.read_reply(command, what, self._deadline())

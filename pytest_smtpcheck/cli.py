@@ -22,18 +22,7 @@ from typing import TextIO
 
 from .errors import SMTPCheckError
 from .printable import printable
-from .settings import (
-    DEFAULT_HELO,
-    SessionOptions,
-    SettingsError,
-    TLSSettings,
-    parse_ca_file,
-    parse_choice,
-    parse_helo,
-    parse_seconds,
-    parse_target,
-    parse_text,
-)
+from .settings import Given, SessionOptions, SettingsError, resolve
 from .smtp.reply import Reply
 from .smtp.sasl import secret_forms
 from .smtp.session import SMTPSession
@@ -336,17 +325,18 @@ def _send_line(text: str) -> str:
     return f"> {text}" if text else ">"
 
 
+# The recorder's options that are the plugin's settings, by the same key (each option's dest)
+_SETTINGS = ("tls", "ca", "tls_name", "no_verify", "helo", "timeout")
+
+
 def _session_options(args: argparse.Namespace) -> tuple[str, int, SessionOptions]:
-    """The target and session options, by the plugin's own rules (settings.py); a refusal names the option."""
-    host, port = parse_target(args.target, "HOST[:PORT]")
-    assert host is not None
-    return host, port or STANDARD_PORTS["smtp"], SessionOptions(
-        helo=DEFAULT_HELO if args.helo is None else parse_helo(args.helo, "--helo"),
-        timeout=SessionOptions.timeout if args.timeout is None else parse_seconds(args.timeout, "--timeout"),
-        tls_mode=parse_choice(args.tls, "--tls", TLS_MODES),
-        tls=TLSSettings(verify=not args.no_verify, ca_file=None if args.ca is None else parse_ca_file(args.ca, "--ca"),
-                        server_name=None if args.tls_name is None else parse_text(args.tls_name, "--tls-name")),
-    )
+    """The target and session options: the recorder's options are one more door, a settings layer that the
+    plugin's own resolve() checks by every rule once (settings.py); a refusal names the recorder's option."""
+    layer = {key: Given(value, "--" + key.replace("_", "-"), "command line")
+             for key in _SETTINGS if (value := getattr(args, key)) not in (None, False)}
+    settings = resolve([{"target": Given(args.target, "HOST[:PORT]", "command line"), **layer}], environ={})
+    assert settings.host is not None
+    return settings.host, settings.ports.get("smtp", STANDARD_PORTS["smtp"]), settings.session_options()
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -16,7 +16,9 @@ from functools import partial
 
 import pytest
 
+from pytest_smtpcheck.cli import _parser, _session_options, main
 from pytest_smtpcheck.sandbox import Sandbox
+from pytest_smtpcheck.settings import Given, SessionOptions, SettingsError, TLSSettings, resolve
 
 RELAY_SESSION = """\
 EHLO probe.example.net
@@ -189,6 +191,46 @@ def test_bad_usage_exits_2_naming_the_option(tmp_path, args, message):
                             cwd=tmp_path, timeout=30, check=False)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+# Each recorder option that is one of the plugin's settings (cli._SETTINGS and the target), with a value the
+# setting's rule refuses: the recorder is one more door, so it must refuse the same values in the same words
+RECORDER_SETTINGS = [  # the recorder's option, the plugin's key, a value its rule refuses
+    ("HOST[:PORT]", "target", "not a host!"),
+    ("HOST[:PORT]", "target", "127.0.0.1:0"),
+    ("--tls-name", "tls_name", "not a host!"),
+    ("--tls-name", "tls_name", "two words.example"),
+    ("--tls", "tls", "ssl"),
+    ("--helo", "helo", "two words"),
+    ("--timeout", "timeout", "5000"),
+    ("--ca", "ca", "missing.pem"),
+]
+
+
+@pytest.mark.parametrize(("option", "key", "value"), RECORDER_SETTINGS)
+def test_each_recorder_option_refuses_what_the_plugin_refuses_in_its_words(tmp_path, monkeypatch, capsys, option,
+                                                                           key, value):
+    """Every rule once (issue 16): `--tls-name 'not a host!'` was accepted, and connected, where
+    `--smtp-tls-name='not a host!'` is a usage error. The recorder exits 2 before connecting, naming its own
+    option with the plugin's rule word for word."""
+    monkeypatch.chdir(tmp_path)
+    target = {} if key == "target" else {"target": Given("127.0.0.1", "--smtp-target", "command line")}
+    with pytest.raises(SettingsError) as plugin:
+        resolve([{key: Given(value, "--smtp-" + key.replace("_", "-"), "command line"), **target}], environ={})
+    args = [value, "-o", "x.smtp"] if key == "target" else ["127.0.0.1", "-o", "x.smtp", option, value]
+    with pytest.raises(SystemExit) as exited:
+        main(["record", *args])
+    assert exited.value.code == 2
+    assert f"{option}: {plugin.value.problem}" in capsys.readouterr().err
+    assert not (tmp_path / "x.smtp").exists()
+
+
+def test_the_recorder_takes_what_the_plugin_takes():
+    """The passing side: a host name or an address as --tls-name, as --smtp-tls-name takes them."""
+    for name in ("mx.example.com", "192.0.2.25", "2001:db8::25"):
+        options = _session_options(_parser().parse_args(["record", "127.0.0.1:2525", "-o", "x.smtp",
+                                                         "--tls-name", name, "--timeout", "5"]))
+        assert options == ("127.0.0.1", 2525, SessionOptions(timeout=5.0, tls=TLSSettings(server_name=name)))
 
 
 def test_the_command_does_not_import_pytest():

@@ -151,6 +151,7 @@ class SessionOptions:
     tls: TLSSettings = field(default_factory=TLSSettings)
     present_as: str | None = None
     present_via: AsVia = "xclient"
+    present_as_door: str | None = None  # where present_as was written (`--smtp-as`, a marker, ...), for messages
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,9 @@ class Declared:
     allow_plaintext_auth: bool | None = None  # the run's real credentials may go out without TLS (a trusted network)
     vars: Mapping[str, str] = field(default_factory=dict)
     origins: Mapping[str, str] = field(default_factory=dict)  # key -> "marker on test_x", "front matter of f.smtp"
+    # key -> the door as written ("@pytest.mark.smtp(as_address='192.0.2.7') on test_x", "relay.smtp:3: front matter
+    # as"): rules that need the run (Settings.check_test) refuse a value after it was read, naming it
+    doors: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def session_options(self, base: SessionOptions) -> SessionOptions:
         """*base* (the run's, for one target) with this declaration laid over it: the test's own word wins.
@@ -179,6 +183,7 @@ class Declared:
             base, tls_mode=tls, helo=self.helo or base.helo, timeout=self.timeout or base.timeout,
             deadline=self.deadline or base.deadline, present_as=self.as_address or base.present_as,
             present_via=self.as_via or base.present_via,
+            present_as_door=self.doors.get("as") if self.as_address else base.present_as_door,
         )
 
     def effective(self) -> list[Effective]:
@@ -191,10 +196,11 @@ class Declared:
     def over(self, other: Declared) -> Declared:
         """This declaration laid over *other* (a call's keywords over the marker): set values win."""
         mine = {key: getattr(self, key) for key in _TEST_FIELDS if getattr(self, key) is not None}
-        return replace(other, **mine, vars={**other.vars, **self.vars}, origins={**other.origins, **self.origins})
+        return replace(other, **mine, vars={**other.vars, **self.vars}, origins={**other.origins, **self.origins},
+                       doors={**other.doors, **self.doors})
 
 
-_TEST_FIELDS = tuple(f.name for f in fields(Declared) if f.name not in ("vars", "origins"))  # the single values
+_TEST_FIELDS = tuple(f.name for f in fields(Declared) if f.name not in ("vars", "origins", "doors"))  # single values
 
 
 @dataclass(frozen=True)
@@ -226,6 +232,7 @@ class Settings:
     profile: str | None = None
     # where each value came from, by profile key ("timeout", "listeners.submission", "vars.SMTP_DOMAIN", ...)
     origins: dict[str, str] = field(default_factory=dict, compare=False)
+    doors: dict[str, str] = field(default_factory=dict, compare=False)  # key -> where it was written ("--smtp-as")
 
     def effective(self) -> list[Effective]:
         """Every setting in effect, defaults included, each with its origin: what the report lists."""
@@ -265,6 +272,14 @@ class Settings:
         ]
         return rows
 
+    def check_test(self, test: Declared) -> None:
+        """A test's own declaration against this run: the rules that need the run's destination, as resolve()
+        applies them to the run's doors; a refusal names the test's door."""
+        as_where = (test.doors.get("as", "as_address") if test.as_address
+                    else self.doors.get("as", "--smtp-as") if self.as_address else None)
+        _presenting(as_where, test.doors.get("as_via", "as_via") if test.as_via else None,
+                    self.host is None and self.mx is None)
+
     def secrets(self) -> tuple[Secret, ...]:
         """The run's secret values (password, token): masked in every output."""
         return tuple(value for value in (self.password, self.token) if value)
@@ -276,7 +291,7 @@ class Settings:
             tls_mode=self.tls,
             tls=TLSSettings(verify=self.verify, ca_file=ca_file or self.ca_file,
                             server_name=self.tls_name or server_name),
-            present_as=self.as_address, present_via=self.as_via,
+            present_as=self.as_address, present_via=self.as_via, present_as_door=self.doors.get("as"),
         )
 
     def hint(self, key: str) -> str:
@@ -296,10 +311,13 @@ def resolve(layers: Sequence[Layer], environ: Mapping[str, str] | None = None) -
     """Check and merge the run's layers, highest first (command line, profile, ini); keep each value's origin."""
     environ = os.environ if environ is None else environ
     origins: dict[str, str] = {}
+    doors: dict[str, str] = {}
 
     def pick(key: str, convert: Callable[[Given], T], default: T) -> T:
         given = winner(layers, key)
         origins[key] = given.origin if given else "default"
+        if given is not None:
+            doors[key] = given.where
         return default if given is None else convert(given)
 
     destination = _destination(layers)
@@ -311,12 +329,7 @@ def resolve(layers: Sequence[Layer], environ: Mapping[str, str] | None = None) -
     password_env = pick("password", _password_env, PASSWORD_ENV)
     as_address = pick("as", _ip, None)
     as_via: AsVia = pick("as_via", lambda given: parse_choice(given.value, given.where, AS_VIA_MODES), "xclient")
-    if as_address is None and (as_via_given := winner(layers, "as_via")):
-        raise SettingsError(as_via_given.where, "needs an address to present (--smtp-as)")
-    if as_address is not None and "target" not in chosen and "mx" not in chosen:
-        where = winner(layers, "as")
-        raise SettingsError(where.where if where else "--smtp-as", "needs --smtp-target or --smtp-mx: "
-                            "the embedded sandbox takes neither XCLIENT nor a PROXY header")
+    _presenting(doors.get("as"), doors.get("as_via"), "target" not in chosen and "mx" not in chosen)
     return Settings(
         host=host,
         ports=_ports(layers, destination, target_port, origins),
@@ -343,7 +356,19 @@ def resolve(layers: Sequence[Layer], environ: Mapping[str, str] | None = None) -
         token=_environment(environ, TOKEN_ENV, "token", origins),
         password_env=password_env,
         origins=origins,
+        doors=doors,
     )
+
+
+def _presenting(as_where: str | None, via_where: str | None, to_sandbox: bool) -> None:
+    """The one rule for presenting another client address, at the run's doors and a test's (*as_where*: where
+    the address was given, None: none is; *via_where*: where a method was): a method needs an address, and the
+    embedded sandbox takes neither XCLIENT nor a PROXY header."""
+    if as_where is None and via_where is not None:
+        raise SettingsError(via_where, "needs an address to present (--smtp-as)")
+    if as_where is not None and to_sandbox:
+        raise SettingsError(as_where, "needs --smtp-target or --smtp-mx: "
+                            "the embedded sandbox takes neither XCLIENT nor a PROXY header")
 
 
 def environment_secret(name: str, environ: Mapping[str, str] | None = None) -> Secret | None:
@@ -451,6 +476,7 @@ def declared(layer: Layer) -> Declared:
         allow_plaintext_auth=get("allow_plaintext_auth", _boolean),
         vars=variables,
         origins={key: given.origin for key, given in layer.items()},
+        doors={key: given.where for key, given in layer.items()},
     )
 
 

@@ -85,6 +85,45 @@ def test_a_server_refusing_xclient_fails_with_its_reply_and_what_to_configure(py
     assert outcomes(result).get("failed") == 2 and "passed" not in outcomes(result), text
     assert "refused XCLIENT ADDR=203.0.113.9 with 550 5.7.0 Error: insufficient authorization" in text
     assert "smtpd_authorized_xclient_hosts" in text and "--smtp-as-via=proxy-v1/proxy-v2" in text
+    assert "cannot test as client 203.0.113.9 (--smtp-as): " in text
+
+
+def test_a_refused_xclient_names_the_door_the_address_came_from(pytester, postfix):
+    """A test's own `as` is not --smtp-as: the message names the marker, the smtp_connect() call, the front matter
+    line or the ini key the refused address was written in."""
+    pytester.makepyfile(test_doors=f'''
+        import pytest
+
+        @pytest.mark.smtp(as_address="{OUTSIDE}")
+        def test_marker(smtp_session):
+            smtp_session.noop()
+
+        def test_call(smtp_connect):
+            smtp_connect(as_address="{OUTSIDE}")
+
+        def test_ini(smtp_session):
+            smtp_session.noop()
+    ''')
+    pytester.makefile(".smtp", relay=f'+++\nas = "{OUTSIDE}"\n+++\n< 220\n')
+    pytester.makeini(f"[pytest]\nsmtp_as = {OUTSIDE}\n")
+    result = run(pytester, *postfix_target(postfix, "smtp"))
+    assert outcomes(result) == {"failed": 4}, result.stdout.str()
+    text = result.stdout.str()
+    for door in (f"@pytest.mark.smtp(as_address='{OUTSIDE}') on test_marker", f"smtp_connect(as_address='{OUTSIDE}') "
+                 "in test_call", "smtp_as (tox.ini)", "relay.smtp:2: front matter as"):
+        assert f"cannot test as client {OUTSIDE} ({door}): 127.0.0.1:" in text, door
+    assert "(--smtp-as)" not in text
+
+
+def test_a_refused_xclient_of_a_session_made_by_hand_names_no_door():
+    """A script's SMTPSession(present_as=...) came by no door of the plugin's: the message names none, rather than
+    an option the script never used."""
+    with Sandbox() as sandbox:  # it refuses XCLIENT (502): it is not Postfix
+        session = SMTPSession(sandbox.host, sandbox.ports["smtp"], present_as=OUTSIDE, timeout=10)
+        with pytest.raises(SessionMisuse, match=rf"^cannot test as client {OUTSIDE}: 127\.0\.0\.1:\d+ refused "
+                                                rf"XCLIENT ADDR={OUTSIDE} with 502 "):
+            session.connect()
+        session.close()
 
 
 PYTHON_AS = f'''

@@ -1,5 +1,7 @@
 """The fixtures and the marker, through real pytest runs against the sandbox."""
 
+from test_settings import assert_refused_once
+
 from pytest_smtpcheck.plugin.keys import RUN
 
 
@@ -76,9 +78,8 @@ def test_marker_typos_fail_the_test_with_a_clear_message(pytester):
     )
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(errors=1, failed=1)
-    text = result.stdout.str()
-    assert "@pytest.mark.smtp got unknown option(s) listner; known: listener" in text
-    assert "smtp_connect() got unknown options ['lisener']" in text
+    assert_refused_once(result, "@pytest.mark.smtp got unknown option(s) listner; known: listener")
+    assert_refused_once(result, "smtp_connect() got unknown options ['lisener']")
 
 
 def test_the_sandbox_starts_only_when_a_test_needs_it(pytester):

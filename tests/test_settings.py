@@ -158,10 +158,113 @@ def test_a_marker_and_front_matter_refuse_the_same_values_naming_themselves(pyte
     pytester.makefile(".smtp", relay=f"+++\n{key} = {toml_value}\n+++\n< 220\n")
     result = pytester.runpytest_inprocess("test_marked.py", "-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
-    assert f"@pytest.mark.smtp({keyword}={python_value}) on test_x: {rule}" in result.stdout.str()
+    assert_refused_once(result, f"@pytest.mark.smtp({keyword}={python_value}) on test_x: {rule}")
     result = pytester.runpytest_inprocess("relay.smtp", "-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
-    assert f"relay.smtp:2: front matter {key}: {rule}" in result.stdout.str()
+    assert_refused_once(result, f"relay.smtp:2: front matter {key}: {rule}")
+
+
+def assert_refused_once(result, message: str) -> None:
+    """*message* is in the test's error exactly once: not again as the context of pytest's own exception
+    ("During handling of the above exception, another exception occurred"). The short summary (`ERROR ...`,
+    `FAILED ...`) may quote it too, cut to the terminal's width; it is not counted."""
+    lines = [line for line in result.outlines if message in line and not line.startswith(("ERROR ", "FAILED "))]
+    assert len(lines) == 1, result.outlines
+    assert "During handling of the above exception" not in result.stdout.str()
+
+
+def test_a_bad_marker_is_refused_whatever_fixtures_the_test_uses(pytester):
+    """Issue 16's audit: a marker was checked only when the test used smtp_session or smtp_connect, so
+    `@pytest.mark.smtp(timeout=-1)` on a test that used only smtp_server passed."""
+    rule = "must be a number of seconds above 0 and at most 3600, not -1"
+    pytester.makepyfile(test_marked=textwrap.dedent("""
+        import pytest
+
+        @pytest.mark.smtp(timeout=-1)
+        def test_server_only(smtp_server):
+            pass
+
+        @pytest.mark.smtp(timeout=-1)
+        def test_no_fixture():
+            pass
+
+        @pytest.mark.smtp(timeout=-1)
+        def test_session(smtp_session):
+            pass
+
+        @pytest.mark.smtp(timeout=5)
+        def test_good(smtp_server):
+            pass
+    """))
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=3, passed=1)
+    for test in ("test_server_only", "test_no_fixture", "test_session"):
+        assert_refused_once(result, f"@pytest.mark.smtp(timeout=-1) on {test}: {rule}")
+
+
+def test_a_bad_smtp_connect_keyword_is_refused_once(pytester):
+    pytester.makepyfile(test_call=textwrap.dedent("""
+        def test_y(smtp_connect):
+            smtp_connect(timeout=-1)
+    """))
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    assert_refused_once(result, "smtp_connect(timeout=-1) in test_y: must be a number of seconds above 0")
+
+
+# Presenting another client address: one rule for the run's doors and a test's
+
+
+def _command_line_rule(layer: dict[str, Given]) -> str:
+    """What the command line's rule says about *layer*: the wording every other door must use."""
+    with pytest.raises(SettingsError) as refused:
+        resolve([layer], environ={})
+    return refused.value.problem
+
+
+def test_a_test_presenting_an_address_to_the_sandbox_is_refused_naming_its_own_door(pytester):
+    """`as` on the embedded sandbox failed at run time, naming --smtp-as and Postfix's
+    smtpd_authorized_xclient_hosts; now each door refuses it as the command line does, before anything is sent."""
+    rule = _command_line_rule({"as": Given("1.2.3.4", "--smtp-as", "command line")})
+    pytester.makepyfile(test_as=textwrap.dedent("""
+        import pytest
+
+        @pytest.mark.smtp(as_address="1.2.3.4")
+        def test_x(smtp_server):
+            pass
+
+        def test_y(smtp_connect):
+            smtp_connect(as_address="1.2.3.4")
+
+        @pytest.mark.smtp(as_via="proxy-v2")
+        def test_z(smtp_server):
+            pass
+    """))
+    pytester.makefile(".smtp", relay='# presented\n+++\nas = "1.2.3.4"\n+++\n< 220\n')
+    result = pytester.runpytest_inprocess("test_as.py", "-p", "no:cacheprovider")
+    result.assert_outcomes(errors=2, failed=1)
+    assert_refused_once(result, f"@pytest.mark.smtp(as_address='1.2.3.4') on test_x: {rule}")
+    assert_refused_once(result, f"smtp_connect(as_address='1.2.3.4') in test_y: {rule}")
+    via_rule = _command_line_rule({"as_via": Given("proxy-v2", "--smtp-as-via", "command line")})
+    assert_refused_once(result, f"@pytest.mark.smtp(as_via='proxy-v2') on test_z: {via_rule}")
+    result = pytester.runpytest_inprocess("relay.smtp", "-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    assert_refused_once(result, f"relay.smtp:3: front matter as: {rule}")
+    assert "C: XCLIENT" not in result.stdout.str(), "nothing was sent"
+
+
+@pytest.mark.parametrize("destination", [{"target": Given("mx.example", "--smtp-target", "command line")},
+                                         {"mx": Given("example.org", "--smtp-mx", "command line")}],
+                         ids=["target", "mx"])
+def test_a_test_may_present_an_address_to_a_real_server(destination):
+    """The passing side: with a target or an MX domain a test's `as` (and `as_via` beside the run's) is taken."""
+    run = resolve([destination], environ={})
+    run.check_test(declared({"as": Given("192.0.2.7", "m", "marker on t")}))
+    run.check_test(declared({"as": Given("192.0.2.7", "m", "m"), "as_via": Given("proxy-v1", "m", "m")}))
+    with_as = resolve([{**destination, "as": Given("192.0.2.1", "--smtp-as", "command line")}], environ={})
+    with_as.check_test(declared({"as_via": Given("proxy-v2", "m", "marker on t")}))
+    with pytest.raises(SettingsError, match="^m: needs an address to present"):
+        run.check_test(declared({"as_via": Given("proxy-v2", "m", "marker on t")}))
 
 
 @pytest.mark.parametrize("name", ["SMTP_PASSWORD", "SMTP_TOKEN"])

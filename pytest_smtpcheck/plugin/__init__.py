@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ..errors import Unavailable
-from .fixtures import pytest_generate_tests, smtp_connect, smtp_dns, smtp_server, smtp_session
+from .fixtures import check_marker, pytest_generate_tests, smtp_connect, smtp_dns, smtp_server, smtp_session
 from .keys import DECLARED, LAYERS, MISSING, RUN, SECRET_VARS
 from .options import add_options, settings_given, usage_errors
 from .report import configure as configure_reports
@@ -132,6 +132,9 @@ def _scrubbed(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    marker = item.get_closest_marker("smtp")
+    if marker is not None:  # checked for every test that carries it, whatever fixtures it uses
+        check_marker(item, marker)
     return (yield from _skip_unavailable(item))
 
 

@@ -37,6 +37,7 @@ class SMTPFile(pytest.File):
     _secrets: tuple[str, ...] | None = None
 
     def collect(self) -> Iterator[ExchangeItem]:
+        from ..errors import SettingsError
         from ..transcripts.bind import check
         from ..transcripts.syntax import SMTPFileError, parse
 
@@ -44,7 +45,8 @@ class SMTPFile(pytest.File):
         try:
             self.document = parse(self.path.read_bytes(), self.path)
             check(self.document, message_files(self.config))
-        except SMTPFileError as error:
+            targets.settings.check_test(self.document.settings)  # the rules that need the run, e.g. `as`
+        except (SMTPFileError, SettingsError) as error:
             raise self.CollectError(str(error)) from None
         from ..transcripts.bind import secret_names
         from .report.masking import note_secret_names

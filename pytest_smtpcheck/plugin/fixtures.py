@@ -9,14 +9,14 @@ rules, sockets, TLS, the sandbox, dnspython) is imported inside the fixtures, so
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
 from ..errors import SettingsError, hide_for_server_faults
 from .keys import DECLARED, RUN, SESSIONS
 
-__all__ = ["pytest_generate_tests", "smtp_connect", "smtp_dns", "smtp_server", "smtp_session"]
+__all__ = ["check_marker", "pytest_generate_tests", "smtp_connect", "smtp_dns", "smtp_server", "smtp_session"]
 __tracebackhide__ = hide_for_server_faults  # server faults are reported at the test's line
 
 if TYPE_CHECKING:
@@ -71,7 +71,10 @@ def smtp_connect(request: pytest.FixtureRequest, smtp_server: Target) -> Iterato
 
     Each session is recorded in the test's report and closed (with QUIT) after the test.
     """
-    marker = request.node.stash[DECLARED] = _marker_settings(request.node)
+    from ..settings import Declared
+
+    marker = request.node.stash.setdefault(DECLARED, Declared())  # its marker, checked at setup (check_marker)
+    run = request.config.stash[RUN].settings
     opened: list[SMTPSession] = request.node.stash.setdefault(SESSIONS, [])
 
     def connect(*, connect: bool = True, **options: Any) -> SMTPSession:
@@ -79,8 +82,12 @@ def smtp_connect(request: pytest.FixtureRequest, smtp_server: Target) -> Iterato
         unknown = set(options) - set(MARKER_OPTIONS)
         if unknown:
             raise TypeError(f"smtp_connect() got unknown options {sorted(unknown)}; known: {', '.join(MARKER_OPTIONS)}")
-        test = _declared(options, lambda keyword, value: f"smtp_connect({keyword}={value!r}) in {request.node.name}",
-                         f"smtp_connect() in {request.node.name}").over(marker)
+        try:
+            test = _declared(options, lambda keyword, value: f"smtp_connect({keyword}={value!r}) in "
+                             f"{request.node.name}", f"smtp_connect() in {request.node.name}").over(marker)
+            run.check_test(test)
+        except SettingsError as error:
+            _refuse(error)
         listener = test.listener or "smtp"
         if not smtp_server.has_listener(listener) and test.port is None:
             from ..target import listener_reason
@@ -107,13 +114,9 @@ def smtp_session(smtp_connect: Callable[..., SMTPSession]) -> SMTPSession:
     return smtp_connect(connect=False)
 
 
-def _marker_settings(item: pytest.Item) -> Declared:
-    """The settings of the closest `@pytest.mark.smtp(...)`; a typo or bad value fails the test naming it."""
-    from ..settings import Declared
-
-    marker = item.get_closest_marker("smtp")
-    if marker is None:
-        return Declared()
+def check_marker(item: pytest.Item, marker: pytest.Mark) -> None:
+    """Check a test's `@pytest.mark.smtp(...)` at its setup, whatever fixtures it uses, and keep what it declares
+    (for smtp_connect and the report): a typo or a bad value fails the test, naming the marker as written."""
     if marker.args:
         pytest.fail(f"@pytest.mark.smtp takes keyword arguments only ({', '.join(MARKER_OPTIONS)})", pytrace=False)
     unknown = set(marker.kwargs) - set(MARKER_OPTIONS)
@@ -122,16 +125,23 @@ def _marker_settings(item: pytest.Item) -> Declared:
             f"@pytest.mark.smtp got unknown option(s) {', '.join(sorted(unknown))}; known: {', '.join(MARKER_OPTIONS)}",
             pytrace=False,
         )
-    return _declared(marker.kwargs, lambda keyword, value: f"@pytest.mark.smtp({keyword}={value!r}) on {item.name}",
-                     f"marker on {item.name}")
+    try:
+        test = _declared(marker.kwargs, lambda keyword, value: f"@pytest.mark.smtp({keyword}={value!r}) on "
+                         f"{item.name}", f"marker on {item.name}")
+        item.config.stash[RUN].settings.check_test(test)
+    except SettingsError as error:
+        _refuse(error)
+    item.stash[DECLARED] = test
 
 
 def _declared(keywords: Mapping[str, Any], door: Callable[[str, Any], str], origin: str) -> Declared:
-    """Keywords as a settings layer, checked; a bad value fails the test with the door as written."""
+    """Keywords as a settings layer, checked by the rules of every door; a SettingsError names the door as written."""
     from ..settings import Given, declared
 
-    try:
-        return declared({MARKER_OPTIONS[keyword]: Given(value, door(keyword, value), origin)
-                         for keyword, value in keywords.items()})
-    except SettingsError as error:
-        pytest.fail(str(error), pytrace=False)
+    return declared({MARKER_OPTIONS[keyword]: Given(value, door(keyword, value), origin)
+                     for keyword, value in keywords.items()})
+
+
+def _refuse(error: SettingsError) -> NoReturn:
+    """Fail the test with the refusal's one line, once: not again as the context of pytest's own exception."""
+    raise pytest.fail.Exception(str(error), pytrace=False) from None

@@ -130,7 +130,8 @@ class SMTPSession:
         if self.options.present_as is not None and self.options.present_via == "xclient" and greeting.code == 220:
             greeting = self._greeting = self.xclient(ADDR=self.options.present_as)
             if greeting.code != 220:
-                message = (f"cannot test as client {self.options.present_as} (--smtp-as): {self.address} refused "
+                door = f" ({self.options.present_as_door})" if self.options.present_as_door else ""
+                message = (f"cannot test as client {self.options.present_as}{door}: {self.address} refused "
                            f"XCLIENT ADDR={self.options.present_as} with {greeting.wire_lines()[0]}; allow this test "
                            "machine's address in Postfix's smtpd_authorized_xclient_hosts, or use "
                            "--smtp-as-via=proxy-v1/proxy-v2 on a listener that expects a PROXY header")

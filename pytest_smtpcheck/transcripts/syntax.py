@@ -13,7 +13,7 @@ import os
 import re
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Literal, NoReturn, Protocol, TypeVar, get_args
 
 from ..settings import TEST_KEYS, Declared, Given, SettingsError, declared
@@ -274,13 +274,17 @@ class _FrontMatter:
         return settings
 
     def _settings(self, table: dict[str, Any]) -> Declared:
-        """The settings keys, checked by the rules of every other door (settings.py), failing at their line."""
-        origin = f"front matter of {os.path.basename(self.path)}"
+        """The settings keys, checked by the rules of every other door (settings.py), failing at their line.
+
+        Each keeps its door with its line (``relay.smtp:3: front matter as``) for the rules that need the run."""
+        name = os.path.basename(self.path)
         try:
-            return declared({key: Given(value, f"front matter {key}", origin) for key, value in table.items()})
+            test = declared({key: Given(value, f"front matter {key}", f"front matter of {name}")
+                             for key, value in table.items()})
         except SettingsError as error:
             key = error.where.removeprefix("front matter ").partition(".")[0]
             self._fail(self._line_of(key), str(error))
+        return replace(test, doors={key: f"{name}:{self._line_of(key)}: front matter {key}" for key in table})
 
     def _string(self, key: str, value: object) -> str:
         if not isinstance(value, str):

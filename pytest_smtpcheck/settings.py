@@ -71,6 +71,7 @@ __all__ = [
     "environment_secret",
     "parse_ca_file",
     "parse_choice",
+    "parse_directories",
     "parse_flag",
     "parse_helo",
     "parse_integer",
@@ -230,6 +231,7 @@ class Settings:
     token: Secret | None = field(default=None, repr=False)
     password_env: str = PASSWORD_ENV
     profile: str | None = None
+    message_dirs: tuple[str, ...] = ()  # absolute: directories outside the test tree that message files may come from
     # where each value came from, by profile key ("timeout", "listeners.submission", "vars.SMTP_DOMAIN", ...)
     origins: dict[str, str] = field(default_factory=dict, compare=False)
     doors: dict[str, str] = field(default_factory=dict, compare=False)  # key -> where it was written ("--smtp-as")
@@ -267,6 +269,8 @@ class Settings:
             Effective("concurrency", self.concurrency, origin("concurrency", "default")),
             Effective("as", self.as_address, origin("as", "default")),
             Effective("as_via", self.as_via, origin("as_via", "default")),
+            Effective("message_dirs", ", ".join(self.message_dirs), origin("message_dirs", "default"))
+            if self.message_dirs else Effective("message_dirs", "none", "default: the test tree only"),
             Effective("update", self.update, origin("update", "default")),
             Effective("profile", self.profile, origin("profile", "default")),
         ]
@@ -355,6 +359,7 @@ def resolve(layers: Sequence[Layer], environ: Mapping[str, str] | None = None) -
         update=pick("update", parse_flag, False),
         token=_environment(environ, TOKEN_ENV, "token", origins),
         password_env=password_env,
+        message_dirs=pick("message_dirs", parse_directories, ()),
         origins=origins,
         doors=doors,
     )
@@ -578,6 +583,22 @@ def parse_ca_file(value: object, where: str, base: Path | None = None) -> str:
     except (ssl.SSLError, OSError, ValueError) as error:
         raise SettingsError(where, f"{path} is not a PEM bundle of CA certificates ({error})") from None
     return str(path)
+
+
+def parse_directories(given: Given) -> tuple[str, ...]:
+    """Directories that exist (ini `smtp_message_dirs`, shell-like words): each relative to where it was written.
+
+    A directory that is not there would silently allow nothing: a typo, or a path relative to the wrong place."""
+    words = given.value if isinstance(given.value, list) else [given.value]
+    found = []
+    for word in words:
+        written = parse_text(word, given.where)
+        path = ((given.base or Path.cwd()) / Path(written).expanduser()).resolve()
+        if not path.is_dir():
+            problem = "not a directory" if path.exists() else "no such directory"
+            raise SettingsError(given.where, f"{problem}: {written} ({path})")
+        found.append(str(path))
+    return tuple(found)
 
 
 def _password_env(given: Given) -> str:

@@ -147,3 +147,34 @@ def test_under_pytest_nothing_outside_is_sent_and_the_opt_in_sends_it(pytester):
         allowed.assert_outcomes(passed=6)
         server.stop()
     assert b"the-outside-file-was-sent" in bytes(server.peers[0].wire)
+
+
+def test_a_listed_directory_that_is_not_there_is_a_usage_error_naming_the_key_and_the_path(pytester):
+    """A typo in `smtp_message_dirs` would allow nothing, silently: it stops the run, naming the ini key as written
+    and the path as written (and where it resolved to), as every other setting's door does."""
+    from test_options import assert_usage_error
+
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    pytester.makeini("[pytest]\nsmtp_message_dirs = ../nowhere\n")
+    assert_usage_error(pytester.runpytest_inprocess("-p", "no:cacheprovider"),
+                       f"smtp_message_dirs (tox.ini): no such directory: ../nowhere ({pytester.path.parent / 'nowhere'})")
+    (pytester.path / "body.eml").write_text("Subject: a file\n\n")
+    pytester.makeini("[pytest]\nsmtp_message_dirs = body.eml\n")
+    assert_usage_error(pytester.runpytest_inprocess("-p", "no:cacheprovider"),
+                       "smtp_message_dirs (tox.ini): not a directory: body.eml")
+    assert_usage_error(pytester.runpytest_inprocess("-p", "no:cacheprovider", "-o", "smtp_message_dirs=gone"),
+                       "-o smtp_message_dirs: no such directory: gone")
+
+
+def test_the_listed_directories_are_in_the_effective_settings_with_their_origin(pytester):
+    outside = pytester.path.parent / f"{pytester.path.name}-outside"
+    (outside / "two words").mkdir(parents=True)
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    pytester.makeini(f'[pytest]\nsmtp_message_dirs = ../{outside.name} "../{outside.name}/two words"\n')
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    header = " ".join(line.removeprefix("smtpcheck: ") for line in result.outlines if line.startswith("smtpcheck: "))
+    assert f"message_dirs {outside}, {outside / 'two words'} (ini (tox.ini))" in header
+    pytester.makeini("[pytest]\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--smtp-timeout=5")
+    assert "message_dirs none (default: the test tree only)" in " ".join(result.outlines)

@@ -39,8 +39,6 @@ _PACKAGE = Path(__file__).resolve().parent.parent  # pytest_smtpcheck/
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
-    parser.addini("smtp_message_dirs", "directories outside the test tree that `! message file=` may send files "
-                  "from (paths relative to the ini file); by default only the test tree's", type="paths", default=[])
 
 
 @pytest.hookimpl(tryfirst=True)

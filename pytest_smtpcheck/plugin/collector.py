@@ -110,9 +110,9 @@ class SMTPFile(pytest.File):
 
 def message_files(config: pytest.Config) -> MessageFiles:
     """Message files come from the test tree (pytest's rootdir) or the directories the ini key lists."""
-    from ..paths import ALLOW_KEY, MessageFiles
+    from ..paths import MessageFiles
 
-    return MessageFiles(str(config.rootpath), tuple(str(path) for path in config.getini(ALLOW_KEY)))
+    return MessageFiles(str(config.rootpath), config.stash[RUN].settings.message_dirs)
 
 
 class ExchangeItem(pytest.Item):

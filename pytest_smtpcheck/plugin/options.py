@@ -42,6 +42,8 @@ __all__ = ["add_options", "read_settings", "settings_given", "usage_errors"]
 
 _OTHER_LISTENERS = tuple(name for name in LISTENERS if name != "smtp")  # the smtp listener's port is --smtp-port
 _ABSENT: Any = object()  # the ini default: tells a key left out from one set to an empty value
+# how pytest splits an ini value; our rules check the text ("args": shell-like words, as pytest's "paths")
+_IniType = Literal["linelist", "string", "args"]
 
 
 class _Option(NamedTuple):
@@ -50,9 +52,10 @@ class _Option(NamedTuple):
     key: str  # the profile key and the key of Settings.origins
     metavar: str | None  # None: a flag
     help: str
-    flag: str
+    flag: str | None  # None: ini only
     ini: str | None  # None: command line only
     repeat: bool
+    ini_type: _IniType
 
     @property
     def dest(self) -> str:
@@ -60,9 +63,9 @@ class _Option(NamedTuple):
 
 
 def _option(key: str, metavar: str | None, help: str, *, flag: str | None = None, ini: bool = True,
-            repeat: bool = False) -> _Option:
-    return _Option(key, metavar, help, flag or "--smtp-" + key.replace("_", "-"), f"smtp_{key}" if ini else None,
-                   repeat)
+            repeat: bool = False, command_line: bool = True, ini_type: _IniType | None = None) -> _Option:
+    return _Option(key, metavar, help, (flag or "--smtp-" + key.replace("_", "-")) if command_line else None,
+                   f"smtp_{key}" if ini else None, repeat, ini_type or ("linelist" if repeat else "string"))
 
 
 _OPTIONS = (
@@ -94,6 +97,9 @@ _OPTIONS = (
     _option("update", None, "rewrite the first mismatched expectation of each .smtp file with the reply received",
             ini=False),
     _option("profile", "NAME", f"profile from smtpcheck.toml or [tool.smtpcheck] (or ${PROFILE_ENV})", ini=False),
+    _option("message_dirs", "DIR", "directories outside the test tree that `! message file=` may send files from "
+            "(paths relative to the ini file, each must exist); by default only the test tree's",
+            command_line=False, ini_type="args"),
     # the bundled battery (pytest_smtpcheck.baseline.settings reads these)
     _option("baseline", None, "add the bundled acceptance battery for the --smtp-mx domain (docs/baseline.md)",
             ini=False),
@@ -112,14 +118,14 @@ _OPTIONS = (
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("smtpcheck", "SMTP acceptance tests (pytest-smtpcheck)")
     for option in _OPTIONS:
-        if option.metavar is None:
+        if option.flag is not None and option.metavar is None:
             group.addoption(option.flag, action="store_true", dest=option.dest, default=None, help=option.help)
-        else:
+        elif option.flag is not None:
             group.addoption(option.flag, action="append" if option.repeat else "store", dest=option.dest,
                             metavar=option.metavar, default=None, help=option.help)
         if option.ini:
-            kind: Literal["linelist", "string"] = "linelist" if option.repeat else "string"  # our rules check the text
-            parser.addini(option.ini, f"{option.help} (ini twin of {option.flag})", type=kind, default=_ABSENT)
+            twin = f" (ini twin of {option.flag})" if option.flag else ""
+            parser.addini(option.ini, option.help + twin, type=option.ini_type, default=_ABSENT)
 
 
 def settings_given(config: pytest.Config) -> bool:
@@ -129,7 +135,7 @@ def settings_given(config: pytest.Config) -> bool:
     first needs them, and a run without SMTP tests never loads the code that reads them. A malformed profile
     file is a usage error here, at start-up, as when it is read."""
     with usage_errors():
-        return (any(config.getoption(option.dest) is not None for option in _OPTIONS)
+        return (any(config.getoption(option.dest) is not None for option in _OPTIONS if option.flag)
                 or any(option.ini is not None and config.getini(option.ini) is not _ABSENT for option in _OPTIONS)
                 or any(os.environ.get(name) for name in (PROFILE_ENV, PASSWORD_ENV, TOKEN_ENV))
                 or find_profile_file(config.rootpath) is not None)
@@ -163,8 +169,8 @@ def _command_line(config: pytest.Config) -> Layer:
     from ..settings import Given
 
     here = config.invocation_params.dir
-    return {option.key: Given(value, option.flag, "command line", here)
-            for option in _OPTIONS if option.key != "profile" and (value := config.getoption(option.dest)) is not None}
+    return {option.key: Given(value, option.flag, "command line", here) for option in _OPTIONS
+            if option.flag and option.key != "profile" and (value := config.getoption(option.dest)) is not None}
 
 
 def _ini(config: pytest.Config) -> Layer:

@@ -244,21 +244,21 @@ class Settings:
                           if self.host else "every MX" if self.mx else "the embedded sandbox",
                           origin("target", "default"))]
         rows += [Effective("mx", self.mx, origin("mx", "default"))] if self.mx else []
-        if sandbox:
-            rows.append(Effective("sandbox", self.sandbox, origin("sandbox", "default")))
-        else:
-            rows += [Effective("port", self.ports.get("smtp", STANDARD_PORTS["smtp"]), origin("port", "default"))]
-            rows += [Effective(f"listeners.{name}", self.ports.get(name, STANDARD_PORTS[name]),
-                               origin(f"listeners.{name}", "default")) for name in _OTHER_LISTENERS]
+        rows += [Effective("sandbox", self.sandbox, origin("sandbox", "default"))] if sandbox else []
         rows += [
+            *self._listeners(),
             Effective("tls", self.tls, origin("tls", "default")),
             Effective("helo", self.helo, origin("helo", "default")),
             Effective("timeout", self.timeout, origin("timeout", "default")),
             Effective("connect_timeout", self.connect_timeout or self.timeout,
                       origin("connect_timeout", "default") if self.connect_timeout else "default: the reply timeout"),
             Effective("deadline", self.deadline, origin("deadline", "default")),
-            Effective("ca", self.ca_file, origin("ca", "default")),
-            Effective("tls_name", self.tls_name, origin("tls_name", "default")),
+            Effective("ca", "the sandbox's own", "made for the run" + (
+                f", not the one from {origin('ca')}" if self.ca_file else "")) if sandbox
+            else Effective("ca", self.ca_file, origin("ca", "default")),
+            Effective("tls_name", self.tls_name, origin("tls_name", "default")) if self.tls_name
+            else Effective("tls_name", "the sandbox's address" if sandbox else "each MX host's name" if self.mx
+                           else self.host, "default: the name connected to"),
             Effective("no_verify", not self.verify, origin("no_verify", "default")),
             Effective("user", self.user, origin("user", "default")),
             Effective("password", self.password, origin("password", "default")),
@@ -275,6 +275,18 @@ class Settings:
             Effective("profile", self.profile, origin("profile", "default")),
         ]
         return rows
+
+    def _listeners(self) -> list[Effective]:
+        """The listeners' ports as they apply: the sandbox has all three, on ports it picks when it starts; a
+        target (or each MX address) has the smtp one, and another only when the run gives its port."""
+        if self.host is None and self.mx is None:
+            return [Effective(key, "the sandbox's", "picked at its start")
+                    for key in ("port", *(f"listeners.{name}" for name in _OTHER_LISTENERS))]
+        origin = self.origins.get
+        rows = [Effective("port", self.ports.get("smtp", STANDARD_PORTS["smtp"]), origin("port", "default"))]
+        return rows + [Effective(f"listeners.{name}", self.ports[name], origin(f"listeners.{name}", "default"))
+                       if name in self.ports else Effective(f"listeners.{name}", "not given", "tests that need it skip")
+                       for name in _OTHER_LISTENERS]
 
     def check_test(self, test: Declared) -> None:
         """A test's own declaration against this run: the rules that need the run's destination, as resolve()

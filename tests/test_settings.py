@@ -359,6 +359,57 @@ def test_the_header_and_the_environment_list_every_setting_with_its_origin(pytes
             "resolver", "concurrency", "as", "as_via", "update", "profile"} <= set(shown)
 
 
+@pytest.mark.parametrize(("destination", "expected"), [
+    ({"target": Given("mx.example", "--smtp-target", "command line")},
+     ["port 25 (default)", "listeners.submission not given (tests that need it skip)",
+      "listeners.submissions not given (tests that need it skip)", "ca none (default)",
+      "tls_name mx.example (default: the name connected to)"]),
+    ({"mx": Given("example.org", "--smtp-mx", "command line")},
+     ["port 25 (default)", "listeners.submission not given (tests that need it skip)",
+      "listeners.submissions not given (tests that need it skip)", "ca none (default)",
+      "tls_name each MX host's name (default: the name connected to)"]),
+    ({}, ["port the sandbox's (picked at its start)", "listeners.submission the sandbox's (picked at its start)",
+          "listeners.submissions the sandbox's (picked at its start)",
+          "ca the sandbox's own (made for the run, not the one from command line)",
+          "tls_name the sandbox's address (default: the name connected to)"]),
+], ids=["target", "mx", "sandbox"])
+def test_the_listed_listeners_and_certificate_checks_are_the_ones_that_apply(tmp_path, destination, expected):
+    """Issue 16's audit: `listeners.submission 587 (default)` was listed for a target without
+    --smtp-listener, where a test that needs that listener skips. The sandbox has all three listeners on ports
+    of its own and its own CA (a CA given is not used); each MX host's certificate is checked against its name."""
+    trustme = pytest.importorskip("trustme")
+    trustme.CA().cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    ca = {} if destination else {"ca": Given(str(tmp_path / "ca.pem"), "--smtp-ca", "command line")}
+    shown = [str(row) for row in resolve([{**destination, **ca}], environ={}).effective()]
+    assert [row for row in shown if row.startswith(("port ", "listeners.", "ca ", "tls_name "))] == expected
+
+
+@pytest.mark.parametrize("destination", [{"target": Given("mx.example", "--smtp-target", "command line")},
+                                         {"mx": Given("example.org", "--smtp-mx", "command line")}],
+                         ids=["target", "mx"])
+def test_a_listener_given_is_listed_with_its_port_and_origin(destination):
+    listeners = {"listeners": Given(["submission=2587"], "--smtp-listener", "command line")}
+    shown = [str(row) for row in resolve([{**destination, **listeners}], environ={}).effective()]
+    assert "listeners.submission 2587 (command line)" in shown
+    assert "listeners.submissions not given (tests that need it skip)" in shown
+
+
+def test_a_target_without_a_listener_lists_it_as_not_given_and_its_tests_skip(pytester):
+    pytester.makepyfile(test_sub=textwrap.dedent("""
+        import pytest
+
+        @pytest.mark.smtp(listener="submission")
+        def test_submission(smtp_session):
+            pass
+    """))
+    result = pytester.runpytest_inprocess("--smtp-target=127.0.0.1:1", "-rs", "-p", "no:cacheprovider")
+    result.assert_outcomes(skipped=1)
+    assert "needs the submission listener, which this run was not given" in result.stdout.str()
+    header = " ".join(line.removeprefix("smtpcheck: ") for line in result.outlines if line.startswith("smtpcheck: "))
+    assert "listeners.submission not given (tests that need it skip)" in header
+    assert "listeners.submission 587" not in header
+
+
 def test_with_no_setting_given_the_header_lists_none_and_the_password_counts_as_given(pytester, monkeypatch):
     """A run that gives nothing reads its settings only when a test needs them, after the header is written:
     a project without SMTP tests gets no lines of ours, anywhere. The password in the environment is a setting

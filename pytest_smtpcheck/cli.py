@@ -36,7 +36,8 @@ __all__ = ["main"]
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 PASSWORD = "${SMTP_PASSWORD}"
-ACCOUNT = f"${{SMTP_USER}} {PASSWORD}"  # what a successful AUTH is written with: the plugin fills them in
+TOKEN = "${SMTP_TOKEN}"  # what XOAUTH2 and OAUTHBEARER send instead of a password: the run's $SMTPCHECK_TOKEN
+TOKEN_MECHANISMS = ("XOAUTH2", "OAUTHBEARER")
 WRONG_SECRET = "wrong-password-smtpcheck"  # what a refused AUTH is written with: its replay must be refused too
 
 
@@ -79,6 +80,7 @@ class Recorder:
         self.replies: list[Reply] = []  # every recorded reply, in the order of the `<` lines
         self.uses_account = False  # an AUTH was written: the replay needs --smtp-user
         self.uses_password = False  # a successful AUTH was written: the replay needs the password too
+        self.uses_token = False  # the same with an OAuth token (XOAUTH2, OAUTHBEARER)
         self.written_as: dict[str, str] = {}  # each AUTH's secret -> what the file writes for it, as the AUTH line
         self.echo = False  # show the lines sent (stdin piped: nobody saw them typed)
         self._shown = 0  # transcript entries already printed
@@ -169,9 +171,11 @@ class Recorder:
         that holds the password is written the same way."""
         self.uses_account = True
         if reply.code == 235:  # RFC 4954 6: the only reply that means the credentials were accepted
-            self.uses_password = True
-            self.written_as[password] = PASSWORD
-            return f"! auth {mechanism} {ACCOUNT}"
+            token = mechanism.upper() in TOKEN_MECHANISMS
+            self.uses_token |= token
+            self.uses_password |= not token
+            secret = self.written_as[password] = TOKEN if token else PASSWORD
+            return f"! auth {mechanism} ${{SMTP_USER}} {secret}"
         self.written_as[password] = WRONG_SECRET
         return f"! auth {mechanism} ${{SMTP_USER}} {WRONG_SECRET}"
 
@@ -491,5 +495,7 @@ def _replay_hint(args: argparse.Namespace, recorder: Recorder) -> str:
     words += [f"--smtp-tls-name={args.tls_name}"] if args.tls_name else []
     words += ["--smtp-no-verify"] if args.no_verify else []
     if recorder.uses_account:
-        words = [*(["SMTPCHECK_PASSWORD=..."] if recorder.uses_password else []), *words, "--smtp-user=USER"]
+        secrets = [*(["SMTPCHECK_PASSWORD=..."] if recorder.uses_password else []),
+                   *(["SMTPCHECK_TOKEN=..."] if recorder.uses_token else [])]
+        words = [*secrets, *words, "--smtp-user=USER"]
     return " ".join(words)

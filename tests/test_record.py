@@ -90,6 +90,26 @@ def test_starttls_auth_message_and_bdat_replay_and_no_password_is_written_or_sho
                                      "FAILED submission.smtp::line*-AUTH*"])
 
 
+@pytest.mark.parametrize("mechanism", ["XOAUTH2", "OAUTHBEARER"])
+def test_an_oauth_auth_is_written_with_the_token_variable_and_replays_with_the_token(pytester, monkeypatch,
+                                                                                        mechanism):
+    """XOAUTH2 and OAUTHBEARER send a bearer token, not a password: the file says ${SMTP_TOKEN}, the replay hint
+    names SMTPCHECK_TOKEN, and the replay with the token set is accepted (with only a password set it skips)."""
+    with Sandbox() as sb:
+        target = f"{sb.host}:{sb.ports['submission']}"
+        path = pytester.path / "oauth.smtp"
+        typed = f"EHLO probe.example.net\n! starttls\nEHLO probe.example.net\n! auth {mechanism} {sb.username} {sb.token}\nQUIT\n"
+        result = record(target, path, typed, f"--ca={sb.ca_file}")
+        assert result.returncode == 0, result.stderr
+        written = path.read_text()
+        assert f"! auth {mechanism} ${{SMTP_USER}} ${{SMTP_TOKEN}}\n< 235" in written
+        assert sb.token not in written + result.stdout + result.stderr
+        assert "SMTPCHECK_TOKEN=... pytest" in result.stderr and "SMTPCHECK_PASSWORD" not in result.stderr
+        args = [f"--smtp-target={target}", f"--smtp-ca={sb.ca_file}", f"--smtp-user={sb.username}"]
+        monkeypatch.setenv("SMTPCHECK_TOKEN", sb.token)
+        replay(pytester, path, *args).assert_outcomes(passed=len(written.split("\n<")) - 1)
+
+
 def test_a_typed_auth_plain_line_is_sent_as_typed_and_written_with_variables(pytester):
     with Sandbox() as sb:
         secret = base64.b64encode(f"\0{sb.username}\0{sb.password}".encode()).decode()

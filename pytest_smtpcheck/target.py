@@ -99,9 +99,12 @@ class Target:
     def secrets(self) -> tuple[str, ...]:
         return tuple(value for value in (self.password, self.vars.get(TOKEN_VAR)) if value)
 
-    def session(self, test: Declared = Declared(), *, auto_connect: bool = False) -> SMTPSession:  # noqa: B008
+    def session(self, test: Declared = Declared(), *, auto_connect: bool = False,  # noqa: B008
+                credentials: Iterable[str] = ()) -> SMTPSession:
         """An unconnected session to the listener the test names (smtp by default), with the test's own settings
-        laid over the run's."""
+        laid over the run's. The run's secrets, its variables' values and *credentials* (AUTH secrets a `.smtp`
+        file takes from a variable or the environment) go out in AUTH only under TLS, except to the sandbox,
+        whose credentials are dummies."""
         from .smtp.session import SMTPSession
         from .smtp.transcript import Transcript
 
@@ -115,7 +118,8 @@ class Target:
         if self.problem is not None:
             slot = _failing(self.problem)  # nothing to connect to: the session's first use fails saying why
         return SMTPSession(self.host, port, options, transcript=transcript, slot=slot, auto_connect=auto_connect,
-                           dns=self.dns, tls_only_secrets=() if self.sandbox else self.secrets,
+                           dns=self.dns,
+                           tls_only_secrets=() if self.sandbox else (*self.secrets, *self.vars.values(), *credentials),
                            allow_plaintext_auth=bool(test.allow_plaintext_auth))
 
 

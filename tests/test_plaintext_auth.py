@@ -108,3 +108,37 @@ def test_a_bad_opt_in_value_names_the_front_matter_line(pytester):
     pytester.makefile(".smtp", bad="+++\nallow_plaintext_auth = \"yes\"\n+++\n< 220\n")
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["*bad.smtp:2: front matter allow_plaintext_auth: must be true or false, not 'yes'*"])
+
+
+GIVEN_PASSWORD, ENV_PASSWORD = "var-Pa55word-given", "env-Pa55word-read"
+GIVEN_TESTS = """
+def test_a_variable_as_the_password(smtp_session, smtp_server):
+    smtp_session.ehlo()
+    smtp_session.auth("PLAIN", smtp_server.username, smtp_server.var("RELAY_PW"))
+"""
+REFERENCED = SMTP_FILE.replace("${SMTP_PASSWORD}", "{secret}")
+
+
+def test_a_password_the_run_gives_by_a_variable_or_the_environment_is_real_too(pytester, monkeypatch):
+    """Not only $SMTPCHECK_PASSWORD: an AUTH secret a file takes from `${VAR}` (--smtp-var) or `${env:NAME}`, or a
+    Python test from smtp_server.var(), came from the run, so it is a real credential and needs TLS; a literal
+    written in the file is a dummy and goes out (the way to check that a server refuses AUTH before STARTTLS)."""
+    monkeypatch.setenv("RELAY_ENV_PW", ENV_PASSWORD)
+    pytester.makepyfile(test_given=GIVEN_TESTS)
+    pytester.makefile(".smtp", by_variable=REFERENCED.replace("{secret}", "${RELAY_PW}"),
+                      by_environment=REFERENCED.replace("{secret}", "${env:RELAY_ENV_PW}"),
+                      by_literal=REFERENCED.replace("{secret}", "literal-dummy-secret"))
+    with FaultServer(partial(hostile_mx, starttls="454 4.7.0 TLS not available"), max_connections=20) as server:
+        result = pytester.runpytest_subprocess(f"--smtp-target={server.target}", "--smtp-timeout=5", "--color=no",
+                                               "--smtp-user=probe@example.net", f"--smtp-var=RELAY_PW={GIVEN_PASSWORD}",
+                                               "-rA", "-p", "no:cacheprovider")
+        server.stop()
+        wire = b"".join(bytes(peer.wire) for peer in server.peers)
+    output = result.stdout.str()
+    for line in ("by_variable.smtp:6: AUTH PLAIN with the run's real credentials",
+                 "by_environment.smtp:6: AUTH PLAIN with the run's real credentials",
+                 "test_given.py:3: SessionMisuse"):
+        assert line in output, output
+    assert not [form for secret in (GIVEN_PASSWORD, ENV_PASSWORD) for form in forms(secret) if form in wire]
+    assert wire.count(b"AUTH ") == 1  # the literal dummy, and nothing of the three refused ones
+    assert b"literal-dummy-secret" in base64.b64decode(wire.split(b"AUTH PLAIN ")[1].split(b"\r\n")[0])

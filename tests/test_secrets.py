@@ -144,6 +144,9 @@ def test_the_oauth_token_is_masked_like_the_password(pytester, tmp_path):
 
 
 VAR_FILE = """\
++++
+allow_plaintext_auth = true  # a run's variable is a real credential: sent without TLS only when the test says so
++++
 < 220
 > EHLO probe.example.net
 < 250

@@ -103,7 +103,7 @@ class SMTPFile(pytest.File):
             script = bind(self.document, target.vars, os.environ, message_files(self.config))
         except SMTPFileError as error:  # a value the run gave that a step cannot take
             return unsendable(self.document, error, through)
-        session = target.session(self.document.settings)
+        session = target.session(self.document.settings, credentials=script.credentials)
         session.transcript.add_secret(*script.secrets)
         return run_file(script, session, through)
 

@@ -38,6 +38,7 @@ class Script:
     document: Document
     exchanges: tuple[Exchange[Step], ...]
     secrets: tuple[str, ...] = field(default=(), repr=False)  # expanded passwords and ${env:} values
+    credentials: tuple[str, ...] = field(default=(), repr=False)  # AUTH secrets the run gave (${…}): TLS only
 
     @property
     def name(self) -> str:
@@ -54,6 +55,7 @@ class Values:
         self.environ = environ
         self.files = files or MessageFiles(os.path.dirname(os.path.abspath(path)))  # where `file=` may point
         self.secrets: list[str] = []
+        self.credentials: list[str] = []  # AUTH secrets from a reference: the run's, so real; a literal is a dummy
         self.missing: dict[str, int] = {}  # references without a value: name -> first line
 
     def expand(self, number: int, text: str) -> str:
@@ -103,7 +105,7 @@ def bind(document: Document, variables: Mapping[str, str], environ: Mapping[str,
                  exchange.close_line)
         for exchange in document.exchanges
     )
-    return Script(document, exchanges, tuple(values.secrets))
+    return Script(document, exchanges, tuple(values.secrets), tuple(values.credentials))
 
 
 def check(document: Document, files: MessageFiles | None = None) -> None:
@@ -174,7 +176,10 @@ def _starttls(node: Directive, values: Values) -> Step:
 
 
 def _auth(node: Directive, values: Values) -> Step:
-    password = values.secret(values.expand(node.line, node.args["password"]))
+    written = node.args["password"]
+    password = values.secret(values.expand(node.line, written))
+    if any(references(written)):
+        values.credentials.append(password)
     user = values.expand(node.line, node.args["user"])
     return Auth(node.line, node.written, mechanism=node.args["mechanism"], user=user, password=password)
 

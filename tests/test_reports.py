@@ -51,6 +51,24 @@ def test_a_failed_python_test_marks_its_last_reply_in_the_transcript(pytester):
     assert "where 250 = <Reply to 'RCPT TO:<victim@elsewhere.example>': 250 2.1.5 Ok>.code" in result.stdout.str()
 
 
+def test_a_test_failing_by_its_own_misuse_marks_no_server_reply(pytester, tmp_path):
+    """A SessionMisuse (a CR in an argument) is the test's mistake, not the server's: the transcript marks no
+    reply with `>>` and the JUnit properties name no deciding command or reply, as they do for a server's fault."""
+    pytester.makepyfile(test_misuse="""
+def test_cr_in_an_argument(smtp_session):
+    smtp_session.ehlo()
+    smtp_session.mail("probe@example.net\\rRCPT TO:<x@y>")
+""")
+    junit = tmp_path / "junit.xml"
+    result = pytester.runpytest_inprocess(f"--junitxml={junit}", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str()
+    assert "SessionMisuse" in output and "S: 250" in output  # the transcript is there, EHLO's reply in it
+    assert not re.search(r"^>>", output, re.M), output
+    properties = {p.get("name") for p in ElementTree.parse(junit).getroot().iter("property")}
+    assert "smtp_target" in properties and not {"smtp_command", "smtp_reply"} & properties
+
+
 def test_the_summary_reads_as_english(pytester):
     pytester.makefile(".smtp", one="< 220\n> NOOP\n< 250\n")
     result = pytester.runpytest_inprocess("-k", "NOOP", "-p", "no:cacheprovider")

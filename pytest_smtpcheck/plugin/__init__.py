@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..errors import Unavailable
+from ..errors import Misuse, Unavailable
 from .fixtures import check_marker, pytest_generate_tests, smtp_connect, smtp_dns, smtp_server, smtp_session
 from .keys import DECLARED, LAYERS, MISSING, RUN, SECRET_VARS
 from .options import add_options, settings_given, usage_errors
@@ -113,7 +113,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
         if call.when == "call":
             _show_declared(item, test_report)
-        attach(item, test_report)
+        attach(item, test_report, misuse=call.excinfo is not None and call.excinfo.errisinstance(Misuse))
     if _scrubbed(item.config):
         from .report.masking import scrub
 

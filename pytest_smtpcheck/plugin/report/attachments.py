@@ -28,8 +28,9 @@ TAIL_LINES = 40
 _CONTINUED = re.compile(r"\d{3}-")  # a reply line that another line of the same reply follows
 
 
-def attach(item: pytest.Item, report: pytest.TestReport) -> None:
-    """Put the test's transcripts into its report (where the test ran, so also on xdist workers)."""
+def attach(item: pytest.Item, report: pytest.TestReport, *, misuse: bool = False) -> None:
+    """Put the test's transcripts into its report (where the test ran, so also on xdist workers). A test that
+    failed by its own *misuse* (a Misuse error) has no deciding reply: no server line is marked for it."""
     outcome = item.stash.get(OUTCOME, None)
     if outcome is not None:
         if report.when == "call":
@@ -39,11 +40,11 @@ def attach(item: pytest.Item, report: pytest.TestReport) -> None:
     note_secrets(item.config, [secret for s in sessions for secret in s.transcript.secrets])
     if not sessions or report.skipped or not (report.when == "call" or report.failed):
         return
-    if report.failed and sessions[-1].transcript.mismatch is None:
+    if report.failed and not misuse and sessions[-1].transcript.mismatch is None:
         sessions[-1].transcript.mark_last_reply()  # a Python test's verdict rests on the last reply it got
     last = next((s.last_reply for s in reversed(sessions) if s.last_reply is not None), None)
     deciding = None
-    if last is not None:
+    if last is not None and not misuse:
         deciding = (last.command or "(greeting)", printable("\n".join(last.wire_lines())))
     _attach(item, report, [s.transcript for s in sessions], full=True, deciding=deciding)
 

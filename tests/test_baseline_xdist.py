@@ -53,13 +53,21 @@ def serial(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str,
     return {(record["id"], record["address"], record["outcome"]) for record in records}
 
 
-@pytest.mark.parametrize("dist", ["load", "worksteal", "loadfile", "loadgroup", "loadscope"])
-def test_every_dist_mode_probes_each_address_once(pytester: pytest.Pytester, lab: Lab, dist: str,
+ITEMS = 48  # the battery's items for good.example.test: 20 per address (two), 2 for its one host, 6 for the domain
+
+
+@pytest.mark.parametrize(("workers", "runs"), [
+    *((["-p", "xdist", "-n", "2", "--dist", dist], 1)
+      for dist in ("load", "worksteal", "loadfile", "loadgroup", "loadscope")),
+    (["-p", "xdist", "-n", "2", "--dist", "each"], 2),  # every item on every worker: each address still probed once
+    (["-p", "xdist", "--dist", "no"], 1),  # xdist loaded, nothing distributed
+    (["-p", "no:xdist"], 1),  # no xdist at all
+], ids=["load", "worksteal", "loadfile", "loadgroup", "loadscope", "each", "no", "no-xdist"])
+def test_every_dist_mode_probes_each_address_once(pytester: pytest.Pytester, lab: Lab, workers: list[str], runs: int,
                                                  serial: set[tuple[str, str | None, str]]) -> None:
     before = len(lab.good_log_lines())
-    result = pytester.runpytest_subprocess(*lab.args("good.example.test"), "-p", "xdist", "-n", "2",
-                                           "--dist", dist, "--smtp-json=out.json")
-    result.assert_outcomes(passed=48)
+    result = pytester.runpytest_subprocess(*lab.args("good.example.test"), *workers, "--smtp-json=out.json")
+    result.assert_outcomes(passed=ITEMS * runs)
     assert _verdicts(pytester) == serial
     assert _sessions(lab, before) == {address: Counter(plain=1, handshake=HANDSHAKES) for address in CLIENTS}
 

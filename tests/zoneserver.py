@@ -2,8 +2,8 @@
 
 The RFC 7208 suite needs zone data unbound will not serve as written: names that
 do not answer at all (the suite's TIMEOUT), CNAME loops, a zone that changes with
-every scenario. The baseline judges need zones that are not signed and zones whose
-name servers fail. The plugin's `Resolver` queries this server over the same path it
+every scenario. The baseline judges need zones that are not signed, zones whose
+name servers fail, and zones whose signatures do not validate (bogus). The plugin's `Resolver` queries this server over the same path it
 uses for a real resolver; the answers are built with dnspython's message API.
 Responses are not truncated: the largest answer asked for is far below 1232 octets.
 """
@@ -15,6 +15,7 @@ import threading
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+import dns.edns
 import dns.exception
 import dns.flags
 import dns.message
@@ -56,13 +57,16 @@ def _under(name: dns.name.Name, zones: Collection[dns.name.Name]) -> bool:
 
 
 def answer(query: dns.message.Message, served: Zone, insecure: Collection[dns.name.Name] = (),
-           servfail: Collection[dns.name.Name] = ()) -> dns.message.Message | None:
+           servfail: Collection[dns.name.Name] = (), bogus: Collection[dns.name.Name] = ()
+           ) -> dns.message.Message | None:
     """The response to QUERY from the SERVED zone, following CNAMEs in it; None for no answer at all.
 
     As a validating resolver answers a stub (RFC 4035 §3.2.3, RFC 6840 §5.7, §5.8): recursion available, the AD
     bit if the query asked for it (DO or AD) and no name of the chain lies in an INSECURE zone (the data of a
     signed zone validated), SERVFAIL for any name in a SERVFAIL zone (its name servers broken or unreachable,
-    whether or not the query disables checking with CD).
+    whether or not the query disables checking with CD). A name in a BOGUS zone (signed, its signatures failing
+    validation) gets SERVFAIL with Extended DNS Error 6, DNSSEC Bogus (RFC 8914 §4.7), unless the query disables
+    checking (CD): then its data, without the AD bit (RFC 4035 §3.2.2).
     """
     response = dns.message.make_response(query)
     response.flags |= dns.flags.RA
@@ -72,10 +76,11 @@ def answer(query: dns.message.Message, served: Zone, insecure: Collection[dns.na
     name, rdtype, seen = question.name, question.rdtype, set()
     for _ in range(_MAX_CNAME_CHAIN):
         if _under(name, servfail):
-            response.answer.clear()
+            return _failed(response)
+        if _under(name, bogus):
+            if not query.flags & dns.flags.CD:
+                return _failed(response, dns.edns.EDEOption(dns.edns.EDECode.DNSSEC_BOGUS, "signature crypto failed"))
             response.flags &= ~dns.flags.AD
-            response.set_rcode(dns.rcode.SERVFAIL)
-            return response
         if _under(name, insecure):
             response.flags &= ~dns.flags.AD
         node = served.get(name)
@@ -98,14 +103,25 @@ def answer(query: dns.message.Message, served: Zone, insecure: Collection[dns.na
     return response
 
 
+def _failed(response: dns.message.Message, *errors: dns.edns.EDEOption) -> dns.message.Message:
+    """RESPONSE turned into SERVFAIL, with ERRORS as Extended DNS Errors (RFC 8914)."""
+    response.answer.clear()
+    response.flags &= ~dns.flags.AD
+    response.set_rcode(dns.rcode.SERVFAIL)
+    if errors:
+        response.use_edns(0, options=list(errors))
+    return response
+
+
 class ZoneServer:
     """Serves `zone` on 127.0.0.1:`port` until `close()`; names in an `insecure` zone answer without the AD bit,
-    names in a `servfail` zone fail (replace all three between tests)."""
+    names in a `servfail` zone fail, names in a `bogus` zone fail validation (replace all four between tests)."""
 
     def __init__(self) -> None:
         self.zone: Zone = {}
         self.insecure: Collection[dns.name.Name] = ()
         self.servfail: Collection[dns.name.Name] = ()
+        self.bogus: Collection[dns.name.Name] = ()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind(("127.0.0.1", 0))
         self._sock.settimeout(0.2)
@@ -124,7 +140,7 @@ class ZoneServer:
                 query = dns.message.from_wire(wire)
             except dns.exception.DNSException:
                 continue  # not a DNS query: ignored, as a server would
-            response = answer(query, self.zone, self.insecure, self.servfail)
+            response = answer(query, self.zone, self.insecure, self.servfail, self.bogus)
             if response is not None:
                 self._sock.sendto(response.to_wire(), peer)
 

@@ -14,6 +14,11 @@
 - `fallback.example.test` and `insecure.example.test` (signed): MX hosts that are aliases, for DANE's TLSA base
   domain (RFC 7672 §2.2.2). The first is a CNAME to `mx.solo.example.test` (the good Postfix, no TLSA there) with
   the good key's TLSA at the alias name; the second a CNAME into the unsigned `lax.test`.
+- `daneonly.example.test` and `stsdane.example.test` (signed): MX hosts on the lax Postfix, whose certificate no
+  CA of the run trusts and which names localhost, authenticated by DANE-EE alone (TLSA 3 1 1 of its key). The
+  second also publishes an MTA-STS policy in mode enforce, whose senders want a trusted certificate naming the MX
+  host whatever DANE says (RFC 8461 §4.2).
+- `bogus.test` (tests/unbound.py): signed, its MX, TXT and TLSA signatures broken: the MX lookup fails.
 
 Both Postfix instances listen on one port (each on its own addresses), as every MX of a domain does on 25.
 Every transport is `discard`: nothing leaves the machine, and the battery sends no message anyway.
@@ -42,7 +47,11 @@ import unbound
 GOOD_ADDRESSES = ("127.0.0.20", "::1")
 LAX_ADDRESS = "127.0.0.21"
 GOOD_MX, LAX_MX = "mx1.good.example.test", "mail.lax.test"
-POLICY = b"version: STSv1\r\nmode: enforce\r\nmx: mx1.good.example.test\r\nmax_age: 604800\r\n"
+
+
+def policy(mx: str) -> bytes:
+    """An MTA-STS policy in mode enforce for the MX host MX (RFC 8461 §3.2)."""
+    return f"version: STSv1\r\nmode: enforce\r\nmx: {mx}\r\nmax_age: 604800\r\n".encode()
 
 
 @dataclass
@@ -190,7 +199,7 @@ def _spki_hash(cert: Any) -> str:
     return unbound.spki_sha256(cert.cert_chain_pems[0].bytes())
 
 
-def lab_zones(good_cert: Any) -> dict[str, list[str]]:
+def lab_zones(good_cert: Any, lax_cert: Any) -> dict[str, list[str]]:
     """The lab's records, added to the DNS harness's zones (example.test is signed, lax.test is not)."""
     next_key = hashlib.sha256(b"the key mx1.good.example.test rolls over to next").hexdigest()
     too_many = [f"a:host{n}.weak.example.test" for n in range(11)]
@@ -226,6 +235,12 @@ def lab_zones(good_cert: Any) -> dict[str, list[str]]:
             "nomail MX 0 .",
             "literal MX 10 127.0.0.20.",
             f"duo MX 20 {LAX_MX}.",
+            # the lax Postfix's certificate authenticated by DANE alone; under MTA-STS (enforce) for stsdane
+            *(line for name in ("daneonly", "stsdane") for line in (
+                f"{name} MX 10 mx.{name}", f"mx.{name} A {LAX_ADDRESS}", f"_25._tcp.mx.{name} TLSA 3 1 1 "
+                f"{_spki_hash(lax_cert)}")),
+            '_mta-sts.stsdane TXT "v=STSv1; id=20260101T000000;"',
+            "mta-sts.stsdane A 127.0.0.1",
         ],
         "lax.test": ["@ MX 10 mail", f"mail A {LAX_ADDRESS}", "www A 127.0.0.1"],
         "127.in-addr.arpa": [f"20.0.0 PTR {GOOD_MX}."],
@@ -253,9 +268,10 @@ def running_lab() -> Iterator[Lab]:
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="smtpcheck-lab-")))
         ca_file = str(directory / "ca.pem")
         ca.cert_pem.write_to_path(ca_file)
-        dns = stack.enter_context(unbound.running_unbound(lab_zones(good_cert)))
-        policy = {"mta-sts.good.example.test": (200, {"Content-Type": "text/plain"}, POLICY)}
-        https_port = stack.enter_context(unbound._https_server(ca, policy, names=tuple(policy)))
+        dns = stack.enter_context(unbound.running_unbound(lab_zones(good_cert, lax_cert)))
+        policies = {f"mta-sts.{domain}": (200, {"Content-Type": "text/plain"}, policy(mx))
+                    for domain, mx in (("good.example.test", GOOD_MX), ("stsdane.example.test", "mx.stsdane.example.test"))}
+        https_port = stack.enter_context(unbound._https_server(ca, policies, names=tuple(policies)))
         good = stack.enter_context(_running_postfix(
             GOOD_MAIN, [_listen(a, port) for a in GOOD_ADDRESSES], good_cert, "good.example.test"))
         lax = stack.enter_context(_running_postfix(LAX_MAIN, [_listen(LAX_ADDRESS, port)], lax_cert, "lax.test"))

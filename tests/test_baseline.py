@@ -292,3 +292,27 @@ def test_dane_of_an_alias_mx_with_an_insecure_expansion_uses_the_mx_host_name_on
     assert ("no TLSA records at _25._tcp.alias.insecure.example.test (not at mail.lax.test: the CNAME expansion of "
             "alias.insecure.example.test is not DNSSEC-validated, so only the MX host name counts; RFC 7672 §2.2.2)"
             in result.stdout.str())
+
+
+def _failed_records(pytester: pytest.Pytester) -> dict[str, dict[str, object]]:
+    """The JSON summary's failed records by check id: each must say what was found and what to change."""
+    records = json.loads((pytester.path / "out.json").read_text())
+    failed = {record["id"]: record for record in records if record["outcome"] in ("failed", "waived")}
+    assert all("; change: " in str(record.get("message")) for record in failed.values()), failed
+    return failed
+
+
+def test_a_certificate_only_dane_authenticates_fails_under_mta_sts(pytester: pytest.Pytester, lab: Lab) -> None:
+    """RFC 8461 §4.2: MTA-STS senders want a chain to a root they trust and the MX host's name in it; DANE does not
+    stand in for either. The same certificate and TLSA records pass without an MTA-STS policy (RFC 7672 §3.1)."""
+    select = ("-k", "certificate-trust or certificate-name")
+    _, outcomes = _run(pytester, lab, "daneonly.example.test", *select)
+    assert outcomes == {f"certificate-trust@{LAX_ADDRESS}": "passed", f"certificate-name@{LAX_ADDRESS}": "passed"}
+    result, outcomes = _run(pytester, lab, "stsdane.example.test", *select)
+    assert outcomes == {f"certificate-trust@{LAX_ADDRESS}": "failed", f"certificate-name@{LAX_ADDRESS}": "failed"}
+    failed = _failed_records(pytester)
+    assert ("DANE authenticates it, but stsdane.example.test publishes an MTA-STS policy (mode enforce)"
+            in str(failed["certificate-trust"]["message"]))
+    assert ("the certificate does not name mx.stsdane.example.test; DANE-EE authenticates it, but stsdane.example.test "
+            "publishes an MTA-STS policy (mode enforce)" in str(failed["certificate-name"]["message"]))
+    assert "RFC 8461 §4.2" in result.stdout.str()

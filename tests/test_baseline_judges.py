@@ -262,9 +262,10 @@ class World:
              **dns: Any) -> tuple[DomainFacts, str]:
         return self.domain(changes, **dns), host
 
-    def sts(self, scenario: str, *, record: str = "v=STSv1; id=20260101;", reachable: bool = True) -> DomainFacts:
+    def sts(self, scenario: str, *, record: str = "v=STSv1; id=20260101;", reachable: bool = True,
+            changes: Mapping[str, list[str] | None] | None = None) -> DomainFacts:
         """SCENARIO.example.test, publishing RECORD; its policy (POLICIES[SCENARIO]) is served over loopback HTTPS
-        at mta-sts.SCENARIO.example.test, which has an address when REACHABLE."""
+        at mta-sts.SCENARIO.example.test, which has an address when REACHABLE. CHANGES go to the records too."""
         if self.sts_server is None:
             ca = _ca("judges MTA-STS CA")
             responses = {f"mta-sts.{name}.{DOMAIN}": served for name, served in POLICIES.items()}
@@ -272,10 +273,16 @@ class World:
             ca_file = self.stack.enter_context(ca.cert_pem.tempfile())
             self.sts_server = port, ca_file
         name = f"{scenario}.{DOMAIN}"
-        changes = {name: [f"MX 10 {MX}."], f"_mta-sts.{name}": [f'TXT "{record}"']}
+        published: dict[str, list[str] | None] = {name: [f"MX 10 {MX}."], f"_mta-sts.{name}": [f'TXT "{record}"'],
+                                                  **(changes or {})}
         if reachable:
-            changes[f"mta-sts.{name}"] = ["A 127.0.0.1"]
-        return self.domain(changes, name=name, https=self.sts_server)
+            published[f"mta-sts.{name}"] = ["A 127.0.0.1"]
+        return self.domain(published, name=name, https=self.sts_server)
+
+    def sts_address(self, scenario: str, tls_result: TLSProbeResult,
+                    changes: Mapping[str, list[str] | None] | None = None) -> AddressFacts:
+        """An address of MX for SCENARIO.example.test, which publishes the MTA-STS policy POLICIES[SCENARIO]."""
+        return Probed(self.sts(scenario, changes=changes), session(), tls_result)
 
 
 def policy(mode: str = "enforce", mx: str = MX) -> tuple[int, dict[str, str], bytes]:
@@ -479,6 +486,20 @@ CASES: dict[str, tuple[Case, ...]] = {
         # RFC 7672 §2.2: TLSA records that do not validate are not used
         fails("unsigned-tlsa", lambda w: w.address(tls_result=tls(trusted=False), insecure=[MX]),
               f"the chain is not trusted: {UNTRUSTED}", "or publish DANE-EE TLSA records"),
+        # RFC 8461 §4.2: under a published MTA-STS policy, senders want a chain to a root they trust, whatever DANE
+        # says (§5: in enforce mode they do not deliver to a host that fails; in testing mode they report it)
+        fails("dane-under-mta-sts-enforce", lambda w: w.sts_address("enforce", tls(trusted=False)),
+              "DANE authenticates it, but enforce.example.test publishes an MTA-STS policy (mode enforce)",
+              "serve a certificate from a public CA", evidence="TLSA(3 1 1 "),
+        fails("dane-under-mta-sts-testing", lambda w: w.sts_address("testing", tls(trusted=False)),
+              "DANE authenticates it, but testing.example.test publishes an MTA-STS policy (mode testing)",
+              "RFC 8461 §4.2"),
+        passes("dane-under-mta-sts-none", lambda w: w.sts_address("none", tls(trusted=False)),
+               "but DANE authenticates it"),  # mode none: senders apply no policy (RFC 8461 §5)
+        fails("untrusted-under-mta-sts", lambda w: w.sts_address("enforce", tls(trusted=False), tlsa()),
+              f"the chain is not trusted: {UNTRUSTED}", "a certificate from a public CA, with its intermediates: "
+              "enforce.example.test publishes an MTA-STS policy (mode enforce), and its senders accept no other, DANE "
+              "or not (RFC 8461 §4.2)"),
         fails("no-tls", lambda w: w.address(tls_result=no_tls(HANDSHAKE_FAILED)),
               f"no TLS session: {HANDSHAKE_FAILED}", "the starttls check"),
     ),
@@ -490,6 +511,14 @@ CASES: dict[str, tuple[Case, ...]] = {
         # RFC 7672 §3.1.1: with DANE-EE the names are not checked
         passes("dane-ee", lambda w: w.address(tls_result=tls(chain=issued("localhost")),
                                               changes=tlsa(f"3 1 1 {spki(issued('localhost')[0])}")),
+               f"the certificate does not name {MX}, but DANE-EE authenticates it"),
+        # RFC 8461 §4.2: under a published MTA-STS policy the certificate names the MX host, whatever DANE says
+        fails("dane-ee-under-mta-sts", lambda w: w.sts_address(
+            "enforce", tls(chain=issued("localhost")), tlsa(f"3 1 1 {spki(issued('localhost')[0])}")),
+              f"the certificate does not name {MX}; DANE-EE authenticates it, but enforce.example.test publishes an "
+              "MTA-STS policy (mode enforce)", f"add {MX} to the certificate's subjectAltName"),
+        passes("dane-ee-under-mta-sts-none", lambda w: w.sts_address(
+            "none", tls(chain=issued("localhost")), tlsa(f"3 1 1 {spki(issued('localhost')[0])}")),
                f"the certificate does not name {MX}, but DANE-EE authenticates it"),
         fails("localhost", lambda w: w.address(tls_result=tls(chain=issued("localhost")), changes=tlsa()),
               f"the certificate names localhost, not the MX host {MX}",
@@ -512,6 +541,10 @@ CASES: dict[str, tuple[Case, ...]] = {
         fails("expanded-name-insecure", lambda w: w.address(tls_result=tls(chain=issued(HOSTED)),
                                                             changes=hosted(secure_tlsa=True), insecure=["hosting.test"]),
               f"the certificate names {HOSTED}, not the MX host {MX}", f"add {MX}"),
+        fails("expanded-name-under-mta-sts", lambda w: w.sts_address("enforce", tls(chain=issued(HOSTED)),
+                                                                     hosted(secure_tlsa=True)),
+              f"the certificate does not name {MX}; DANE-TA authenticates it as {HOSTED}, but enforce.example.test "
+              "publishes an MTA-STS policy", "RFC 8461 §4.2"),
     ),
     # RFC 5280 §4.1.2.5: notAfter; the battery wants the threshold's days left (smtp_baseline_days_left)
     "certificate-expiry": (

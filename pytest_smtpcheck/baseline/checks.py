@@ -256,15 +256,32 @@ def _no_certificate(a: AddressFacts, why: str) -> Verdict:
     return bad(why, "send the certificate chain in the handshake, leaf first")
 
 
+def _sts_senders(a: AddressFacts) -> str | None:
+    """"DOMAIN publishes an MTA-STS policy (mode M)" when its senders validate the MX certificates with the WebPKI
+    (modes enforce and testing, RFC 8461 §4.2 and §5), else None."""
+    mode = a.domain.sts_mode
+    return f"{a.domain.domain} publishes an MTA-STS policy (mode {mode})" if mode in ("enforce", "testing") else None
+
+
 def _certificate_trust(a: AddressFacts) -> Verdict:
     tls = a.tls
     if tls.failure is not None:
         return _no_tls(tls.failure)
     if tls.trusted:
         return ok("the chain verifies against the run's CA store")
-    dane = a.dane
+    dane, sts = a.dane, _sts_senders(a)
     if not isinstance(dane, str) and dane.matched and dane.match is not None and dane.match.usage in (2, 3):
-        return ok(f"not PKIX-trusted ({tls.trust_problem}), but DANE authenticates it ({dane.match!r}; RFC 7672 §3.1)")
+        if sts is None:
+            return ok(f"not PKIX-trusted ({tls.trust_problem}), but DANE authenticates it ({dane.match!r}; RFC 7672 "
+                      "§3.1)")
+        return bad(f"not PKIX-trusted ({tls.trust_problem}); DANE authenticates it, but {sts}, and its senders accept "
+                   "only a chain to a root they trust: DANE does not stand in for it (RFC 8461 §4.2)",
+                   "serve a certificate from a public CA, with its intermediates (RFC 8461 §4.2), and update the TLSA "
+                   "records to its key; or withdraw the MTA-STS policy (mode none, then remove it: RFC 8461 §8.3)",
+                   repr(dane.match))
+    if sts is not None:
+        return bad(f"the chain is not trusted: {tls.trust_problem}", "serve a certificate from a public CA, with its "
+                   f"intermediates: {sts}, and its senders accept no other, DANE or not (RFC 8461 §4.2)")
     return bad(f"the chain is not trusted: {tls.trust_problem}",
                "serve a certificate from a public CA with its intermediates, or publish DANE-EE TLSA records")
 
@@ -279,17 +296,26 @@ def _certificate_name(a: AddressFacts) -> Verdict:
     if covering is not None:
         return ok(f"the certificate names {a.host} (as {covering})", *facts.lines())
     dane = a.dane
-    if not isinstance(dane, str) and dane.matched and dane.match is not None and dane.match.usage == 3:
-        return ok(f"the certificate does not name {a.host}, but DANE-EE authenticates it (RFC 7672 §3.1.1: names "
-                  "are not checked)", *facts.lines())
     found = a.tlsa
     base = found[1][0] if not isinstance(found, str) and len(found[1]) > 1 else None  # the CNAME-expanded name
     covering = name_covering(facts.names, base) if base is not None else None
-    if covering is not None and not isinstance(dane, str) and dane.matched:
-        return ok(f"the certificate names {base}, the TLSA base domain {a.host} expands to (as {covering}), and "
-                  "DANE-TA authenticates it (RFC 7672 §3.2.2: either name)", *facts.lines())
-    return bad(f"the certificate names {', '.join(facts.names) or 'no host'}, not the MX host {a.host}",
-               f"add {a.host} to the certificate's subjectAltName", *facts.lines())
+    if not isinstance(dane, str) and dane.matched and dane.match is not None and dane.match.usage == 3:
+        authenticated = ("DANE-EE authenticates it", f"the certificate does not name {a.host}, but DANE-EE "
+                         "authenticates it (RFC 7672 §3.1.1: names are not checked)")
+    elif covering is not None and not isinstance(dane, str) and dane.matched:
+        authenticated = (f"DANE-TA authenticates it as {base}", f"the certificate names {base}, the TLSA base domain "
+                         f"{a.host} expands to (as {covering}), and DANE-TA authenticates it (RFC 7672 §3.2.2: either "
+                         "name)")
+    else:
+        return bad(f"the certificate names {', '.join(facts.names) or 'no host'}, not the MX host {a.host}",
+                   f"add {a.host} to the certificate's subjectAltName", *facts.lines())
+    sts = _sts_senders(a)
+    if sts is None:
+        return ok(authenticated[1], *facts.lines())
+    return bad(f"the certificate does not name {a.host}; {authenticated[0]}, but {sts}, and its senders check that "
+               "the certificate names the MX host, DANE or not (RFC 8461 §4.2)",
+               f"add {a.host} to the certificate's subjectAltName: MTA-STS senders check it (RFC 8461 §4.2)",
+               *facts.lines())
 
 
 def _certificate_expiry(a: AddressFacts) -> Verdict:
@@ -544,10 +570,10 @@ CHECKS: tuple[Check, ...] = (
     Check("forward-secrecy", "tls", "required", "address", "Does the negotiated suite have forward secrecy?",
           "RFC 9325 §4.1; internet.nl key exchange", _forward_secrecy),
     Check("certificate-trust", "certificate", "required", "address",
-          "Does the chain verify (or does DANE authenticate it)?", "RFC 7672 §3.1; internet.nl trust chain",
-          _certificate_trust),
+          "Does the chain verify (or, without an MTA-STS policy, does DANE authenticate it)?",
+          "RFC 7672 §3.1; RFC 8461 §4.2; internet.nl trust chain", _certificate_trust),
     Check("certificate-name", "certificate", "recommended", "address", "Does the certificate name the MX host?",
-          "RFC 6125 §6; RFC 7672 §3.2", _certificate_name),
+          "RFC 6125 §6; RFC 7672 §3.2; RFC 8461 §4.2", _certificate_name),
     Check("certificate-expiry", "certificate", "required", "address",
           "Has the certificate more days left than the threshold?", "RFC 5280 §4.1.2.5",
           _certificate_expiry),

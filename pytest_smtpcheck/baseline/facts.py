@@ -93,6 +93,14 @@ class DomainFacts(_Memo):
     def tls_rpt(self) -> TLSRPTResult:
         return self._memo("tls_rpt", lambda: self.dns.tls_rpt(self.domain))
 
+    @property
+    def sts_mode(self) -> str | None:
+        """The mode of the MTA-STS policy the domain publishes (enforce, testing or none), or None when it publishes
+        none a sender could fetch and read: senders in enforce and testing mode validate the MX certificates with
+        the WebPKI, DANE or not (RFC 8461 §4.2, §5)."""
+        found = self.mta_sts
+        return found.policy.mode if found.record is not None and found.policy is not None else None
+
     def secure(self, name: str, rdtype: str) -> Lookup:
         """Whether the answer for NAME/RDTYPE validated (the AD bit)."""
         try:

@@ -1,5 +1,5 @@
 """Both sides of every verdict of the battery: each check's judge, called as the battery calls it (its Check in
-CHECKS), on facts built here; passing on a well-run server, failing on each way of being wrong with what it found
+CHECKS, through Check.verdict), on facts built here; passing on a well-run server, failing on each way of being wrong with what it found
 and what to change.
 
 The lab (test_baseline.py) runs the battery end to end on real Postfixes, but cannot plant every fault: a 1024-bit
@@ -7,8 +7,9 @@ key, a static-RSA suite, STARTTLS not offered, a policy in testing mode. This fi
 replies are parsed by the client's reply reader, certificates are made with trustme and cryptography and read by
 certfacts. DNS is real: the library's own MX, PTR, SPF, DMARC, DANE, MTA-STS and TLS-RPT code asks the plugin's
 `Resolver`, which asks tests/zoneserver.py over UDP on loopback; it serves each case's records as a validating
-resolver would, zones a case marks insecure without the AD bit and zones it marks servfail with SERVFAIL. The
-MTA-STS cases fetch their policy from a loopback HTTPS server.
+resolver would, zones a case marks insecure without the AD bit, zones it marks servfail with SERVFAIL and zones it
+marks bogus with SERVFAIL unless checking is disabled; a case may also have no resolver answer at all. The MTA-STS
+cases fetch their policy from a loopback HTTPS server.
 
 A check added to CHECKS without a passing and a failing case in CASES fails test_every_check_has_both_sides_here.
 """
@@ -16,6 +17,7 @@ A check added to CHECKS without a passing and a failing case in CASES fails test
 from __future__ import annotations
 
 import hashlib
+import socket
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
@@ -31,7 +33,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from unbound import _https_server
-from zoneserver import ZoneServer, zone
+from zoneserver import TIMEOUT, ZoneServer, zone
 
 from pytest_smtpcheck.baseline.checks import CHECK_IDS, CHECKS
 from pytest_smtpcheck.baseline.facts import AddressFacts, DomainFacts
@@ -242,17 +244,30 @@ class World:
     stack: ExitStack
     dns_server: ZoneServer
     sts_server: tuple[int, str] | None = None
+    silent: socket.socket | None = None
 
     def domain(self, changes: Mapping[str, list[str] | None] | None = None, *, insecure: Iterable[str] = (),
-               servfail: Iterable[str] = (), days_left: int = 14, name: str = DOMAIN,
-               https: tuple[int, str] | None = None) -> DomainFacts:
+               servfail: Iterable[str] = (), bogus: Iterable[str] = (), days_left: int = 14, name: str = DOMAIN,
+               https: tuple[int, str] | None = None, unanswered: bool = False) -> DomainFacts:
+        """NAME's facts over CHANGES to the well-run records; names under BOGUS fail DNSSEC validation, and with
+        UNANSWERED the run's resolver itself never answers."""
         settings = BaselineSettings(enabled=True, domains=(name,), days_left=days_left, spacing=0,
                                     **({"mta_sts_port": https[0], "mta_sts_ca": https[1]} if https else {}))
         self.dns_server.zone = zone(records(changes))
         self.dns_server.insecure = [dns.name.from_text(cut) for cut in insecure]
         self.dns_server.servfail = [dns.name.from_text(cut) for cut in servfail]
+        self.dns_server.bogus = [dns.name.from_text(cut) for cut in bogus]
         # a resolver of its own for each case: the Resolver keeps its answers for the run
-        return DomainFacts(name, DNSChecks(Resolver("127.0.0.1", self.dns_server.port)), settings)
+        resolver = Resolver(*self._silent(), timeout=TIMEOUT) if unanswered else Resolver("127.0.0.1",
+                                                                                          self.dns_server.port)
+        return DomainFacts(name, DNSChecks(resolver), settings)
+
+    def _silent(self) -> tuple[str, int]:
+        """A UDP port on loopback that takes queries and never answers: a resolver that is down."""
+        if self.silent is None:
+            self.silent = self.stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+            self.silent.bind(("127.0.0.1", 0))
+        return self.silent.getsockname()
 
     def address(self, smtp: MXProbeResult | None = None, tls_result: TLSProbeResult | None = None,
                 changes: Mapping[str, list[str] | None] | None = None, **dns: Any) -> AddressFacts:
@@ -643,7 +658,13 @@ CASES: dict[str, tuple[Case, ...]] = {
         passes("aaaa", lambda w: w.host(), f"{MX} has IPv6: 2001:db8::25"),
         fails("a-only", lambda w: w.host(changes={MX: [f"A {ADDRESS}"]}), f"{MX} has no IPv6 address ({ADDRESS})",
               f"publish an AAAA record for {MX}"),
-        fails("servfail", lambda w: w.host(servfail=[MX]), f"address lookup for {MX} failed", "fix the host's DNS"),
+        fails("servfail", lambda w: w.host(servfail=[MX]), f"address lookup for {MX} failed",
+              "make the DNS answer"),
+        fails("bogus", lambda w: w.host(bogus=[MX]), f"address lookup for {MX} failed", "re-sign the zone"),
+        # an MX host without an address, and unknown MX hosts: test_no_check_judges_a_host_or_address_dns_did_not_give
+        # RFC 5321 §5.1: no MX record, so the domain's own address is the MX (the implicit MX)
+        passes("implicit-mx", lambda w: w.host(DOMAIN, {DOMAIN: [f"A {ADDRESS}", "AAAA 2001:db8::25"]}),
+               f"{DOMAIN} has IPv6: 2001:db8::25"),
     ),
     # RFC 2181 §10.3: an MX record names a host with addresses, not an alias; RFC 5321 §5.1: a name, not an address
     "mx-cname": (
@@ -652,7 +673,9 @@ CASES: dict[str, tuple[Case, ...]] = {
               f"the MX host alias.example.test is an alias (CNAME to {MX})", f"point the MX record at {MX} itself"),
         fails("address", lambda w: w.host(ADDRESS), f"the MX record names the address {ADDRESS}, not a host",
               "point the MX record at a host name"),
-        fails("servfail", lambda w: w.host(servfail=[MX]), f"CNAME lookup for {MX} failed", "fix the host's DNS"),
+        fails("servfail", lambda w: w.host(servfail=[MX]), f"CNAME lookup for {MX} failed", "make the DNS answer"),
+        passes("implicit-mx", lambda w: w.host(DOMAIN, {DOMAIN: [f"A {ADDRESS}"]}),
+               f"{DOMAIN} is a host name with its own addresses, not an alias"),
     ),
     # RFC 5321 §5.1 (MX, else the implicit MX of the domain's own address), RFC 7505 (null MX)
     "mx": (
@@ -662,6 +685,12 @@ CASES: dict[str, tuple[Case, ...]] = {
               f"no MX record: mail goes to {DOMAIN}'s own address (the implicit MX)", "publish an MX record"),
         fails("nxdomain", lambda w: w.domain(name="nowhere.test"), "nowhere.test does not exist (NXDOMAIN)",
               "publish MX records"),
+        fails("servfail", lambda w: w.domain(servfail=[DOMAIN]), f"MX lookup for {DOMAIN} failed: DNS query "
+              f"{DOMAIN} MX: the resolver at 127.0.0.1", "make the DNS answer"),
+        fails("bogus", lambda w: w.domain(bogus=[DOMAIN]), f"MX lookup for {DOMAIN} failed: DNS query {DOMAIN} MX: "
+              "DNSSEC validation failed (bogus)", "re-sign the zone"),
+        fails("no-resolver", lambda w: w.domain(unanswered=True), f"MX lookup for {DOMAIN} failed: DNS query "
+              f"{DOMAIN} MX: no answer from the resolver", "check that the resolver the run asks answers"),
     ),
     # RFC 4033 (DNSSEC); RFC 7672 §2.1: DANE needs validated answers for the domain and its MX hosts
     "dnssec": (
@@ -673,6 +702,15 @@ CASES: dict[str, tuple[Case, ...]] = {
                                                       "mx.hoster.test": [f"A {ADDRESS}"]}, insecure=["hoster.test"]),
               "not DNSSEC-validated: mx.hoster.test", "publish the DS records at the parent",
               evidence="mx.hoster.test A: insecure (no AD bit)"),
+        # RFC 4035 §5.5: signed, but the signatures do not validate (bogus): validating resolvers answer SERVFAIL
+        fails("bogus", lambda w: w.domain(bogus=[DOMAIN]),
+              f"signed, but failing DNSSEC validation (bogus): {DOMAIN}", "re-sign the zone",
+              evidence=f"{DOMAIN} MX: bogus"),
+        fails("mx-host-bogus", lambda w: w.domain({DOMAIN: ["MX 10 mx.hoster.test."],
+                                                   "mx.hoster.test": [f"A {ADDRESS}"]}, bogus=["hoster.test"]),
+              "signed, but failing DNSSEC validation (bogus): mx.hoster.test", "DS record at the parent"),
+        fails("servfail", lambda w: w.domain(servfail=[DOMAIN]), f"the DNSSEC state is unknown: {DOMAIN} MX: DNS "
+              f"query {DOMAIN} MX: the resolver", "make the DNS answer"),
     ),
     # RFC 7208: one record (§3.2, §4.5), at most 10 DNS-querying terms (§4.6.4), ending in a fail or softfail
     # for everyone else (`all`, §5.1; after `all` nothing is evaluated, and modifiers may follow it, §6)
@@ -703,6 +741,8 @@ CASES: dict[str, tuple[Case, ...]] = {
               "11 DNS-querying terms", "at most 10 DNS-querying terms"),
         fails("syntax", lambda w: w.domain({DOMAIN: [f"MX 10 {MX}.", 'TXT "v=spf1 ip4:192.0.2.300 -all"']}),
               "bad ip4 address or prefix length", "fix the record"),
+        fails("bogus", lambda w: w.domain(bogus=[DOMAIN]), f"TXT lookup for {DOMAIN} failed: DNS query {DOMAIN} TXT: "
+              "DNSSEC validation failed (bogus)", "re-sign the zone"),
     ),
     # RFC 9989: p=quarantine or reject (none and t=y act on nothing), reports to rua
     "dmarc": (
@@ -721,6 +761,9 @@ CASES: dict[str, tuple[Case, ...]] = {
               "p=quarantine, but no report destination (rua)", "add rua=mailto:"),
         fails("pct", lambda w: w.domain({f"_dmarc.{DOMAIN}": [f'TXT "v=DMARC1; p=reject; pct=50; rua=mailto:d@{DOMAIN}"']}),
               "pct=50 is obsolete", "fix the record (RFC 9989)"),
+        fails("servfail", lambda w: w.domain(servfail=[f"_dmarc.{DOMAIN}"]),
+              f"TXT lookup for _dmarc.{DOMAIN} failed: DNS query _dmarc.{DOMAIN} TXT: the resolver",
+              "make the DNS answer"),
     ),
     # RFC 8461: the record (§3.1), the policy fetched over HTTPS (§3.2, §3.3), every MX host matched (§4.1),
     # and mode enforce (§5: testing and none deliver whatever TLS gives)
@@ -743,6 +786,11 @@ CASES: dict[str, tuple[Case, ...]] = {
               "mta-sts.unreachable.example.test has no A/AAAA record: the policy cannot be fetched",
               "fix the record or the policy"),
         fails("no-id", lambda w: w.sts("enforce", record="v=STSv1;"), "has no id= field", "fix the record"),
+        fails("servfail", lambda w: w.domain(servfail=[f"_mta-sts.{DOMAIN}"]),
+              f"TXT lookup for _mta-sts.{DOMAIN} failed: DNS query _mta-sts.{DOMAIN} TXT: the resolver",
+              "make the DNS answer"),
+        fails("no-resolver", lambda w: w.domain(unanswered=True), f"TXT lookup for _mta-sts.{DOMAIN} failed: DNS "
+              f"query _mta-sts.{DOMAIN} TXT: no answer from the resolver", "check that the resolver the run asks"),
     ),
     # RFC 8460 §3: one `v=TLSRPTv1;` record with mailto: or https: report addresses
     "tls-rpt": (
@@ -756,6 +804,9 @@ CASES: dict[str, tuple[Case, ...]] = {
               f"the record at _smtp._tls.{DOMAIN} has no rua= report address", "fix the record (RFC 8460 §3)"),
         fails("ftp", lambda w: w.domain({f"_smtp._tls.{DOMAIN}": ['TXT "v=TLSRPTv1; rua=ftp://reports.example.test"']}),
               "rua 'ftp://reports.example.test' is neither mailto: nor https:", "fix the record"),
+        fails("servfail", lambda w: w.domain(servfail=[f"_smtp._tls.{DOMAIN}"]),
+              f"TXT lookup for _smtp._tls.{DOMAIN} failed: DNS query _smtp._tls.{DOMAIN} TXT: the resolver",
+              "make the DNS answer"),
     ),
 }
 
@@ -778,7 +829,7 @@ def test_verdict(world: World, check_id: str, case: Case) -> None:
     check = CHECK[check_id]
     subject = case.facts(world)
     assert isinstance(subject, SUBJECTS[check.scope])  # the facts the battery hands this check
-    verdict = check.judge(subject)
+    verdict = check.verdict(subject)
     shown = f"found: {verdict.found}\nchange: {verdict.change}\nevidence: {verdict.evidence}"
     assert verdict.ok is case.ok, shown
     assert case.found in verdict.found, shown
@@ -799,3 +850,82 @@ def test_every_check_has_both_sides_here() -> None:
                if (check_id, ok) not in sides]
     assert missing == []
     assert set(CASES) == set(CHECK_IDS)
+
+
+# -- MX hosts and addresses DNS did not give ---------------------------------------------------------------------
+
+UNFOUND = {  # how the plan got no MX host or no address: the domain's records, the host the battery names, and
+    # what every host and address check then finds and says to change
+    "mx-lookup-bogus": (dict[str, list[str] | None](), [DOMAIN], DOMAIN,
+                        f"the MX hosts of {DOMAIN} could not be found: MX lookup for {DOMAIN} failed: DNS query "
+                        f"{DOMAIN} MX: DNSSEC validation failed (bogus)", "re-sign the zone"),
+    "implicit-mx-without-address": ({DOMAIN: ['TXT "v=spf1 -all"']}, [], DOMAIN,
+                                    f"the MX hosts of {DOMAIN} could not be found: {DOMAIN} has no MX and no A/AAAA "
+                                    "record", "publish MX records for the domain's mail hosts"),
+    "mx-host-without-address": ({MX: None}, [], MX, f"the MX host {MX} has no A or AAAA record",
+                                f"publish A and AAAA records for {MX}"),
+}
+
+
+@pytest.mark.parametrize("how", list(UNFOUND))
+@pytest.mark.parametrize("check", [check for check in CHECKS if check.scope != "domain"], ids=lambda check: check.id)
+def test_no_check_judges_a_host_or_address_dns_did_not_give(world: World, check: Any, how: str) -> None:
+    """The plan (pytest_smtpcheck/mx.py) makes one target for a domain whose MX hosts are unknown (the MX lookup
+    failed), and one per MX host without an address: every host and address check fails saying so, with the
+    change that makes DNS give them; none passes, and none judges the domain (or an address) it was not given."""
+    from pytest_smtpcheck.mx import plan
+
+    changes, bogus, host, found, change = UNFOUND[how]
+    domain = world.domain(changes, bogus=bogus)
+    entry = next(entry for entry in plan(domain.dns, DOMAIN) if entry.host == host)
+    assert entry.address is None and entry.problem
+    subject = (domain, host) if check.scope == "host" else AddressFacts(
+        domain, host, Target(host, {}, mx_host=host, problem=entry.problem))
+    verdict = check.verdict(subject)
+    assert not verdict.ok and found in verdict.found and change in verdict.change, verdict
+
+
+def test_a_null_mx_leaves_no_host_or_address_to_check(world: World) -> None:
+    """RFC 7505: a null MX says the domain takes no mail; the battery skips its host and address checks, saying
+    so, and judges the domain's own records."""
+    from pytest_smtpcheck.baseline.checks import inapplicable
+
+    domain = world.domain({DOMAIN: ["MX 0 ."]})
+    reasons = {check.id: inapplicable(check, domain) for check in CHECKS}
+    assert {check_id for check_id, reason in reasons.items() if reason is None} == {
+        check.id for check in CHECKS if check.scope == "domain"}
+    assert reasons["relay"] == reasons["ipv6"] == (f"{DOMAIN} publishes a null MX (RFC 7505): it takes no mail, so "
+                                                   "it has no MX host or address to check")
+    assert check_verdict_of_null_mx_passes(domain)
+    assert all(inapplicable(check, world.domain()) is None for check in CHECKS)
+
+
+def check_verdict_of_null_mx_passes(domain: DomainFacts) -> bool:
+    """Asked anyway, a host check of a null-MX domain finds nothing wrong: there is no host to judge."""
+    verdict = CHECK["ipv6"].verdict((domain, DOMAIN))
+    return verdict.ok and verdict.found == (f"{DOMAIN} publishes a null MX (RFC 7505): it takes no mail, and says so: "
+                                            "it has no MX host to judge")
+
+
+def test_a_judge_that_could_not_finish_says_what_failed_and_what_to_change(world: World) -> None:
+    """The pytest face's safety net for a judge whose own look-up raised: the verdict names the failure, and the
+    change fits its kind (a bogus answer, DNS that does not answer, a server that does not, the battery's own
+    mistake)."""
+    from pytest_smtpcheck.baseline.checks import unjudged
+    from pytest_smtpcheck.errors import ConnectFailed, SessionMisuse
+
+    domain = world.domain(bogus=[DOMAIN])
+    with pytest.raises(Exception) as bogus:
+        domain.dns.mx(DOMAIN)
+    domain = world.domain(servfail=[DOMAIN])
+    with pytest.raises(Exception) as servfail:
+        domain.dns.mx(DOMAIN)
+    verdicts = [unjudged(error) for error in (bogus.value, servfail.value, ConnectFailed("connection refused"),
+                                               SessionMisuse("no CR or LF in a command"))]
+    assert [verdict.ok for verdict in verdicts] == [False] * 4
+    assert verdicts[0].found == f"a DNS lookup the check needs failed: {bogus.value}"
+    assert "re-sign the zone" in verdicts[0].change
+    assert "make the DNS answer" in verdicts[1].change and "re-sign" not in verdicts[1].change
+    assert verdicts[2].found == "the check could not finish: connection refused"
+    assert "make the server answer" in verdicts[2].change
+    assert "a fault of the battery, not of the server" in verdicts[3].change

@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Union
 
 if TYPE_CHECKING:
+    from ..dns import DNSCheckError
+    from ..errors import SMTPCheckError
     from ..smtp.reply import Reply
     from .facts import AddressFacts, DomainFacts
 
-__all__ = ["CATEGORIES", "CHECKS", "CHECK_IDS", "Category", "Check", "Scope", "Severity", "Verdict"]
+__all__ = ["CATEGORIES", "CHECKS", "CHECK_IDS", "Category", "Check", "Scope", "Severity", "Verdict", "inapplicable",
+           "unjudged"]
 
 Category = Literal["smtp", "tls", "certificate", "dane", "dns", "policy"]
 Severity = Literal["required", "recommended"]
@@ -57,6 +60,19 @@ class Check:
     why: str
     judge: Callable[..., Verdict]
 
+    def verdict(self, subject: Subject) -> Verdict:
+        """The judge's verdict, on a host or address DNS gave: when the MX lookup gave no MX host, or an MX host no
+        address, a host or address check fails saying so and what makes DNS give it, so that no judge judges the
+        domain in place of unknown MX hosts, or an address it was not given."""
+        from .facts import AddressFacts
+
+        unfound = None
+        if isinstance(subject, tuple):
+            unfound = _no_hosts(subject[0])
+        elif isinstance(subject, AddressFacts) and subject.target.problem is not None:
+            unfound = _no_hosts(subject.domain) or _unaddressed(subject.domain, subject.host)
+        return unfound or self.judge(subject)
+
     @property
     def needs(self) -> tuple[str, ...]:
         """The address facts the judge reads (AddressFacts property names, in probing order), for probing them
@@ -72,6 +88,93 @@ class Check:
         if self.category == "dane" or self.id in ("certificate-trust", "certificate-name"):
             return ("tls", "dane")
         return ("tls",)
+
+
+def inapplicable(check: Check, domain: DomainFacts) -> str | None:
+    """Why CHECK has nothing to judge at DOMAIN (the battery skips it, saying so), or None: a null MX (RFC 7505)
+    leaves no MX host and no address."""
+    if check.scope == "domain" or not domain.null_mx:
+        return None
+    return f"{domain.domain} publishes a null MX (RFC 7505): it takes no mail, so it has no MX host or address to check"
+
+
+def unjudged(error: SMTPCheckError) -> Verdict:
+    """The verdict of a check whose judge could not finish (the pytest face's safety net: the judges turn their own
+    look-ups' failures into verdicts): what failed, and the change that fits its kind."""
+    from ..dns import DNSCheckError
+    from ..errors import ServerFault
+
+    if isinstance(error, DNSCheckError):
+        return bad(f"a DNS lookup the check needs failed: {error}", _dns_change(error))
+    if isinstance(error, ServerFault):
+        return bad(f"the check could not finish: {error}", "make the server answer: the message says what it did "
+                   "instead")
+    return bad(f"the check could not finish: {error}", "nothing on the server: this is a fault of the battery, not "
+               "of the server; report it to pytest-smtpcheck with this message")
+
+
+def _dns_change(error: DNSCheckError) -> str:
+    """What makes a failed DNS question answer: a bogus answer needs its zone re-signed (or its DS fixed), a silent
+    one a resolver or name server that answers, a SERVFAIL name servers that work."""
+    from ..dns import DNSSECBogus, DNSTimeout
+
+    if isinstance(error, DNSSECBogus):
+        return ("re-sign the zone (expired signatures are the usual cause) and check that the DS record at the parent "
+                "matches its key: validating resolvers answer SERVFAIL for bogus data, so senders get no answer at "
+                "all (RFC 4035 §5.5)")
+    if isinstance(error, DNSTimeout):
+        return ("check that the resolver the run asks answers (--smtp-resolver); if it does, make the DNS answer: "
+                "the zone's name servers must respond")
+    return ("make the DNS answer: fix the zone's name servers or its DNSSEC chain (or, when the resolver the run asks "
+            "could not be used, --smtp-resolver)")
+
+
+def _unanswered(domain: DomainFacts, name: str, rdtype: str) -> Verdict | None:
+    """The failing verdict when the NAME/RDTYPE question a check rests on got no usable answer: the change is DNS's,
+    not the record's (a record that is not served cannot be judged). None when it was answered."""
+    found = domain.lookup(name, rdtype)
+    if found.error is None:
+        return None
+    return bad(f"{rdtype} lookup for {name} failed: {found.error}", _dns_change(found.error))
+
+
+def _no_hosts(domain: DomainFacts) -> Verdict | None:
+    """None when DNS gave the MX hosts (or the implicit MX, the domain itself: RFC 5321 §5.1). Else the verdict of
+    every host and address check: the MX hosts could not be found, why, and what makes DNS give them (the mx
+    check's own verdict); for a null MX (RFC 7505, whose checks the battery skips) there is nothing to judge."""
+    if domain.mx.targets:
+        return None
+    why = _mx(domain)
+    if why.ok:
+        return ok(f"{why.found}: it has no MX host to judge")
+    return bad(f"the MX hosts of {domain.domain} could not be found: {why.found}", why.change, *why.evidence)
+
+
+def _literal(host: str) -> Verdict | None:
+    """The failing verdict for an MX record that names an address, not a host (RFC 5321 §5.1); else None."""
+    from ipaddress import ip_address
+
+    try:
+        ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+    return bad(f"the MX record names the address {host}, not a host", "point the MX record at a host name that has "
+               "the address (RFC 5321 §5.1: MX records name hosts)")
+
+
+def _unaddressed(domain: DomainFacts, host: str) -> Verdict | None:
+    """The failing verdict for an MX host with no address to connect to (its lookup failed, or it has no A or AAAA
+    record); None when it has one."""
+    literal = _literal(host)
+    if literal is not None:
+        return literal
+    found = domain.addresses(host)
+    if found.error is not None:
+        return bad(f"address lookup for {host} failed: {found.error}", _dns_change(found.error))
+    if not found.value:
+        return bad(f"the MX host {host} has no A or AAAA record", f"publish A and AAAA records for {host}, or point "
+                   "the MX record at a host that has them (RFC 5321 §5.1)")
+    return None
 
 
 def _wire(reply: Reply | None) -> str:
@@ -422,10 +525,10 @@ def _banner(a: AddressFacts) -> Verdict:
 
 def _ipv6(subject: tuple[DomainFacts, str]) -> Verdict:
     domain, host = subject
-    found = domain.addresses(host)
-    if found.problem is not None:
-        return bad(f"address lookup for {host} failed: {found.problem}", "fix the host's DNS")
-    addresses = [str(address) for address in found.value]  # type: ignore[attr-defined]
+    unaddressed = _unaddressed(domain, host)
+    if unaddressed is not None:
+        return unaddressed
+    addresses = [str(address) for address in domain.addresses(host).value]  # type: ignore[attr-defined]
     v6 = [address for address in addresses if ":" in address]
     if not v6:
         return bad(f"{host} has no IPv6 address ({', '.join(addresses)})",
@@ -434,29 +537,26 @@ def _ipv6(subject: tuple[DomainFacts, str]) -> Verdict:
 
 
 def _mx_cname(subject: tuple[DomainFacts, str]) -> Verdict:
-    from ipaddress import ip_address
-
     domain, host = subject
-    try:
-        ip_address(host.strip("[]"))
-    except ValueError:
-        pass
-    else:
-        return bad(f"the MX record names the address {host}, not a host", "point the MX record at a host name that "
-                   "has the address (RFC 5321 §5.1: MX records name hosts)")
+    literal = _literal(host)
+    if literal is not None:
+        return literal
     alias = domain.cname(host)
-    if alias.problem is not None:
-        return bad(f"CNAME lookup for {host} failed: {alias.problem}", "fix the host's DNS")
+    if alias.error is not None:
+        return bad(f"CNAME lookup for {host} failed: {alias.error}", _dns_change(alias.error))
     if alias.value is not None:
         return bad(f"the MX host {host} is an alias (CNAME to {alias.value})",
                    f"point the MX record at {alias.value} itself (RFC 2181 §10.3, RFC 5321 §5.1)")
-    return ok(f"{host} is a host name with its own addresses, not an alias")
+    return _unaddressed(domain, host) or ok(f"{host} is a host name with its own addresses, not an alias")
 
 
 def _mx(domain: DomainFacts) -> Verdict:
-    found = domain.mx
-    if any(record.null for record in domain.dns.mx(domain.domain)):
+    failed = _unanswered(domain, domain.domain, "MX")
+    if failed is not None:
+        return failed
+    if domain.null_mx:
         return ok(f"{domain.domain} publishes a null MX (RFC 7505): it takes no mail, and says so")
+    found = domain.mx
     if found.problem is not None:
         return bad(found.problem, "publish MX records for the domain's mail hosts")
     hosts = sorted({t.host for t in found.targets})
@@ -467,18 +567,36 @@ def _mx(domain: DomainFacts) -> Verdict:
 
 
 def _dnssec(domain: DomainFacts) -> Verdict:
+    from ..dns import DNSSECBogus
+
     names = [(domain.domain, "MX"), *((host, "A") for host in sorted({t.host for t in domain.mx.targets}))]
     rows = [domain.answered(name, rdtype) for name, rdtype in names]
-    insecure = [name for name, rdtype in names if domain.secure(name, rdtype).value is not True]
+    found = [(name, rdtype, domain.secure(name, rdtype)) for name, rdtype in names]
+    bogus = [(name, answer.error) for name, _, answer in found if isinstance(answer.error, DNSSECBogus)]
+    failed = [(f"{name} {rdtype}", answer.error) for name, rdtype, answer in found
+              if answer.error is not None and not isinstance(answer.error, DNSSECBogus)]
+    insecure = [name for name, _, answer in found if answer.error is None and answer.value is not True]
+    problems, changes = [], []
+    if bogus:  # signed, but failing validation: worse than unsigned, for validating resolvers answer SERVFAIL
+        problems.append(f"signed, but failing DNSSEC validation (bogus): {', '.join(name for name, _ in bogus)}")
+        changes.append(_dns_change(bogus[0][1]))
+    if failed:
+        problems.append(f"the DNSSEC state is unknown: {'; '.join(f'{what}: {error}' for what, error in failed)}")
+        changes.append(_dns_change(failed[0][1]))
     if insecure:
-        return bad(f"not DNSSEC-validated: {', '.join(insecure)}", "sign the zones (and publish the DS records at "
-                   "the parent); DANE needs it", *rows)
+        problems.append(f"not DNSSEC-validated: {', '.join(insecure)}")
+        changes.append("sign the zones (and publish the DS records at the parent); DANE needs it")
+    if problems:
+        return bad("; ".join(problems), "; ".join(changes), *rows)
     return ok("the domain and every MX host validate with DNSSEC", *rows)
 
 
 def _spf(domain: DomainFacts) -> Verdict:
     from ..dns.spf import parse
 
+    failed = _unanswered(domain, domain.domain, "TXT")
+    if failed is not None:
+        return failed
     spf = domain.spf
     answer = domain.answered(domain.domain, "TXT")
     if spf.record is None:  # none, several, or the lookup failed: the problem says which
@@ -500,6 +618,9 @@ def _spf(domain: DomainFacts) -> Verdict:
 
 
 def _dmarc(domain: DomainFacts) -> Verdict:
+    failed = _unanswered(domain, f"_dmarc.{domain.domain}", "TXT")
+    if failed is not None:
+        return failed
     dmarc = domain.dmarc
     if dmarc.record is None:  # none, several (all discarded), or the lookup failed: the problems say which
         return bad("; ".join(dmarc.problems) or "no DMARC record", f"publish exactly one TXT record at "
@@ -517,7 +638,10 @@ def _dmarc(domain: DomainFacts) -> Verdict:
 
 
 def _mta_sts(domain: DomainFacts) -> Verdict:
-    published = domain.dns.lookup(f"_mta-sts.{domain.domain}", "TXT")
+    failed = _unanswered(domain, f"_mta-sts.{domain.domain}", "TXT")
+    if failed is not None:
+        return failed
+    published = domain.dns.lookup(f"_mta-sts.{domain.domain}", "TXT")  # answered: asked again from the cache
     if published.status != "ok":
         return ok(f"no MTA-STS policy published (no TXT at _mta-sts.{domain.domain}): the check judges one when it is")
     result = domain.mta_sts
@@ -536,6 +660,9 @@ def _mta_sts(domain: DomainFacts) -> Verdict:
 
 
 def _tls_rpt(domain: DomainFacts) -> Verdict:
+    failed = _unanswered(domain, f"_smtp._tls.{domain.domain}", "TXT")
+    if failed is not None:
+        return failed
     result = domain.tls_rpt
     if result.record is None:  # none, several, or the lookup failed: the problem says which
         return bad("; ".join(result.problems) or "no TLS-RPT record", "publish exactly one TXT record at "

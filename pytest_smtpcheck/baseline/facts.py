@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..dns import DNSCheckError
+from ..dns import DNSCheckError, DNSSECBogus
 from ..settings import Declared
 
 if TYPE_CHECKING:
@@ -43,10 +43,11 @@ MAX_CNAME_CHAIN = 8  # a longer chain is a loop or a mistake: the expansion stop
 
 @dataclass(frozen=True)
 class Lookup:
-    """A DNS answer for a check, or the failure that stands in its place."""
+    """A DNS answer for a check, or the failure that stands in its place (its kind tells a bogus answer from a
+    name server that does not answer)."""
 
     value: object
-    problem: str | None = None
+    error: DNSCheckError | None = None
 
 
 class _Memo:
@@ -101,26 +102,40 @@ class DomainFacts(_Memo):
         found = self.mta_sts
         return found.policy.mode if found.record is not None and found.policy is not None else None
 
+    @property
+    def null_mx(self) -> bool:
+        """Whether the domain publishes a null MX (RFC 7505): it takes no mail, so it has no MX host."""
+        return self.lookup(self.domain, "MX").error is None and any(r.null for r in self.dns.mx(self.domain))
+
+    def lookup(self, name: str, rdtype: str) -> Lookup:
+        """The answer (an `Answer`) to NAME/RDTYPE, or the error in its place; the resolver keeps both, so a check
+        asks again for free what the facts already asked."""
+        try:
+            return Lookup(self.dns.lookup(name, rdtype))
+        except DNSCheckError as error:
+            return Lookup(None, error)
+
     def secure(self, name: str, rdtype: str) -> Lookup:
         """Whether the answer for NAME/RDTYPE validated (the AD bit)."""
-        try:
-            answer = self.dns.lookup(name, rdtype)
-        except DNSCheckError as error:
-            return Lookup(None, str(error))
-        return Lookup(answer.secure)
+        found = self.lookup(name, rdtype)
+        return found if found.error is not None else Lookup(found.value.secure)  # type: ignore[attr-defined]
 
     def answered(self, name: str, rdtype: str) -> str:
         """One line of evidence: the answer's DNSSEC state (the AD bit), as the report shows it."""
         found = self.secure(name, rdtype)
-        return f"{name} {rdtype}: {found.problem or ('secure (AD)' if found.value else 'insecure (no AD bit)')}"
+        if isinstance(found.error, DNSSECBogus):
+            state = "bogus (signed, but the signatures do not validate: the resolver answers SERVFAIL)"
+        else:
+            state = str(found.error) if found.error else "secure (AD)" if found.value else "insecure (no AD bit)"
+        return f"{name} {rdtype}: {state}"
 
     def cname(self, host: str) -> Lookup:
         """The CNAME target of HOST, or None when HOST is no alias."""
-        try:
-            answer = self.dns.lookup(host, "CNAME")
-        except DNSCheckError as error:
-            return Lookup(None, str(error))
-        return Lookup(str(answer.records[0].target).rstrip(".") if answer.records else None)  # type: ignore[attr-defined]
+        found = self.lookup(host, "CNAME")
+        if found.error is not None:
+            return found
+        records = found.value.records  # type: ignore[attr-defined]
+        return Lookup(str(records[0].target).rstrip(".") if records else None)
 
     def expansion(self, host: str, rdtype: str) -> tuple[str, bool]:
         """HOST's fully CNAME-expanded name, and whether every CNAME on the way and the expanded name's RDTYPE
@@ -138,7 +153,7 @@ class DomainFacts(_Memo):
         try:
             return Lookup(self.dns.addresses(host))
         except DNSCheckError as error:
-            return Lookup([], str(error))
+            return Lookup([], error)
 
 
 class AddressFacts(_Memo):

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..dns.errors import DNSCheckError
 from ..errors import SMTPCheckError
 from .keys import BASELINE, RUN
 
@@ -60,6 +59,8 @@ class BaselineItem(pytest.Item):
             self.add_marker(name)
 
     def runtest(self) -> None:
+        from ..baseline.checks import unjudged
+
         settings: BaselineSettings = self.config.stash[BASELINE]
         record = {"id": self.check.id, "category": self.check.category, "severity": self.check.severity,
                   "domain": self.domain, "host": self.host, "address": self.address}
@@ -68,9 +69,9 @@ class BaselineItem(pytest.Item):
             record["message"] = self.skip_reason
             pytest.skip(self.skip_reason)
         try:
-            verdict = self.check.judge(self.subject)
-        except (DNSCheckError, SMTPCheckError) as error:  # the judge's own look-up: its failure is the verdict
-            raise BaselineFailure(f"{self.check.id}: {error}") from None
+            verdict = self.check.verdict(self.subject)
+        except SMTPCheckError as error:  # a look-up the judge let through: the safety net's verdict, reported alike
+            verdict = unjudged(error)
         record["message"] = verdict.found if verdict.ok else f"{verdict.found}; change: {verdict.change}"
         self.add_report_section("call", "baseline", _explain(self.check, verdict))
         for title, transcript in _transcripts(self.check, self.subject):
@@ -105,7 +106,7 @@ def _transcripts(check: Check, subject: Any) -> Iterator[tuple[str, Transcript]]
     """The sessions behind an address's verdict: the plain session for SMTP checks, the handshakes for TLS."""
     from ..baseline.facts import AddressFacts
 
-    if not isinstance(subject, AddressFacts):
+    if not isinstance(subject, AddressFacts) or subject.target.problem is not None:  # no address: no session
         return
     if check.category == "smtp" or check.id in ("fcrdns", "banner"):
         yield "SMTP session", subject.smtp.transcript
@@ -139,7 +140,11 @@ class BaselinePlugin:
         return (yield)
 
     def _items(self, session: pytest.Session, domain: str) -> Iterator[BaselineItem]:
-        from ..baseline.checks import CHECKS
+        """The battery's items for DOMAIN. When DNS gave no MX host (the MX lookup failed, the domain does not
+        exist, a null MX), each host check gets one item named for the domain, and the address checks the plan's
+        one target for the domain's problem: they carry no host, and their verdict says why there is none (the
+        implicit MX, the domain's own address, is a host: RFC 5321 §5.1)."""
+        from ..baseline.checks import CHECKS, inapplicable
         from ..baseline.facts import AddressFacts, DomainFacts
         from ..target import Targets
 
@@ -149,24 +154,28 @@ class BaselinePlugin:
         parent = BaselineDomain.from_parent(session, name=f"baseline[{domain}]")
         ids = [target_id for target_id in targets.ids() if target_id is not None]
         found = {target_id: targets.target(target_id) for target_id in ids}
-        hosts = list(dict.fromkeys(target.mx_host or domain for target in found.values()))
+        known = bool(facts.mx.targets)  # the same answers the plan read: the resolver keeps them
+        hosts: list[str | None] = list(dict.fromkeys(t.host for t in facts.mx.targets)) if known else [None]
         shared = run.directory if hasattr(self.config, "workerinput") else None
         addresses = {target_id: AddressFacts(facts, target.mx_host or domain, target, shared=shared)
                      for target_id, target in found.items()}
         for check in CHECKS:
+            skip = inapplicable(check, facts)
             if check.scope == "domain":
                 yield BaselineItem.from_parent(parent, name=f"{check.id}[{domain}]", check=check, subject=facts,
                                                domain=domain, host=None, address=None)
             elif check.scope == "host":
                 for host in hosts:
-                    yield BaselineItem.from_parent(parent, name=f"{check.id}[{host}]", check=check,
-                                                   subject=(facts, host), domain=domain, host=host, address=None)
+                    yield BaselineItem.from_parent(parent, name=f"{check.id}[{host or domain}]", check=check,
+                                                   subject=(facts, host or domain), domain=domain, host=host,
+                                                   address=None, skip=skip)
             else:
                 for target_id, subject in addresses.items():
                     yield BaselineItem.from_parent(
                         parent, name=f"{check.id}[{target_id}]", check=check, subject=subject, domain=domain,
-                        host=subject.host, address=None if subject.target.problem else subject.address,
-                        skip=targets.unreachable(target_id))
+                        host=subject.host if known else None,
+                        address=None if subject.target.problem else subject.address,
+                        skip=skip or targets.unreachable(target_id))
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Start the selected checks' probes, every address at once. On xdist workers too: every worker sees the
@@ -178,7 +187,8 @@ class BaselinePlugin:
             return
         needed: dict[AddressFacts, set[str]] = {}
         for item in session.items:
-            if isinstance(item, BaselineItem) and isinstance(item.subject, AddressFacts) and item.skip_reason is None:
+            if (isinstance(item, BaselineItem) and isinstance(item.subject, AddressFacts) and item.skip_reason is None
+                    and item.subject.target.problem is None):  # no address: its checks say why, and probe nothing
                 needed.setdefault(item.subject, set()).update(item.check.needs)
         self.probes = probe_ahead(needed)
 

@@ -138,6 +138,10 @@ class Runs:
         if self.ahead > 0 and len(self.plans) > 1:
             from concurrent.futures import ThreadPoolExecutor
 
+            from .preload import FILE_SESSIONS, preload
+
+            preload(FILE_SESSIONS)  # the pool's threads import nothing of the plugin's (see preload.py)
+
             lanes: dict[str, list[FilePlan]] = {}
             for plan in self.plans.values():
                 lanes.setdefault(plan.lane, []).append(plan)

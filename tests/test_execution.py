@@ -8,6 +8,7 @@ what the plugin meant to send.
 import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from faultserver import FaultServer, answer_as_an_mx
@@ -370,3 +371,37 @@ def test_each_item_reports_its_own_exchange_time_and_carries_its_own_exchange(su
     assert not rcpt.smtp[0]["full"]
     whole = reports["f0.smtp::line8-QUIT"].smtp[0]
     assert whole["full"] and whole["sent"] == 4, "the file's last item carries the whole session, once"
+
+
+THREAD_IMPORTS = '''
+import sys, threading
+
+SEEN = []
+
+
+def _record(event, args):
+    if event == "import" and args[0].startswith("pytest_smtpcheck") and \\
+            threading.current_thread() is not threading.main_thread():
+        SEEN.append(f"{threading.current_thread().name}: {args[0]}")
+
+
+sys.addaudithook(_record)
+
+
+def pytest_sessionfinish(session):
+    print("imported in a thread of the run:", sorted(set(SEEN)) or "nothing")
+'''
+
+
+def test_run_ahead_threads_import_nothing_of_the_plugin(pytester):
+    """pytest parses each plugin module it imports (to rewrite asserts); CPython 3.11 could fail two threads
+    doing so at once (SystemError: AST constructor recursion depth mismatch, seen on 3.11.7 in this suite). The
+    run-ahead loads what file sessions need before its threads start: the examples' sessions (STARTTLS, AUTH,
+    messages, BDAT, SMTPUTF8, pipelining) import no module of the plugin in a thread."""
+    examples = Path(__file__).parent.parent / "examples"
+    for path in examples.glob("*.smtp"):
+        pytester.path.joinpath(path.name).write_bytes(path.read_bytes())
+    pytester.makeconftest(THREAD_IMPORTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", "--smtp-concurrency=4")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*imported in a thread of the run: nothing"])

@@ -312,6 +312,9 @@ def probe_ahead(needed: dict[AddressFacts, set[str]]) -> list[threading.Thread]:
     """Probe every address at once, each in its own thread, its own probes one after another (so its handshakes
     stay spaced): a battery on two MX hosts takes about as long as on one. The checks then read the results,
     waiting where a probe is still running."""
+    from ..preload import BASELINE_PROBES, preload
+
+    preload(BASELINE_PROBES)  # the probe threads import nothing of the plugin's (see preload.py)
     order = ("smtp", "tls", "names", "dane")
 
     def probe(facts: AddressFacts, names: set[str]) -> None:

@@ -385,3 +385,14 @@ def test_a_certificate_only_dane_authenticates_fails_under_mta_sts(pytester: pyt
     assert ("the certificate does not name mx.stsdane.example.test; DANE-EE authenticates it, but stsdane.example.test "
             "publishes an MTA-STS policy (mode enforce)" in str(failed["certificate-name"]["message"]))
     assert "RFC 8461 §4.2" in result.stdout.str()
+
+
+def test_the_probe_threads_import_nothing_of_the_plugin(pytester: pytest.Pytester, lab: Lab) -> None:
+    """The battery's probe threads get their modules loaded before they start (see pytest_smtpcheck/preload.py,
+    and the run-ahead's twin test in test_execution.py): no module of the plugin is imported in a thread."""
+    from test_execution import THREAD_IMPORTS
+
+    pytester.makeconftest(THREAD_IMPORTS)
+    result = pytester.runpytest_subprocess(*lab.args("good.example.test"), "-p", "no:cacheprovider", "-s")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*imported in a thread of the run: nothing"])

@@ -454,12 +454,23 @@ def test_with_no_setting_given_the_list_follows_collection_once_a_test_uses_the_
     assert "target the embedded sandbox (default)" in listed and "timeout 30 s (default)" in listed
 
 
+def test_a_test_that_only_asks_dns_gets_the_list_after_collection_too(pytester, monkeypatch):
+    """smtp_dns is a plugin fixture that reads no setting at collection: the list still follows collection."""
+    monkeypatch.delenv("SMTPCHECK_PASSWORD", raising=False)
+    pytester.makepyfile(test_dns_only="def test_mx(smtp_dns):\n    pass\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    at, listed = _listed(result)
+    assert next(n for n, line in enumerate(result.outlines) if line.startswith("collected ")) < at
+    assert "resolver none (default)" in listed
+
+
 def test_with_no_setting_given_under_xdist_the_smtpcheck_summary_lists_them(pytester, monkeypatch):
     """The xdist controller collects nothing, so no test is known to use the plugin before the results: the
     list is in the run's smtpcheck summary, once."""
     monkeypatch.delenv("SMTPCHECK_PASSWORD", raising=False)
     pytester.makepyfile(test_uses_plugin=SANDBOX_TEST)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
+    # without pytest-html and pytest-metadata too, whose hooks would read the settings on the controller anyway
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "-p", "no:html", "-p", "no:metadata")
     result.assert_outcomes(passed=1)
     at, listed = _listed(result)
     assert at > next(n for n, line in enumerate(result.outlines) if "smtpcheck" in line and line.startswith("-"))

@@ -182,13 +182,7 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
 def pytest_report_header(config: pytest.Config) -> list[str]:
     """Every setting in effect with where it came from, defaults included: `timeout 30 s (default)`, when a
     setting is given; else the list follows collection, once a test is known to use the plugin (below)."""
-    run = config.stash[RUN]
-    if not run.in_use:
-        return []
-    from .report.summary import option_lines
-
-    run.options_shown = True
-    return option_lines(config)
+    return _list_settings(config) if config.stash[RUN].in_use else []
 
 
 def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> list[str]:
@@ -199,7 +193,15 @@ def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Ite
     if run.options_shown or not (run.in_use or any(PLUGIN_FIXTURES & set(getattr(item, "fixturenames", ()))
                                                    for item in items)):
         return []
-    return pytest_report_header(config)
+    return _list_settings(config)
+
+
+def _list_settings(config: pytest.Config) -> list[str]:
+    """The settings list for the terminal (reading the settings if nothing has yet), once."""
+    from .report.summary import option_lines
+
+    config.stash[RUN].options_shown = True
+    return option_lines(config)
 
 
 def _show_declared(item: pytest.Item, test_report: pytest.TestReport) -> None:

@@ -112,6 +112,7 @@ class RunSummary:
         transcripts = getattr(report, "smtp", None)
         if not transcripts:
             return
+        _ = self.config.stash[RUN].settings  # a session reported: the run uses the plugin (a worker's, on xdist)
         for data in transcripts:
             totals = self.targets.setdefault((data["target"], data["listener"]), TargetTotals())
             if data["address"]:

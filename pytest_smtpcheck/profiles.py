@@ -27,7 +27,8 @@ __all__ = ["PROFILE_ENV", "PROFILE_FILE", "PROFILE_KEYS", "Profile", "ProfileFil
 PROFILE_FILE = "smtpcheck.toml"
 PROFILE_ENV = "SMTPCHECK_PROFILE"
 _TOP_KEYS = ("profile", "profiles")
-# Keys a profile may set (and the keys of Settings.origins); `password = { env = "VAR" }` is a profile key only.
+# Keys a profile may set (the keys of Settings.origins, with the ini-only message_dirs); `password = { env = "VAR" }`
+# is a profile key only.
 PROFILE_KEYS = ("target", "mx", "port", "listeners", "tls", "helo", "timeout", "connect_timeout", "deadline", "ca",
                 "tls_name", "no_verify", "user", "vars", "sandbox", "resolver", "concurrency", "as", "as_via",
                 "password",

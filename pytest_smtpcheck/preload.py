@@ -14,12 +14,12 @@ import importlib
 __all__ = ["BASELINE_PROBES", "FILE_SESSIONS", "preload"]
 
 # What a `.smtp` file's session may import on first use: binding, running, TLS, AUTH, messages, parameters,
-# XCLIENT and PROXY, DANE.
+# XCLIENT and PROXY (no file step asks DNS, so dnspython stays unloaded).
 FILE_SESSIONS = (
     "pytest_smtpcheck.transcripts.bind", "pytest_smtpcheck.transcripts.runner", "pytest_smtpcheck.transcripts.steps",
     "pytest_smtpcheck.smtp.session", "pytest_smtpcheck.smtp.connection", "pytest_smtpcheck.smtp.tls",
     "pytest_smtpcheck.smtp.sasl", "pytest_smtpcheck.smtp.message", "pytest_smtpcheck.smtp.params",
-    "pytest_smtpcheck.smtp.proxy", "pytest_smtpcheck.smtp.transcript", "pytest_smtpcheck.dns",
+    "pytest_smtpcheck.smtp.proxy", "pytest_smtpcheck.smtp.transcript",
 )
 # What the battery's probes of an address import: the plain session, the handshakes, the certificates, DNS.
 BASELINE_PROBES = (
